@@ -1,0 +1,136 @@
+"""The order of the simulated day: the one place it is written.
+
+Reading :data:`DAY` tells the whole model. Each stage is a module of
+:mod:`cxsim.stages` with a ``step(model)`` function; stages pass what
+happened today to later stages through :class:`Today`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxsim.stages import (
+    accounts,
+    attitude,
+    learning,
+    problems,
+    promise,
+    response,
+    retention,
+    voice,
+    word_of_mouth,
+)
+
+if TYPE_CHECKING:
+    from cxsim.model import Market
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the day: a name, what it does (for docs), and its step function."""
+
+    name: str
+    does: str
+    step: Callable[[Market], None]
+
+
+#: The simulated day, in order (BRIEF mechanisms in brackets).
+DAY: tuple[Stage, ...] = (
+    Stage("promise", "customers due to buy, buy from their provider at its price and promise (1)", promise.step),
+    Stage(
+        "problem",
+        "purchases go wrong: defects, promises above delivery, promotions that cannot be delivered; "
+        "minor or serious (1, 2)",
+        problems.step,
+    ),
+    Stage("voice", "customers with a new problem complain or stay silent (3)", voice.step),
+    Stage(
+        "response",
+        "companies answer reviews, handle or queue complaints, keep or break callbacks, send CRM touches (4)",
+        response.step,
+    ),
+    Stage("attitude", "the day's experiences move attitudes; attitudes and CRM fatigue fade (5)", attitude.step),
+    Stage(
+        "word_of_mouth",
+        "customers tell contacts, retell what they heard, post and read public reviews (6)",
+        word_of_mouth.step,
+    ),
+    Stage(
+        "retention",
+        "customers leave or switch by an attitude hazard; prospects adopt by advertising and imitation (7)",
+        retention.step,
+    ),
+    Stage("learning", "companies that act on complaint data reduce their defect rate (8)", learning.step),
+    Stage("accounts", "revenue, costs, profit, shares, attitude and NPS are recorded (9)", accounts.step),
+)
+
+
+def run_day(model: Market) -> None:
+    """Run every stage of one day, in order, adding each stage's wall time to ``model.stage_seconds``."""
+    model.today = Today()
+    timings = model.stage_seconds
+    for stage in DAY:
+        start = perf_counter()
+        stage.step(model)
+        timings[stage.name] = timings.get(stage.name, 0.0) + perf_counter() - start
+
+
+def _empty(dtype: type = np.int64) -> np.ndarray:
+    return np.empty(0, dtype=dtype)
+
+
+@dataclass(eq=False)
+class Today:
+    """What happened so far today, handed from stage to stage.
+
+    Experiences (events that move attitude) are buffered here by
+    :meth:`cxsim.model.Market.experience` and applied by the attitude stage;
+    the word-of-mouth stage reads the same first-hand experiences to decide
+    who has a story to tell.
+    """
+
+    buyers: np.ndarray = field(default_factory=_empty)
+    buyer_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    problem_customers: np.ndarray = field(default_factory=_empty)
+    problem_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    problem_serious: np.ndarray = field(default_factory=lambda: _empty(bool))
+    complainers: np.ndarray = field(default_factory=_empty)
+    complainer_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    _flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the attitude stage has taken today's first-hand experiences."""
+        return self._flat is not None
+
+    def first_hand(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Today's experiences as flat arrays: events, customers, companies, strengths.
+
+        Called by the attitude stage, after which no first-hand experience is added;
+        the word-of-mouth stage reads the same arrays.
+        """
+        if self._flat is None:
+            self._flat = self._flatten()
+        return self._flat
+
+    def _flatten(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self.experiences:
+            return _empty(np.int8), _empty(), _empty(np.int8), _empty(np.float32)
+        events = np.concatenate([np.full(c.size, e, dtype=np.int8) for e, c, _, _ in self.experiences])
+        customers = np.concatenate([c for _, c, _, _ in self.experiences]).astype(np.int64, copy=False)
+        companies = np.concatenate(
+            [np.broadcast_to(np.asarray(k, dtype=np.int8), c.shape) for _, c, k, _ in self.experiences]
+        )
+        strengths = np.concatenate(
+            [
+                np.ones(c.size, dtype=np.float32) if s is None else np.asarray(s, dtype=np.float32)
+                for _, c, _, s in self.experiences
+            ]
+        )
+        return events, customers, companies, strengths

@@ -1,0 +1,246 @@
+"""The market: a ``mesa.Model`` with companies as agents and customers as columns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from cxsim import networks
+from cxsim.company import Company
+from cxsim.customers import ISSUE_NONE, PROSPECT, Customers
+from cxsim.day import Today, run_day
+from cxsim.events import Event
+from cxsim.journey import JourneyLog
+from cxsim.params import ModelParams, NetworkKind, NetworkParams, apply_overrides
+from cxsim.results import METRICS, Results
+from cxsim.rng import Streams, bernoulli_indices
+from cxsim.stages import accounts, attitude
+from cxsim.stages.word_of_mouth import Backlog
+
+
+def build_network(params: NetworkParams, n: int, rng: np.random.Generator, base_dir: Path | None = None) -> networks.Network:
+    """Build the customers' network described by ``params`` for ``n`` people."""
+    kind = params.kind
+    if kind == NetworkKind.small_world:
+        return networks.small_world(n, params.mean_degree, params.rewiring, rng)
+    if kind == NetworkKind.scale_free:
+        return networks.scale_free(n, params.mean_degree, rng)
+    if kind == NetworkKind.random:
+        return networks.random_graph(n, params.mean_degree, rng)
+    if kind == NetworkKind.fully_mixed:
+        return networks.fully_mixed(n)
+    path = Path(params.path or "")
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    net = networks.read_edge_list(path)
+    if net.n != n:
+        raise networks.NetworkFileError(
+            f"{path}: has {net.n} nodes but market.customers is {n}; set market.customers = {net.n}"
+        )
+    return net
+
+
+class ResultsCollector(mesa.DataCollector):
+    """A ``mesa.DataCollector`` that reads the model's preallocated results.
+
+    ``model_vars[name][i]`` is the value after step ``i + 1`` (day ``i + 1``),
+    as with a collector called at the end of each step, so ``mesa.batch_run``
+    and ``get_model_vars_dataframe`` work. Reporters are ``day``,
+    ``prospects`` and ``<metric>_<company name>`` for every metric.
+    """
+
+    def __init__(self, model: Market) -> None:
+        super().__init__()
+        self._model = model
+
+    def collect(self, model: mesa.Model) -> None:
+        """Nothing to do: the accounts stage already wrote today's row."""
+
+    @property
+    def model_vars(self) -> dict[str, Any]:  # type: ignore[override]
+        """Reporter name -> values per collected step (views of the results)."""
+        res = self._model.results
+        last = res.last_day
+        out: dict[str, Any] = {"day": np.arange(1, last + 1), "prospects": res.prospects[1 : last + 1]}
+        for k, name in enumerate(res.company_names):
+            for j, metric in enumerate(METRICS):
+                out[f"{metric}_{name}"] = res.values[1 : last + 1, k, j]
+        return out
+
+    @model_vars.setter
+    def model_vars(self, value: Any) -> None:
+        # mesa.DataCollector.__init__ assigns an empty dict; the property above replaces it.
+        pass
+
+
+class Market(mesa.Model):
+    """A market of customers on a social network, served by companies with complaint policies.
+
+    Create it from a :class:`~cxsim.params.ModelParams`, a plain dict of the same
+    shape, or keyword overrides with dotted keys::
+
+        Market(**{"market.customers": 5000, "companies.0.policy.refund_rule": "never"})
+
+    One :meth:`step` is one day (the stages in :data:`cxsim.day.DAY`); :meth:`run`
+    runs all days. Results are in :meth:`results_frame`.
+
+    Args:
+        params: parameters; ``None`` means the defaults.
+        base_dir: folder against which a relative network file path is resolved.
+        **overrides: dotted-key overrides applied on top of ``params``.
+    """
+
+    def __init__(
+        self,
+        params: ModelParams | dict[str, Any] | None = None,
+        *,
+        base_dir: str | Path | None = None,
+        **overrides: Any,
+    ) -> None:
+        if overrides or not isinstance(params, ModelParams):
+            params = apply_overrides(params, overrides)
+        super().__init__(seed=params.market.seed)
+        self.params: ModelParams = params
+        self.day = 0
+        self.streams = Streams(params.market.seed)
+        n = params.market.customers
+        days = params.market.days
+
+        start = time.perf_counter()
+        self.network = build_network(params.network, n, self.streams("network"), Path(base_dir) if base_dir else None)
+        self.network_build_seconds = time.perf_counter() - start
+        n = self.network.n
+
+        self.companies: list[Company] = [Company(self, k, cp) for k, cp in enumerate(params.companies)]
+        k = len(self.companies)
+        max_degree = None if self.network.fully_mixed else int(self.network.degree.max(initial=0))
+        self.customers = Customers.allocate(n, k, max_degree)
+        self.customer_counts = np.zeros(k, dtype=np.int64)
+        self.results = Results([c.name for c in self.companies], days)
+        self.journey = JourneyLog(n, params.journey.sample_size, params.journey.max_events, self.streams("journey"))
+        self.backlog = Backlog()
+        self.today = Today()
+        self.stage_seconds: dict[str, float] = {}
+        self.effects = attitude.effect_table(params.behaviour)
+        self._initialise()
+        accounts.record_levels(self)
+        self.results.close_day(0)
+        self.datacollector = ResultsCollector(self)
+        self.running = True
+
+    # ------------------------------------------------------------------ set-up
+
+    def _initialise(self) -> None:
+        """Day 0: locations, who is whose customer, attitudes, tenures."""
+        c = self.customers
+        rng = self.streams("setup")
+        c.location[:] = rng.random(c.n, dtype=np.float32)
+        weights = np.array([cp.initial_share for cp in self.params.companies], dtype=np.float64)
+        adopters = bernoulli_indices(rng, c.n, self.params.market.initial_adoption)
+        if adopters.size and weights.sum() > 0:
+            chosen = rng.choice(len(weights), size=adopters.size, p=weights / weights.sum()).astype(np.int8)
+            c.provider[adopters] = chosen
+            c.attitude[chosen, adopters] = self.params.behaviour.attitude.initial_customer
+            # Day-0 customers have been customers for up to three years already (assumption).
+            c.join_day[adopters] = -rng.integers(0, 3 * 365, size=adopters.size, dtype=np.int32)
+            self.customer_counts[:] = np.bincount(chosen, minlength=len(weights))
+            self.update_neighbor_counts(adopters, None, chosen)
+
+    def update_neighbor_counts(self, who: np.ndarray, old: np.ndarray | None, new: np.ndarray | None) -> None:
+        """Tell the contacts of ``who`` that their provider changed from ``old`` to ``new`` (-1 = none)."""
+        counts = self.customers.neighbor_customers
+        if counts is None or who.size == 0:
+            return
+        net = self.network
+        deg = net.degree[who].astype(np.int64)
+        starts = net.indptr[who]
+        offsets = np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
+        contacts = net.indices[np.repeat(starts, deg) + offsets]
+        flat = counts.reshape(-1)
+        n = self.customers.n
+        for providers, sign in ((old, -1), (new, 1)):
+            if providers is None:
+                continue
+            rep = np.repeat(providers.astype(np.int64), deg)
+            ok = rep >= 0
+            keys = rep[ok] * n + contacts[ok]
+            # ufunc.at is unbuffered, so a contact counted twice in one call is counted twice.
+            (np.add if sign > 0 else np.subtract).at(flat, keys, 1)
+
+    # ------------------------------------------------------------------ the day
+
+    def step(self) -> None:
+        """Simulate one day."""
+        if self.day >= self.params.market.days:
+            self.running = False
+            return
+        self.day += 1
+        run_day(self)
+        if self.day >= self.params.market.days:
+            self.running = False
+
+    def run(self, days: int | None = None, progress: Callable[[int, int], None] | None = None) -> Market:
+        """Run ``days`` more days (default: to the end); ``progress(day, last_day)`` is called daily."""
+        last = self.params.market.days if days is None else min(self.params.market.days, self.day + days)
+        while self.day < last:
+            self.step()
+            if progress is not None:
+                progress(self.day, last)
+        return self
+
+    # ------------------------------------------------------------------ events
+
+    def experience(
+        self,
+        event: Event,
+        customers: np.ndarray,
+        companies: np.ndarray | int,
+        strength: np.ndarray | None = None,
+    ) -> None:
+        """Record that ``customers`` had ``event`` with ``companies`` today (moves attitude)."""
+        if customers.size == 0:
+            return
+        if self.today.closed:
+            raise RuntimeError(f"{event.name}: experiences must be reported before the attitude stage")
+        self.today.experiences.append((int(event), customers, companies, strength))
+        self.journey.record(self.day, event, customers, companies)
+
+    def log(self, event: Event, customers: np.ndarray, companies: np.ndarray | int) -> None:
+        """Record an event that does not move attitude (journey log only)."""
+        self.journey.record(self.day, event, customers, companies)
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def purchase_probability(self) -> float:
+        """Chance a customer buys on a given day."""
+        return 1.0 - float(np.exp(-1.0 / self.params.market.purchase_interval_days))
+
+    def open_issue(self, idx: np.ndarray) -> np.ndarray:
+        """Whether customers ``idx`` have an open issue; forgets open problems past memory."""
+        c = self.customers
+        issue = c.issue[idx]
+        stale = (issue == 1) & (self.day - c.issue_day[idx] > self.params.behaviour.problems.problem_memory_days)
+        if stale.any():
+            c.issue[idx[stale]] = ISSUE_NONE
+            issue = c.issue[idx]
+        return issue != ISSUE_NONE
+
+    def results_frame(self) -> pd.DataFrame:
+        """Tidy daily results: one row per day and company."""
+        return self.results.to_frame()
+
+    def journey_frame(self) -> pd.DataFrame:
+        """The journey log of the sampled customers: day, customer, company, event."""
+        return self.journey.to_frame([c.name for c in self.companies])
+
+    @property
+    def prospects(self) -> int:
+        """People who are nobody's customer."""
+        return int(np.count_nonzero(self.customers.provider == PROSPECT))

@@ -1,0 +1,706 @@
+"""The one parameter schema of cxsim.
+
+Every parameter of the model lives here, typed, bounded and documented, with
+the place its default comes from (a seed figure, a paper, or "assumption").
+The same schema feeds the Python API, scenario files, the dashboard and sweeps;
+nested fields are addressable by dotted keys such as
+``companies.0.policy.refund_rule`` (see :func:`apply_overrides`).
+
+Rates are given in the units people quote them in (per year for Bass's p and
+q, per month for CRM touches, days for intervals) and converted to per-day
+rates by the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ASSUMPTION = "assumption"
+
+
+def P(default: Any, description: str, source: str = ASSUMPTION, **constraints: Any) -> Any:
+    """Declare a documented parameter: default, meaning, where the default comes from."""
+    return Field(default, description=description, json_schema_extra={"source": source}, **constraints)
+
+
+class Strict(BaseModel):
+    """Base for all parameter groups: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- market
+
+
+class MarketParams(Strict):
+    """The population of customers and how prospects adopt (Bass, 1969)."""
+
+    customers: int = P(10_000, "Number of people in the market (customers and prospects).", ge=2, le=50_000_000)
+    days: int = P(3 * 365, "Days to simulate.", ge=1, le=36_500)
+    seed: int = P(1, "Root seed; a seed gives identical results.", ge=0)
+    initial_adoption: float = P(
+        0.6,
+        "Share of people who are customers of some company on day 0; the rest are prospects.",
+        ge=0.0,
+        le=1.0,
+    )
+    advertising_rate: float = P(
+        0.03,
+        "Bass innovation coefficient p per year: adoption through advertising.",
+        "Sultan, Farley & Lehmann (1990) meta-analysis mean p = 0.03",
+        ge=0.0,
+        le=50.0,
+    )
+    imitation_rate: float = P(
+        0.38,
+        "Bass imitation coefficient q per year: adoption through customers one knows.",
+        "Sultan, Farley & Lehmann (1990) meta-analysis mean q = 0.38",
+        ge=0.0,
+        le=50.0,
+    )
+    choice_sensitivity: float = P(
+        2.0,
+        "How strongly a prospect's attitude toward a company (from what it heard) scales its "
+        "adoption hazard for that company: hazard x exp(sensitivity x attitude). 0 = attitudes ignored.",
+        ge=0.0,
+        le=20.0,
+    )
+    purchase_interval_days: float = P(
+        30.0, "Mean days between a customer's purchases (purchases are a Poisson process).", ge=1.0, le=3650.0
+    )
+
+
+# --------------------------------------------------------------------------- network
+
+
+class NetworkKind(StrEnum):
+    """Shapes of the customers' social network."""
+
+    small_world = "small_world"
+    scale_free = "scale_free"
+    random = "random"
+    fully_mixed = "fully_mixed"
+    file = "file"
+
+
+class NetworkParams(Strict):
+    """Who can tell whom."""
+
+    kind: NetworkKind = P(
+        NetworkKind.small_world,
+        "small_world (Watts-Strogatz), scale_free (Barabasi-Albert), random (Erdos-Renyi), "
+        "fully_mixed (everyone can reach everyone; no edge list), or file (an edge list).",
+    )
+    mean_degree: int = P(
+        10, "Mean number of contacts per customer (even, for small_world and scale_free).", ge=2, le=1000
+    )
+    rewiring: float = P(0.1, "Small-world rewiring probability.", "Watts & Strogatz (1998)", ge=0.0, le=1.0)
+    path: str | None = P(
+        None,
+        "Edge-list file for kind = file (.edgelist/.txt/.csv/.adjlist/.graphml/.gml/.gexf/.net); "
+        "relative paths are resolved against the scenario file.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkParams:
+        if self.kind == NetworkKind.file and not self.path:
+            raise ValueError("network.path is required when network.kind = 'file'")
+        if self.kind in (NetworkKind.small_world, NetworkKind.scale_free) and self.mean_degree % 2:
+            raise ValueError(f"mean_degree must be even for {self.kind.value}, got {self.mean_degree}")
+        return self
+
+
+# --------------------------------------------------------------------------- customers' behaviour
+
+
+class ProblemParams(Strict):
+    """How purchases go wrong (BRIEF mechanisms 1-2)."""
+
+    serious_share: float = P(
+        6 / 26,
+        "Share of problems that are serious.",
+        "TARP as quoted in the seeds: of 26 customers with problems, 6 serious",
+        ge=0.0,
+        le=1.0,
+    )
+    customer_fault_share: float = P(
+        0.1,
+        "Share of problems that are not the company's fault (the air conditioner dropped from a window).",
+        ge=0.0,
+        le=1.0,
+    )
+    disconfirmation_sensitivity: float = P(
+        1.0,
+        "Chance of a problem per unit of shortfall between promise and delivery, for a product "
+        "that is fine (expectation disconfirmation): quality gap plus relative price overrun.",
+        "Oliver (1980) expectation-disconfirmation; scale is an assumption",
+        ge=0.0,
+        le=10.0,
+    )
+    problem_memory_days: int = P(
+        30, "Days an unvoiced or unresolved problem stays open in the customer's mind.", ge=1, le=3650
+    )
+
+
+class VoiceParams(Strict):
+    """Whether a customer with a problem complains (mechanism 3)."""
+
+    minor: float = P(
+        0.02,
+        "Chance a customer complains about a minor problem to a fully reachable company.",
+        "chosen with 'serious' so that about 1 in 26 problems is voiced (TARP)",
+        ge=0.0,
+        le=1.0,
+    )
+    serious: float = P(
+        0.10,
+        "Chance a customer complains about a serious problem to a fully reachable company.",
+        "chosen with 'minor' so that about 1 in 26 problems is voiced (TARP)",
+        ge=0.0,
+        le=1.0,
+    )
+    learned_silence: float = P(
+        0.5,
+        "Factor applied to a customer's chance of complaining after each complaint that was ignored, "
+        "declined or met with a broken promise ('ignored complaints teach silence').",
+        ge=0.0,
+        le=1.0,
+    )
+    crm_fatigue_damping: float = P(
+        0.3,
+        "Voice is multiplied by exp(-damping x CRM fatigue): surveys and notices absorb the complaint "
+        "('CRM may keep your customers quiet ... by wearing them out').",
+        ge=0.0,
+        le=10.0,
+    )
+    fatigue_memory_days: float = P(
+        30.0, "Mean days a CRM touch keeps counting toward a customer's fatigue.", ge=1.0, le=3650.0
+    )
+    patience_days: int = P(
+        21, "Days a complainant waits in a queue before giving up (complaint ignored).", ge=1, le=3650
+    )
+
+
+class AttitudeParams(Strict):
+    """How each experience moves the customer's attitude toward that company (mechanism 5).
+
+    Attitudes live in [-1, 1]; 0 is neutral.
+    """
+
+    initial_customer: float = P(0.3, "Attitude of a day-0 customer toward its provider.", ge=-1.0, le=1.0)
+    problem_minor: float = P(-0.15, "Change on a minor problem.", le=0.0, ge=-2.0)
+    problem_serious: float = P(-0.35, "Change on a serious problem.", le=0.0, ge=-2.0)
+    broken_promise: float = P(
+        -0.5,
+        "Change when a promise is broken: a callback that never comes, a promotion not delivered.",
+        "the seeds: a broken promise is worse than silence",
+        le=0.0,
+        ge=-2.0,
+    )
+    complaint_ignored: float = P(
+        -0.2, "Change when a complaint is ignored, declined, or abandoned in the queue.", le=0.0, ge=-2.0
+    )
+    queue_wait_per_day: float = P(-0.005, "Change per day a complaint waits in a queue.", le=0.0, ge=-1.0)
+    fixed: float = P(0.3, "Change when the problem is fixed.", ge=0.0, le=2.0)
+    fixed_quickly_bonus: float = P(0.1, "Extra change when fixed within quick_days.", ge=0.0, le=2.0)
+    quick_days: int = P(1, "A fix within this many days of the problem counts as quick.", ge=0, le=365)
+    recovery_paradox: float = P(
+        0.05,
+        "Extra lift for a quick and generous recovery (fixed quickly with a refund or apology), which "
+        "can end above the pre-problem attitude: the service recovery paradox.",
+        "de Matos, Henrique & Rossi (2007): positive on satisfaction on average; "
+        "Michel & Meuter (2008): rare and small",
+        ge=0.0,
+        le=2.0,
+    )
+    refund: float = P(0.15, "Change on a refund.", ge=0.0, le=2.0)
+    apology: float = P(0.05, "Change on an apology.", ge=0.0, le=2.0)
+    goodwill: float = P(
+        0.4, "Change when the company redresses a problem that was not its fault.", ge=0.0, le=2.0
+    )
+    crm_touch: float = P(0.002, "Change per CRM touch when nothing is wrong.", ge=0.0, le=1.0)
+    crm_touch_open_problem: float = P(
+        -0.03, "Change per CRM touch while a problem is open ('wearing them out').", le=0.0, ge=-1.0
+    )
+    satisfied_purchase: float = P(0.01, "Change on a purchase without a problem.", ge=0.0, le=1.0)
+    memory_days: float = P(
+        365.0,
+        "Mean days over which attitudes relax toward neutral (0 for prospects, the initial "
+        "customer attitude for one's provider).",
+        ge=1.0,
+        le=36_500.0,
+    )
+    promoter_threshold: float = P(
+        0.6, "Attitude at or above which a customer is a promoter (NPS 9-10).", ge=-1.0, le=1.0
+    )
+    detractor_threshold: float = P(
+        0.0, "Attitude at or below which a customer is a detractor (NPS 0-6).", ge=-1.0, le=1.0
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AttitudeParams:
+        if self.detractor_threshold >= self.promoter_threshold:
+            raise ValueError("detractor_threshold must be below promoter_threshold")
+        return self
+
+
+class WordOfMouthParams(Strict):
+    """What customers tell each other and the public (mechanism 6)."""
+
+    negative_audience: float = P(
+        9.5,
+        "Mean number of people an unhappy customer tells (Poisson, capped by its contacts).",
+        "TARP as quoted in the seeds: 9-10",
+        ge=0.0,
+        le=1000.0,
+    )
+    positive_audience: float = P(
+        4.5,
+        "Mean number of people a happy customer tells (Poisson, capped by its contacts).",
+        "TARP as quoted in the seeds: 4-5; East, Hammond & Wright (2007) find positive WOM more "
+        "frequent in most categories, so this is a parameter",
+        ge=0.0,
+        le=1000.0,
+    )
+    negative_tell_probability: float = P(
+        1.0, "Chance an unhappy experience is told at all.", ge=0.0, le=1.0
+    )
+    positive_tell_probability: float = P(
+        1.0, "Chance a happy experience (a fix, refund, goodwill) is told at all.", ge=0.0, le=1.0
+    )
+    promoter_tell_probability: float = P(
+        0.05,
+        "Chance a promoter tells about an ordinary purchase without a problem.",
+        ge=0.0,
+        le=1.0,
+    )
+    negative_effect: float = P(
+        -0.06, "Attitude change of a listener hearing a negative story first-hand.", le=0.0, ge=-2.0
+    )
+    positive_effect: float = P(
+        0.04, "Attitude change of a listener hearing a positive story first-hand.", ge=0.0, le=2.0
+    )
+    retell_probability: float = P(
+        0.1, "Chance a listener passes the story on the next day.", ge=0.0, le=1.0
+    )
+    hearsay_attenuation: float = P(
+        0.5, "Strength factor per retelling (hearsay moves listeners less).", ge=0.0, le=1.0
+    )
+    min_strength: float = P(0.1, "Stories weaker than this are no longer retold.", ge=0.0, le=1.0)
+    negative_review_probability: float = P(
+        0.02, "Chance an unhappy teller also posts a public review.", ge=0.0, le=1.0
+    )
+    positive_review_probability: float = P(
+        0.01, "Chance a happy teller also posts a public review.", ge=0.0, le=1.0
+    )
+    review_readers: float = P(
+        100.0, "Mean number of people (anywhere in the market) who read a review.", ge=0.0, le=1e6
+    )
+    review_effect: float = P(
+        0.3, "A review moves a reader by this fraction of the first-hand story effect.", ge=0.0, le=1.0
+    )
+    chime_in_probability: float = P(
+        0.002,
+        "Chance a reader who already feels the same way about the company posts a review of its own.",
+        ge=0.0,
+        le=1.0,
+    )
+
+
+class RetentionParams(Strict):
+    """Who stays and who leaves (mechanism 7)."""
+
+    max_churn_per_year: float = P(
+        3.0,
+        "Leaving hazard per year of a customer at the worst attitude (the hazard's ceiling).",
+        ge=0.0,
+        le=365.0,
+    )
+    churn_midpoint: float = P(
+        -0.3, "Attitude at which the leaving hazard is half its ceiling.", ge=-2.0, le=2.0
+    )
+    churn_width: float = P(
+        0.12, "Width of the logistic leaving hazard (small = cliff, large = flat).", gt=0.0, le=10.0
+    )
+    loyalty_per_year: float = P(
+        0.1, "Attitude-equivalent loyalty a customer gains per year of tenure.", ge=0.0, le=2.0
+    )
+    loyalty_cap: float = P(0.3, "Maximum loyalty from tenure.", ge=0.0, le=2.0)
+    switch_threshold: float = P(
+        0.05,
+        "A leaver switches to the competitor it thinks best of if its attitude toward it exceeds "
+        "this; otherwise it leaves the market and becomes a prospect.",
+        ge=-1.0,
+        le=1.0,
+    )
+
+
+class BehaviourParams(Strict):
+    """Customers' behaviour: the same for all companies' customers."""
+
+    problems: ProblemParams = Field(default_factory=ProblemParams)
+    voice: VoiceParams = Field(default_factory=VoiceParams)
+    attitude: AttitudeParams = Field(default_factory=AttitudeParams)
+    word_of_mouth: WordOfMouthParams = Field(default_factory=WordOfMouthParams)
+    retention: RetentionParams = Field(default_factory=RetentionParams)
+
+
+# --------------------------------------------------------------------------- companies
+
+
+class RefundRule(StrEnum):
+    """When a complaint earns a refund."""
+
+    never = "never"
+    policy = "policy"
+    no_questions = "no_questions"
+
+
+class Handling(StrEnum):
+    """How complaints reach someone who can act."""
+
+    immediate = "immediate"
+    fifo_queue = "fifo_queue"
+
+
+class PolicyParams(Strict):
+    """A company's complaint-handling policy (mechanism 4) and CRM programme.
+
+    Give ``preset = "manage"`` or ``"fix"`` to start from a preset; any other
+    field given beside it overrides the preset's value.
+    """
+
+    preset: Literal["manage", "fix", "custom"] = P(
+        "custom", "The preset this policy started from (manage, fix) or custom."
+    )
+    handling: Handling = P(
+        Handling.immediate, "immediate: handled the day it arrives; fifo_queue: a department queue."
+    )
+    response_days: int = P(
+        0, "Minimum days before a complaint in the queue is looked at.", ge=0, le=365
+    )
+    queue_capacity: float = P(
+        1.0,
+        "Complaints the queue serves per day per 1,000 people in the market (fifo_queue only).",
+        ge=0.0,
+        le=1e6,
+    )
+    reachability: float = P(
+        1.0,
+        "How easy the company is to reach (1 = one click; phone trees lower it); multiplies voice.",
+        ge=0.0,
+        le=1.0,
+    )
+    fix_probability: float = P(0.9, "Chance a handled complaint's problem is actually fixed.", ge=0.0, le=1.0)
+    refund_rule: RefundRule = P(
+        RefundRule.no_questions,
+        "never; policy (serious problems only, with policy_refund_probability); no_questions (every "
+        "complaint).",
+    )
+    policy_refund_probability: float = P(
+        0.3, "Under refund_rule = policy, chance a serious problem qualifies.", ge=0.0, le=1.0
+    )
+    refund_share: float = P(1.0, "Refund as a share of the price.", ge=0.0, le=1.0)
+    callback_probability: float = P(
+        0.0,
+        "Chance an unfixed complaint is closed with a promise to call back instead of a refusal.",
+        ge=0.0,
+        le=1.0,
+    )
+    callback_kept: float = P(1.0, "Chance a promised callback actually comes.", ge=0.0, le=1.0)
+    callback_days: int = P(3, "Days until a promised callback is due.", ge=1, le=365)
+    apology: bool = P(True, "The company apologises when it handles a complaint.")
+    goodwill_probability: float = P(
+        0.5,
+        "Chance the company redresses a problem that was not its fault (the dropped air conditioner).",
+        ge=0.0,
+        le=1.0,
+    )
+    review_response_probability: float = P(
+        0.9,
+        "Chance the company answers a negative public review the next day with a fix, an apology and "
+        "(unless refund_rule = never) a refund (the pet store).",
+        ge=0.0,
+        le=1.0,
+    )
+    learning_rate: float = P(
+        0.5,
+        "Share of the defects revealed by complaints that the company removes: daily, defect rate x= "
+        "(1 - learning_rate x complaints/purchases). 0 = collects the data and does not act on it.",
+        ge=0.0,
+        le=100.0,
+    )
+    crm_touches_per_month: float = P(
+        0.5,
+        "Acknowledgements, tracking notices, thank-you notes, surveys and promotions per customer.",
+        ge=0.0,
+        le=300.0,
+    )
+    shares_service_information: bool = P(
+        True,
+        "Sales and service share information: a touch to a customer with an open problem becomes a "
+        "service follow-up that gets it handled, instead of a sales pitch that wears them out.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            data = {"preset": data}
+        if isinstance(data, dict) and data.get("preset") in POLICY_PRESETS:
+            return {**POLICY_PRESETS[data["preset"]], **data}
+        return data
+
+
+#: Presets per BRIEF.md: a managing company (acknowledge, survey, queue, promise
+#: to call back, refund by policy, learn nothing) and a fixing company (fix at
+#: once, refund without questions, apologise, goodwill, answer reviews, learn).
+POLICY_PRESETS: dict[str, dict[str, Any]] = {
+    "manage": {
+        "handling": "fifo_queue",
+        "response_days": 3,
+        "queue_capacity": 0.05,
+        "reachability": 0.6,
+        "fix_probability": 0.5,
+        "refund_rule": "policy",
+        "policy_refund_probability": 0.3,
+        "refund_share": 1.0,
+        "callback_probability": 0.8,
+        "callback_kept": 0.3,
+        "callback_days": 3,
+        "apology": False,
+        "goodwill_probability": 0.0,
+        "review_response_probability": 0.0,
+        "learning_rate": 0.0,
+        "crm_touches_per_month": 4.0,
+        "shares_service_information": False,
+    },
+    "fix": {
+        "handling": "immediate",
+        "response_days": 0,
+        "queue_capacity": 1.0,
+        "reachability": 1.0,
+        "fix_probability": 0.9,
+        "refund_rule": "no_questions",
+        "policy_refund_probability": 0.3,
+        "refund_share": 1.0,
+        "callback_probability": 0.0,
+        "callback_kept": 1.0,
+        "callback_days": 3,
+        "apology": True,
+        "goodwill_probability": 0.5,
+        "review_response_probability": 0.9,
+        "learning_rate": 0.5,
+        "crm_touches_per_month": 0.5,
+        "shares_service_information": True,
+    },
+}
+
+
+class PromotionParams(Strict):
+    """A promotion: more advertising, and a promise some customers cannot receive."""
+
+    start_day: int = P(0, "First day of the promotion.", ge=0)
+    end_day: int = P(90, "Last day of the promotion.", ge=0)
+    advertising_lift: float = P(
+        2.0, "Factor on the company's advertising (Bass p) while the promotion runs.", ge=0.0, le=1000.0
+    )
+    excluded_share: float = P(
+        0.0,
+        "Share of customers past the delivery boundary who are promised but cannot receive the "
+        "offer (free delivery to a home 2,640 feet past the limit): a broken promise by design.",
+        "the seeds' appliance store",
+        ge=0.0,
+        le=1.0,
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PromotionParams:
+        if self.end_day < self.start_day:
+            raise ValueError(f"end_day ({self.end_day}) is before start_day ({self.start_day})")
+        return self
+
+
+class CompanyParams(Strict):
+    """A company: what it promises, what it delivers, what it costs, how it handles complaints."""
+
+    name: str = P("company", "Name shown in results.", min_length=1, max_length=60)
+    initial_share: float = P(1.0, "Relative weight of this company among day-0 customers.", ge=0.0)
+    advertising_weight: float = P(
+        1.0, "Relative weight of this company's advertising in the market's Bass p.", ge=0.0
+    )
+    price: float = P(100.0, "Price of a purchase.", ge=0.0)
+    quoted_price: float | None = P(
+        None, "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price."
+    )
+    unit_cost: float = P(70.0, "Cost of goods per purchase.", ge=0.0)
+    delivered_quality: float = P(
+        0.9, "Chance a purchase is free of defects (before learning).", ge=0.0, le=1.0
+    )
+    promised_quality: float = P(
+        0.9, "Quality the marketing promises; a promise above delivery disappoints.", ge=0.0, le=1.0
+    )
+    max_quality: float = P(0.99, "Ceiling of delivered quality reachable by learning.", ge=0.0, le=1.0)
+    promotions: list[PromotionParams] = Field(default_factory=list, description="Promotions run.")
+    policy: PolicyParams = Field(default_factory=PolicyParams, description="Complaint-handling policy.")
+    handling_cost: float = P(15.0, "Cost of handling one complaint or callback.", ge=0.0)
+    fix_cost: float = P(20.0, "Cost of fixing a problem (repair, replacement).", ge=0.0)
+    goodwill_cost: float = P(
+        300.0, "Cost of one goodwill gesture (a few hundred dollars in the seeds' story).", "the seeds", ge=0.0
+    )
+    crm_cost_per_touch: float = P(0.2, "Cost of one CRM touch.", ge=0.0)
+    advertising_cost_per_day: float = P(0.0, "Advertising spend per day.", ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CompanyParams:
+        if self.max_quality < self.delivered_quality:
+            raise ValueError("max_quality must be at least delivered_quality")
+        return self
+
+
+def _default_companies() -> list[CompanyParams]:
+    return [
+        CompanyParams(name="managing", policy=PolicyParams(preset="manage")),
+        CompanyParams(name="fixing", policy=PolicyParams(preset="fix")),
+    ]
+
+
+class JourneyParams(Strict):
+    """Optional event log of a random sample of customers, with bounded memory."""
+
+    sample_size: int = P(0, "Number of customers whose journeys are logged (0 = off).", ge=0, le=100_000)
+    max_events: int = P(200_000, "At most this many events are kept; later ones are counted, not kept.", ge=1)
+
+
+class ModelParams(Strict):
+    """Everything a run needs."""
+
+    market: MarketParams = Field(default_factory=MarketParams)
+    network: NetworkParams = Field(default_factory=NetworkParams)
+    behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
+    companies: list[CompanyParams] = Field(default_factory=_default_companies, min_length=1, max_length=10)
+    journey: JourneyParams = Field(default_factory=JourneyParams)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelParams:
+        if self.network.kind != NetworkKind.fully_mixed and self.network.kind != NetworkKind.file:
+            if self.network.mean_degree >= self.market.customers:
+                raise ValueError(
+                    f"network.mean_degree ({self.network.mean_degree}) must be below "
+                    f"market.customers ({self.market.customers})"
+                )
+        names = [c.name for c in self.companies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"company names must be distinct, got {names}")
+        for i, c in enumerate(self.companies):
+            for p in c.promotions:
+                if p.start_day > self.market.days:
+                    raise ValueError(f"companies.{i}.promotions: start_day is after the last day")
+        if sum(c.initial_share for c in self.companies) <= 0 and self.market.initial_adoption > 0:
+            raise ValueError("at least one company needs initial_share > 0 when initial_adoption > 0")
+        return self
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _parse_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for part in key.replace("[", ".").replace("]", "").split("."):
+        if part == "":
+            raise KeyError(f"malformed key {key!r}")
+        parts.append(int(part) if part.isdigit() else part)
+    return parts
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``value`` at dotted ``key`` (``companies.0.policy.refund_rule``) in a nested dict.
+
+    Missing intermediate groups are created; list indices must exist (a company
+    is added by giving the whole ``companies`` list). A policy given as a preset
+    name (``policy = "fix"``) is opened up into ``{"preset": "fix"}`` so one of
+    its fields can be overridden.
+    """
+    parts = _parse_key(key)
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        where = ".".join(map(str, parts[: depth + 1]))
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                size = len(node) if isinstance(node, list) else 0
+                raise KeyError(f"{key}: index {part} out of range (there are {size})")
+            child = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise KeyError(f"{key}: {where} is not a group")
+            child = node.get(part)
+            if child is None:
+                child = [] if isinstance(parts[depth + 1], int) else {}
+                node[part] = child
+            elif isinstance(child, str) and child in POLICY_PRESETS:
+                child = {"preset": child}
+                node[part] = child
+        if not isinstance(child, dict | list):
+            raise KeyError(f"{key}: {where} is a value, not a group")
+        node = child
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise KeyError(f"{key}: index {last} out of range")
+        node[last] = value
+        return
+    if not isinstance(node, dict):
+        raise KeyError(f"{key}: not a group")
+    if last == "preset" and value in POLICY_PRESETS:
+        # Choosing a preset replaces the whole policy, so the old preset's values do not leak.
+        node.clear()
+    node[last] = value
+
+
+def apply_overrides(params: ModelParams | dict[str, Any] | None, overrides: dict[str, Any]) -> ModelParams:
+    """Return new validated parameters: ``params`` with dotted-key ``overrides`` applied.
+
+    Setting ``companies.N.policy.preset`` to ``manage`` or ``fix`` resets that
+    company's policy to the preset before later keys apply, so
+    ``{"companies.0.policy.preset": "fix", "companies.0.policy.apology": False}``
+    gives the fix preset without the apology.
+    """
+    if params is None:
+        base: dict[str, Any] = ModelParams().model_dump(mode="json")
+    elif isinstance(params, ModelParams):
+        base = params.model_dump(mode="json")
+    else:
+        base = copy.deepcopy(params)
+    # Presets first so that field overrides win regardless of the order given.
+    ordered = sorted(overrides.items(), key=lambda kv: 0 if kv[0].endswith(".preset") else 1)
+    for key, value in ordered:
+        set_dotted(base, key, value)
+    return ModelParams.model_validate(base)
+
+
+def field_paths(model: type[BaseModel] = ModelParams, prefix: str = "") -> list[str]:
+    """All dotted field paths of the schema (list items shown as ``N``)."""
+    paths: list[str] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        ann = info.annotation
+        sub = _submodel(ann)
+        if sub is not None:
+            is_list = getattr(ann, "__origin__", None) is list
+            paths.extend(field_paths(sub, f"{path}.N." if is_list else f"{path}."))
+        else:
+            paths.append(path)
+    return paths
+
+
+def _submodel(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None

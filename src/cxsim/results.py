@@ -1,0 +1,120 @@
+"""Results: one preallocated slot per day, company and metric.
+
+Row 0 holds the state on day 0 (before anything happens); row ``d`` holds
+what happened during day ``d`` (counts) and the state at its end (levels).
+Stages add to the day's counters with :meth:`Results.count`; the accounts
+stage computes the levels and closes the day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Metric name -> meaning. Order fixes the column layout; see docs/ODD.md.
+METRICS: dict[str, str] = {
+    "customers": "customers at the end of the day",
+    "market_share": "share of all served customers (customers of some company)",
+    "acquired": "people who became customers today (from prospects or competitors)",
+    "churned": "customers who left today (to a competitor or out of the market)",
+    "purchases": "purchases made",
+    "problems": "purchases with a problem (defect, disappointed promise, or broken promotion)",
+    "serious_problems": "problems that were serious",
+    "complaints": "problems voiced to the company",
+    "handled": "complaints, callbacks, follow-ups and review answers dealt with",
+    "resolved": "complaints and open problems fixed or redressed",
+    "refunds": "refunds paid",
+    "refund_cost": "money refunded",
+    "broken_promises": "callbacks that never came and promotions not delivered",
+    "callbacks_promised": "promises to call back",
+    "goodwill": "goodwill gestures for problems that were not the company's fault",
+    "goodwill_cost": "money spent on goodwill",
+    "crm_touches": "acknowledgements, notices, surveys and promotions sent",
+    "wom_negative": "people who heard a negative story about the company",
+    "wom_positive": "people who heard a positive story about the company",
+    "negative_tellers": "people who told a negative story (first-hand or retold)",
+    "positive_tellers": "people who told a positive story (first-hand or retold)",
+    "reviews": "public reviews posted",
+    "reviews_answered": "negative reviews answered with a fix, apology and refund",
+    "queue_length": "complaints waiting in the queue at the end of the day",
+    "delivered_quality": "chance a purchase is free of defects, after learning",
+    "mean_attitude": "mean attitude of the company's customers toward it",
+    "nps": "promoters minus detractors among its customers, in points (-100..100)",
+    "revenue": "price times purchases",
+    "cost": "cost of goods, complaint handling, fixes, refunds, goodwill, CRM and advertising",
+    "profit": "revenue minus cost",
+}
+METRIC_INDEX: dict[str, int] = {name: i for i, name in enumerate(METRICS)}
+
+#: Metrics computed from the state at the end of the day, not summed over events.
+LEVELS = ("customers", "market_share", "queue_length", "delivered_quality", "mean_attitude", "nps")
+
+#: Metrics that are not whole numbers of people or events.
+REAL_VALUED = frozenset(
+    {"market_share", "delivered_quality", "mean_attitude", "nps", "refund_cost", "goodwill_cost",
+     "revenue", "cost", "profit"}
+)
+
+
+@dataclass(eq=False)
+class Results:
+    """Preallocated daily results of one run."""
+
+    company_names: list[str]
+    days: int
+
+    def __post_init__(self) -> None:
+        k = len(self.company_names)
+        self.values = np.zeros((self.days + 1, k, len(METRICS)), dtype=np.float64)
+        self.prospects = np.zeros(self.days + 1, dtype=np.int64)
+        self._today = np.zeros((k, len(METRICS)), dtype=np.float64)
+        self.last_day = -1
+
+    def count(self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0) -> None:
+        """Add ``amount`` (per element) to ``metric`` of ``companies`` for today."""
+        col = METRIC_INDEX[metric]
+        if isinstance(companies, int | np.integer):
+            self._today[companies, col] += float(np.sum(amount))
+            return
+        if companies.size == 0:
+            return
+        k = self._today.shape[0]
+        weights = None if np.isscalar(amount) else np.asarray(amount, dtype=np.float64)
+        sums = np.bincount(companies.astype(np.intp), weights=weights, minlength=k)[:k]
+        if weights is None:
+            sums = sums * float(amount)  # type: ignore[arg-type]
+        self._today[:, col] += sums
+
+    def today(self, metric: str) -> np.ndarray:
+        """Today's running value of ``metric`` for every company (a view)."""
+        return self._today[:, METRIC_INDEX[metric]]
+
+    def close_day(self, day: int) -> None:
+        """Store today's counters in row ``day`` and reset them."""
+        self.values[day] = self._today
+        self._today[:] = 0.0
+        self.last_day = day
+
+    def series(self, metric: str, company: int) -> np.ndarray:
+        """Daily values of ``metric`` for ``company`` up to the last closed day."""
+        return self.values[: self.last_day + 1, company, METRIC_INDEX[metric]]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per day and company, one column per metric."""
+        n_days = self.last_day + 1
+        k = len(self.company_names)
+        flat = self.values[:n_days].reshape(n_days * k, len(METRICS))
+        frame = pd.DataFrame(flat, columns=list(METRICS))
+        frame.insert(0, "company", pd.Categorical(np.tile(self.company_names, n_days), self.company_names))
+        frame.insert(0, "day", np.repeat(np.arange(n_days), k))
+        counts = [m for m in METRICS if m not in REAL_VALUED]
+        frame[counts] = frame[counts].astype(np.int64)
+        return frame
+
+    def market_frame(self) -> pd.DataFrame:
+        """Market-level table: day, prospects, served customers."""
+        n_days = self.last_day + 1
+        served = self.values[:n_days, :, METRIC_INDEX["customers"]].sum(axis=1).astype(np.int64)
+        return pd.DataFrame({"day": np.arange(n_days), "prospects": self.prospects[:n_days], "served": served})

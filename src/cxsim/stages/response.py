@@ -1,0 +1,273 @@
+"""Stage 4, response: what each company does about complaints, reviews and customers (BRIEF mechanism 4).
+
+For each company, in this order:
+
+1. **Review answers.** Negative public reviews posted yesterday are answered
+   with chance ``review_response_probability``: the problem is fixed, the
+   company apologises and refunds unless ``refund_rule = never``, without
+   asking for the product back (the pet store).
+2. **New complaints.** ``immediate`` handling deals with today's complaints
+   today; a ``fifo_queue`` appends them to the department queue.
+3. **The queue.** Complainants who have waited ``patience_days`` give up
+   (complaint ignored); then the oldest tickets at least ``response_days`` old
+   are served, up to the daily capacity; everyone still waiting feels the wait.
+4. **Callbacks due.** A promised callback comes with chance ``callback_kept``
+   and the complaint is handled again; otherwise it is a broken promise.
+5. **CRM touches.** Acknowledgements, notices, surveys and promotions reach
+   customers at ``crm_touches_per_month``. With nothing wrong a touch pleases
+   a little; during an open problem it wears the customer out, unless sales and
+   service share information, in which case the touch becomes a follow-up that
+   gets the problem handled (the account manager who knows about the issue).
+
+Handling a complaint (:func:`handle`) is the one shared mechanism: fix with
+``fix_probability``; refund by ``refund_rule``; apologise; redress problems
+that were not the company's fault with ``goodwill_probability``; close an
+unfixed complaint with a callback promise (``callback_probability``) or leave
+it unresolved.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
+from cxsim.events import Event
+from cxsim.params import RefundRule
+from cxsim.rng import bernoulli_indices
+
+if TYPE_CHECKING:
+    from cxsim.company import Company
+    from cxsim.model import Market
+
+
+def step(model: Market) -> None:
+    """Every company answers reviews, handles complaints and callbacks, and touches its customers."""
+    for company in model.companies:
+        rng = model.streams("response", model.day, company.index)
+        answer_reviews(model, company, rng)
+        take_complaints(model, company, rng)
+        if company.uses_queue:
+            work_queue(model, company, rng)
+        call_back(model, company, rng)
+        touch_customers(model, company, rng)
+        model.results.today("queue_length")[company.index] = count_waiting(model, company)
+
+
+# --------------------------------------------------------------------------- handling
+
+
+def handle(
+    model: Market,
+    company: Company,
+    who: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    allow_callback: bool = True,
+) -> None:
+    """Handle the open issues of customers ``who`` with ``company`` (complaints, callbacks, follow-ups)."""
+    if who.size == 0:
+        return
+    c = model.customers
+    pol = company.policy
+    k = company.index
+    day = model.day
+    quick_days = model.params.behaviour.attitude.quick_days
+    u_fix, u_refund, u_goodwill, u_callback = rng.random((4, who.size))
+
+    at_fault = c.issue_fault[who]
+    serious = c.issue_serious[who]
+    goodwill = ~at_fault & (u_goodwill < pol.goodwill_probability)
+    fixed = at_fault & (u_fix < pol.fix_probability)
+    unfixed = at_fault & ~fixed
+    if pol.refund_rule == RefundRule.no_questions:
+        refund = np.ones(who.size, dtype=bool)
+    elif pol.refund_rule == RefundRule.policy:
+        refund = at_fault & serious & (u_refund < pol.policy_refund_probability)
+    else:
+        refund = np.zeros(who.size, dtype=bool)
+    callback = unfixed & (u_callback < pol.callback_probability) if allow_callback else np.zeros_like(unfixed)
+    declined = ~at_fault & ~goodwill
+    unresolved = declined | (unfixed & ~callback)
+    quick = (day - c.issue_day[who]) <= quick_days
+    generous = refund | pol.apology
+
+    model.experience(Event.fixed, who[fixed], k)
+    model.experience(Event.fixed_quickly, who[fixed & quick], k)
+    model.experience(Event.recovery_paradox, who[fixed & quick & generous], k)
+    model.experience(Event.goodwill, who[goodwill], k)
+    model.experience(Event.refund, who[refund], k)
+    if pol.apology:
+        model.experience(Event.apology, who, k)
+    model.experience(Event.complaint_ignored, who[unresolved], k)
+    model.log(Event.callback_promised, who[callback], k)
+
+    resolved = fixed | goodwill
+    c.issue[who[resolved]] = ISSUE_NONE
+    made_good = who[resolved]
+    c.ignored[made_good] = np.maximum(c.ignored[made_good], 1) - 1  # a good outcome restores some voice
+    c.issue[who[unresolved]] = ISSUE_OPEN
+    learn_silence(model, who[unresolved])
+    c.issue[who[callback]] = ISSUE_CALLBACK
+    company.callbacks.push(who[callback].astype(np.int32), c.issue_day[who[callback]], day + pol.callback_days)
+
+    res = model.results
+    price = company.params.price
+    res.count("handled", k, who.size)
+    res.count("resolved", k, int(resolved.sum()))
+    res.count("refunds", k, int(refund.sum()))
+    res.count("refund_cost", k, float(refund.sum()) * price * pol.refund_share)
+    res.count("goodwill", k, int(goodwill.sum()))
+    res.count("goodwill_cost", k, float(goodwill.sum()) * company.params.goodwill_cost)
+    res.count("callbacks_promised", k, int(callback.sum()))
+
+
+def learn_silence(model: Market, who: np.ndarray) -> None:
+    """Customers whose complaint came to nothing complain less next time."""
+    c = model.customers
+    c.ignored[who] = np.minimum(c.ignored[who], 254) + 1
+
+
+# --------------------------------------------------------------------------- the stage's parts
+
+
+def answer_reviews(model: Market, company: Company, rng: np.random.Generator) -> None:
+    """Answer yesterday's negative reviews about ``company`` with a fix, an apology and a refund."""
+    reviewers = model.backlog.answers_for(company.index)
+    pol = company.policy
+    if reviewers.size == 0 or pol.review_response_probability <= 0:
+        return
+    who = reviewers[rng.random(reviewers.size) < pol.review_response_probability]
+    if who.size == 0:
+        return
+    c = model.customers
+    k = company.index
+    model.log(Event.review_answered, who, k)
+    model.experience(Event.fixed, who, k)
+    if pol.apology:
+        model.experience(Event.apology, who, k)
+    refunded = pol.refund_rule != RefundRule.never
+    if refunded:
+        model.experience(Event.refund, who, k)
+    own = who[(c.provider[who] == k) & (c.issue[who] != ISSUE_NONE)]
+    c.issue[own] = ISSUE_NONE
+    res = model.results
+    res.count("reviews_answered", k, who.size)
+    res.count("handled", k, who.size)
+    res.count("resolved", k, own.size)
+    if refunded:
+        res.count("refunds", k, who.size)
+        res.count("refund_cost", k, who.size * company.params.price * pol.refund_share)
+
+
+def take_complaints(model: Market, company: Company, rng: np.random.Generator) -> None:
+    """Today's complaints: handled at once, or appended to the queue."""
+    mine = model.today.complainer_company == company.index
+    who = model.today.complainers[mine]
+    if who.size == 0:
+        return
+    model.customers.issue[who] = ISSUE_QUEUED
+    if company.uses_queue:
+        day = model.day
+        company.queue.push(who.astype(np.int32), day, day + company.policy.response_days)
+    else:
+        handle(model, company, who, rng)
+
+
+def _valid(model: Market, company: Company, customers: np.ndarray, issue_days: np.ndarray, state: int) -> np.ndarray:
+    """Tickets whose customer is still waiting for this company about this issue."""
+    c = model.customers
+    return (
+        (c.issue[customers] == state)
+        & (c.issue_day[customers] == issue_days)
+        & (c.provider[customers] == company.index)
+    )
+
+
+def work_queue(model: Market, company: Company, rng: np.random.Generator) -> None:
+    """Abandonment, first-in-first-out service up to capacity, and the pain of waiting."""
+    day = model.day
+    queue = company.queue
+    patience = model.params.behaviour.voice.patience_days
+    k = company.index
+
+    # Those who have waited too long give up: the oldest tickets, at the front.
+    _, issue_days, _ = queue.waiting()
+    n_expired = int(np.searchsorted(issue_days, day - patience, side="right"))
+    if n_expired:
+        who, days = queue.pop(n_expired)
+        gave_up = who[_valid(model, company, who, days, ISSUE_QUEUED)]
+        model.customers.issue[gave_up] = ISSUE_OPEN
+        model.experience(Event.complaint_ignored, gave_up, k)
+        learn_silence(model, gave_up)
+
+    # Serve the oldest due tickets; stale tickets are dropped without using capacity.
+    per_day = company.policy.queue_capacity * model.customers.n / 1000.0
+    company.capacity_credit = min(company.capacity_credit + per_day, max(per_day, 1.0))
+    n_due = queue.count_due(day)
+    capacity = int(company.capacity_credit)
+    if n_due and capacity:
+        customers, issue_days, _ = queue.waiting()
+        valid = _valid(model, company, customers[:n_due], issue_days[:n_due], ISSUE_QUEUED)
+        rank = np.cumsum(valid)
+        n_pop = int(np.searchsorted(rank, capacity, side="left")) + 1 if rank[-1] >= capacity else n_due
+        who, days = queue.pop(n_pop)
+        served = who[valid[:n_pop]]
+        company.capacity_credit -= served.size
+        handle(model, company, served.astype(np.int64), rng)
+
+    # Everyone still waiting feels it.
+    customers, issue_days, _ = queue.waiting()
+    still = customers[_valid(model, company, customers, issue_days, ISSUE_QUEUED)]
+    model.experience(Event.queue_wait, still.astype(np.int64), k)
+
+
+def count_waiting(model: Market, company: Company) -> int:
+    """Complaints genuinely waiting in the company's queue."""
+    if not company.uses_queue:
+        return 0
+    customers, issue_days, _ = company.queue.waiting()
+    return int(np.count_nonzero(_valid(model, company, customers, issue_days, ISSUE_QUEUED)))
+
+
+def call_back(model: Market, company: Company, rng: np.random.Generator) -> None:
+    """Callbacks due today: kept (the complaint is handled again) or broken."""
+    n_due = company.callbacks.count_due(model.day)
+    if n_due == 0:
+        return
+    who, days = company.callbacks.pop(n_due)
+    who = who[_valid(model, company, who, days, ISSUE_CALLBACK)].astype(np.int64)
+    kept = rng.random(who.size) < company.policy.callback_kept
+    k = company.index
+    model.log(Event.callback_kept, who[kept], k)
+    handle(model, company, who[kept], rng, allow_callback=False)
+    broken = who[~kept]
+    model.customers.issue[broken] = ISSUE_OPEN
+    model.experience(Event.broken_promise, broken, k)
+    learn_silence(model, broken)
+    model.results.count("broken_promises", k, broken.size)
+
+
+def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> None:
+    """CRM touches: pleasant when all is well, wearing during an open problem, unless sales knows."""
+    rate = company.policy.crm_touches_per_month / 30.0
+    if rate <= 0:
+        return
+    c = model.customers
+    k = company.index
+    drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
+    touched = drawn[c.provider[drawn] == k]
+    if touched.size == 0:
+        return
+    c.fatigue[touched] += 1.0
+    model.results.count("crm_touches", k, touched.size)
+    open_issue = model.open_issue(touched)
+    model.experience(Event.crm_touch, touched[~open_issue], k)
+    troubled = touched[open_issue]
+    if company.policy.shares_service_information:
+        # The follow-up gets an open problem or a waiting complaint handled now.
+        actionable = troubled[np.isin(c.issue[troubled], (ISSUE_OPEN, ISSUE_QUEUED))]
+        handle(model, company, actionable, rng)
+    else:
+        model.experience(Event.crm_touch_open_problem, troubled, k)

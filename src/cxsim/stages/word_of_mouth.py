@@ -1,0 +1,197 @@
+"""Stage 6, word of mouth: stories to contacts, retellings, public reviews (BRIEF mechanism 6).
+
+* **Tellers.** A customer whose first-hand experiences today add up to a
+  negative story (a problem, an ignored complaint, a broken promise) tells it
+  with ``negative_tell_probability``; one whose day adds up to a positive story
+  (a fix, refund, goodwill) with ``positive_tell_probability``; a promoter after
+  an ordinary good purchase with ``promoter_tell_probability``. Yesterday's
+  listeners who chose to retell are tellers too, with attenuated strength.
+* **Listeners.** A teller reaches Poisson(``negative_audience``) or
+  Poisson(``positive_audience``) distinct contacts, capped by its number of
+  contacts (anyone in the market on a fully mixed network). Each listener's
+  attitude toward the company moves by the story effect times its strength and
+  passes it on tomorrow with ``retell_probability`` at ``hearsay_attenuation``
+  times the strength, while the strength stays above ``min_strength``.
+* **Reviews.** A first-hand teller also posts a public review with the review
+  probability. A review reaches Poisson(``review_readers``) people anywhere in
+  the market, moving them by ``review_effect`` times a story's effect; readers
+  who already feel the same way chime in with a review of their own tomorrow.
+  Negative reviews are handed to the response stage, where companies that
+  listen to reviews answer them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxsim.events import TELLABLE, Event
+from cxsim.stages import attitude
+
+if TYPE_CHECKING:
+    from cxsim.model import Market
+
+_TELL_SIGN = np.zeros(len(Event), dtype=np.int8)
+for _event, _sign in TELLABLE.items():
+    _TELL_SIGN[_event] = _sign
+
+
+def _none(dtype: type = np.int64) -> np.ndarray:
+    return np.empty(0, dtype=dtype)
+
+
+@dataclass(eq=False)
+class Backlog:
+    """Word of mouth carried to the next day: retellings, chime-in reviews, reviews to answer."""
+
+    retell_customers: np.ndarray = field(default_factory=_none)
+    retell_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    retell_sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    retell_strength: np.ndarray = field(default_factory=lambda: _none(np.float32))
+    review_customers: np.ndarray = field(default_factory=_none)
+    review_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    review_sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    answer_customers: np.ndarray = field(default_factory=_none)
+    answer_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+
+    def answers_for(self, company: int) -> np.ndarray:
+        """Authors of yesterday's negative reviews about ``company``."""
+        return self.answer_customers[self.answer_company == company]
+
+
+def step(model: Market) -> None:
+    """Tell, listen, retell, review."""
+    rng = model.streams("word_of_mouth", model.day)
+    pars = model.params.behaviour.word_of_mouth
+    backlog = model.backlog
+
+    who, company, sign = first_hand_stories(model, rng)
+    review = rng.random(who.size) < np.where(sign < 0, pars.negative_review_probability, pars.positive_review_probability)
+
+    tellers = np.concatenate([who, backlog.retell_customers])
+    tell_company = np.concatenate([company, backlog.retell_company])
+    tell_sign = np.concatenate([sign, backlog.retell_sign])
+    strength = np.concatenate([np.ones(who.size, dtype=np.float32), backlog.retell_strength])
+    retell = spread(model, rng, tellers, tell_company, tell_sign, strength)
+
+    reviewers = np.concatenate([who[review], backlog.review_customers])
+    review_company = np.concatenate([company[review], backlog.review_company])
+    review_sign = np.concatenate([sign[review], backlog.review_sign])
+    chime_in = publish(model, rng, reviewers, review_company, review_sign)
+
+    negative = review_sign < 0
+    model.backlog = Backlog(
+        *retell,
+        *chime_in,
+        answer_customers=reviewers[negative],
+        answer_company=review_company[negative],
+    )
+
+
+def first_hand_stories(model: Market, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
+    pars = model.params.behaviour.word_of_mouth
+    events, customers, companies, strengths = model.today.first_hand()
+    k = len(model.companies)
+
+    sign = _TELL_SIGN[events.astype(np.intp)]
+    tellable = sign != 0
+    # A day with several experiences makes one story, whose sign is that of their net effect.
+    keys = customers[tellable] * k + companies[tellable].astype(np.int64)
+    net_effect = model.effects[events[tellable].astype(np.intp)] * strengths[tellable]
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    net = np.bincount(inverse, weights=net_effect, minlength=uniq.size)
+    story = np.sign(net).astype(np.int8)
+
+    # Promoters tell about an ordinary good purchase.
+    satisfied = events == Event.satisfied
+    happy = customers[satisfied]
+    happy_company = companies[satisfied]
+    promoter = model.customers.attitude[happy_company.astype(np.intp), happy] >= (
+        model.params.behaviour.attitude.promoter_threshold
+    )
+    promoter_keys = np.setdiff1d(happy[promoter] * k + happy_company[promoter].astype(np.int64), uniq)
+    promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
+
+    keys = np.concatenate([uniq, promoter_keys[promoter_tells]])
+    story = np.concatenate([story, np.ones(int(promoter_tells.sum()), dtype=np.int8)])
+    u = rng.random(keys.size)
+    tells = ((story < 0) & (u < pars.negative_tell_probability)) | (
+        (story > 0) & (u < pars.positive_tell_probability)
+    )
+    # Promoter stories were already drawn once with their own probability.
+    tells[uniq.size :] = True
+    keys, story = keys[tells], story[tells]
+    return keys // k, (keys % k).astype(np.int8), story
+
+
+def spread(
+    model: Market,
+    rng: np.random.Generator,
+    tellers: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tellers tell their contacts; returns tomorrow's retellings (customers, companies, signs, strengths)."""
+    pars = model.params.behaviour.word_of_mouth
+    res = model.results
+    negative = sign < 0
+    mean_audience = np.where(negative, pars.negative_audience, pars.positive_audience)
+    audience = rng.poisson(mean_audience)
+    position, listeners = model.network.sample_listeners(tellers, audience, rng)
+    listener_company = company[position]
+    listener_sign = sign[position]
+    listener_strength = strength[position]
+    heard_negative = listener_sign < 0
+
+    event = np.where(heard_negative, Event.heard_negative, Event.heard_positive).astype(np.int8)
+    attitude.apply(model, event, listeners, listener_company, listener_strength)
+
+    res.count("negative_tellers", company[negative])
+    res.count("positive_tellers", company[~negative])
+    res.count("wom_negative", listener_company[heard_negative])
+    res.count("wom_positive", listener_company[~heard_negative])
+    model.log(Event.told_negative, tellers[negative], company[negative])
+    model.log(Event.told_positive, tellers[~negative], company[~negative])
+    model.log(Event.heard_negative, listeners[heard_negative], listener_company[heard_negative])
+    model.log(Event.heard_positive, listeners[~heard_negative], listener_company[~heard_negative])
+
+    next_strength = (listener_strength * pars.hearsay_attenuation).astype(np.float32)
+    again = (rng.random(listeners.size) < pars.retell_probability) & (next_strength >= pars.min_strength)
+    return listeners[again], listener_company[again], listener_sign[again], next_strength[again]
+
+
+def publish(
+    model: Market,
+    rng: np.random.Generator,
+    reviewers: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Post reviews; readers anywhere are moved; returns tomorrow's chime-in reviews."""
+    pars = model.params.behaviour.word_of_mouth
+    n = model.customers.n
+    model.results.count("reviews", company)
+    model.log(Event.review_posted, reviewers, company)
+    readers_per_review = rng.poisson(pars.review_readers, size=reviewers.size)
+    position = np.repeat(np.arange(reviewers.size), readers_per_review)
+    readers = rng.integers(0, n, size=position.size)
+    read_company = company[position]
+    read_sign = sign[position]
+    event = np.where(read_sign < 0, Event.heard_negative, Event.heard_positive).astype(np.int8)
+    strength = np.full(readers.size, pars.review_effect, dtype=np.float32)
+    attitude.apply(model, event, readers, read_company, strength)
+    model.log(Event.review_read, readers, read_company)
+
+    feels = model.customers.attitude[read_company.astype(np.intp), readers]
+    agrees = np.sign(feels) == read_sign
+    joins = agrees & (rng.random(readers.size) < pars.chime_in_probability)
+    # One review per person and company per day.
+    candidates = np.flatnonzero(joins)
+    k = len(model.companies)
+    _, first = np.unique(readers[candidates] * k + read_company[candidates].astype(np.int64), return_index=True)
+    idx = candidates[first]
+    return readers[idx], read_company[idx], read_sign[idx]
