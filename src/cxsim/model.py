@@ -78,6 +78,10 @@ class ResultsCollector(mesa.DataCollector):
         # mesa.DataCollector.__init__ assigns an empty dict; the property above replaces it.
         pass
 
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """One row per collected step (day 1, 2, ...), one column per reporter."""
+        return pd.DataFrame(self.model_vars)
+
 
 class Market(mesa.Model):
     """A market of customers on a social network, served by companies with complaint policies.
