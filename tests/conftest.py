@@ -15,6 +15,7 @@ QUIET = {
     "market.advertising_rate": 0.0,
     "market.imitation_rate": 0.0,
     "behaviour.retention.max_churn_per_year": 0.0,
+    "behaviour.retention.base_churn_per_year": 0.0,
     "behaviour.word_of_mouth.negative_review_probability": 0.0,
     "behaviour.word_of_mouth.positive_review_probability": 0.0,
 }

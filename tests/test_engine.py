@@ -122,6 +122,7 @@ def random_parameters(draw):
         "network.kind": draw(st.sampled_from(["small_world", "scale_free", "random", "fully_mixed"])),
         "network.mean_degree": draw(st.sampled_from([2, 4, 10])),
         "behaviour.retention.max_churn_per_year": draw(st.floats(0.0, 20.0)),
+        "behaviour.retention.base_churn_per_year": draw(st.floats(0.0, 2.0)),
         "behaviour.word_of_mouth.retell_probability": draw(st.floats(0.0, 1.0)),
         "behaviour.word_of_mouth.review_readers": draw(st.floats(0.0, 50.0)),
         "behaviour.word_of_mouth.chime_in_probability": draw(st.floats(0.0, 0.2)),
@@ -194,7 +195,8 @@ def test_leaving_hazard_falls_with_attitude_and_tenure():
     h_old = retention.leaving_hazard(m, att, np.full_like(att, 3 * 365))
     assert np.all(np.diff(h_new) < 0)
     assert np.all(h_old < h_new)
-    assert h_new[0] <= m.params.behaviour.retention.max_churn_per_year / 365
+    pars = m.params.behaviour.retention
+    assert h_new[0] <= (pars.base_churn_per_year + pars.max_churn_per_year) / 365
 
 
 def test_leavers_switch_to_the_competitor_they_like_best():

@@ -76,7 +76,7 @@ def test_adoption_follows_bass_closed_form_on_a_fully_mixed_market():
         n, days=days, companies=one_company("fix"),
         **{"network.kind": "fully_mixed", "market.initial_adoption": 0.0, "market.advertising_rate": p_year,
            "market.imitation_rate": q_year, "market.choice_sensitivity": 0.0,
-           "behaviour.retention.max_churn_per_year": 0.0},
+           "behaviour.retention.max_churn_per_year": 0.0, "behaviour.retention.base_churn_per_year": 0.0},
     )
     m.run()
     simulated = m.results_frame()["customers"].to_numpy() / n

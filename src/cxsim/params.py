@@ -226,7 +226,13 @@ class AttitudeParams(Strict):
     crm_touch_open_problem: float = P(
         -0.03, "Change per CRM touch while a problem is open ('wearing them out').", le=0.0, ge=-1.0
     )
-    satisfied_purchase: float = P(0.01, "Change on a purchase without a problem.", ge=0.0, le=1.0)
+    satisfied_purchase: float = P(
+        0.04,
+        "Change on a purchase without a problem.",
+        "calibrated: a customer without problems settles near 0.5 (12 purchases a year, 1-year memory)",
+        ge=0.0,
+        le=1.0,
+    )
     memory_days: float = P(
         365.0,
         "Mean days over which attitudes relax toward neutral (0 for prospects, the initial "
@@ -235,7 +241,7 @@ class AttitudeParams(Strict):
         le=36_500.0,
     )
     promoter_threshold: float = P(
-        0.6, "Attitude at or above which a customer is a promoter (NPS 9-10).", ge=-1.0, le=1.0
+        0.5, "Attitude at or above which a customer is a promoter (NPS 9-10).", ge=-1.0, le=1.0
     )
     detractor_threshold: float = P(
         0.0, "Attitude at or below which a customer is a detractor (NPS 0-6).", ge=-1.0, le=1.0
@@ -279,10 +285,14 @@ class WordOfMouthParams(Strict):
         le=1.0,
     )
     negative_effect: float = P(
-        -0.06, "Attitude change of a listener hearing a negative story first-hand.", le=0.0, ge=-2.0
+        -0.03,
+        "Attitude change of a listener hearing a negative story from the teller (hearsay moves less "
+        "than first-hand experience: a fifth of a minor problem).",
+        le=0.0,
+        ge=-2.0,
     )
     positive_effect: float = P(
-        0.04, "Attitude change of a listener hearing a positive story first-hand.", ge=0.0, le=2.0
+        0.03, "Attitude change of a listener hearing a positive story from the teller.", ge=0.0, le=2.0
     )
     retell_probability: float = P(
         0.1, "Chance a listener passes the story on the next day.", ge=0.0, le=1.0
@@ -314,9 +324,15 @@ class WordOfMouthParams(Strict):
 class RetentionParams(Strict):
     """Who stays and who leaves (mechanism 7)."""
 
+    base_churn_per_year: float = P(
+        0.05,
+        "Leaving hazard per year for reasons unrelated to service (moving, changed needs).",
+        ge=0.0,
+        le=365.0,
+    )
     max_churn_per_year: float = P(
         3.0,
-        "Leaving hazard per year of a customer at the worst attitude (the hazard's ceiling).",
+        "Extra leaving hazard per year of a customer at the worst attitude (the attitude part's ceiling).",
         ge=0.0,
         le=365.0,
     )

@@ -4,7 +4,7 @@
 provider and tenure ``t`` years leaves today with probability
 ``1 - exp(-h)``, where
 
-    h = max_churn_per_year / 365 / (1 + exp((a + loyalty(t) - churn_midpoint) / churn_width))
+    h = (base_churn_per_year + max_churn_per_year / (1 + exp((a + loyalty(t) - churn_midpoint) / churn_width))) / 365
     loyalty(t) = min(loyalty_cap, loyalty_per_year x t)
 
 A leaver switches to the competitor it thinks best of if its attitude toward
@@ -55,14 +55,14 @@ def leaving_hazard(model: Market, attitude: np.ndarray, tenure_days: np.ndarray)
     pars = model.params.behaviour.retention
     loyalty = np.minimum(pars.loyalty_cap, pars.loyalty_per_year * np.maximum(tenure_days, 0) / 365.0)
     z = np.clip((attitude + loyalty - pars.churn_midpoint) / pars.churn_width, -50.0, 50.0)
-    return pars.max_churn_per_year / 365.0 / (1.0 + np.exp(z))
+    return (pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))) / 365.0
 
 
 def leave(model: Market, rng: np.random.Generator) -> None:
     """Customers leave by the attitude hazard; leavers switch to the best-liked competitor, if liked enough."""
     pars = model.params.behaviour.retention
     c = model.customers
-    h_max = pars.max_churn_per_year / 365.0
+    h_max = (pars.base_churn_per_year + pars.max_churn_per_year) / 365.0
     p_max = 1.0 - np.exp(-h_max)
     drawn = bernoulli_indices(rng, c.n, p_max)
     candidates = drawn[c.provider[drawn] != PROSPECT]

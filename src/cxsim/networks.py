@@ -1,0 +1,574 @@
+"""The customers' social network, held as compact CSR arrays.
+
+A :class:`Network` of ``n`` customers stores its undirected edges in
+compressed-sparse-row form: the neighbours of node ``i`` are
+``indices[indptr[i]:indptr[i + 1]]``. Every edge is stored in both
+directions, there are no self-loops and no duplicate edges, and within each
+row the neighbours are in a random order fixed when the network is built.
+That pre-shuffled order is what makes :meth:`Network.sample_listeners` both
+vectorised and exact: a random window of consecutive entries of a row is a
+uniformly placed sample of the neighbours.
+
+Memory is about ``8 + 4 * (mean degree + 1)`` bytes per node (``int64`` row
+pointers, ``int32`` neighbour ids and ``int32`` degrees), about 52 bytes per
+node at mean degree 10. A fully mixed population holds no edges at all.
+
+All generators are vectorised NumPy (no Python loops over nodes or edges)
+and draw only from the ``numpy.random.Generator`` they are given, so the
+same seed always gives the same arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+__all__ = [
+    "KINDS",
+    "Network",
+    "NetworkFileError",
+    "from_edges",
+    "fully_mixed",
+    "random_graph",
+    "read_edge_list",
+    "scale_free",
+    "small_world",
+]
+
+#: The values of :attr:`Network.kind`.
+KINDS: tuple[str, ...] = ("small_world", "scale_free", "random", "fully_mixed", "file")
+
+#: Random bits per entry below which the row shuffle falls back to a (slower) stable argsort.
+_MIN_SHUFFLE_BITS = 16
+
+#: Seed of the row shuffle of networks read from files when no generator is given.
+_FILE_SHUFFLE_SEED = 0
+
+
+class NetworkFileError(ValueError):
+    """A network file that cannot be read; message is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """An undirected social network of ``n`` nodes in CSR form, or a fully mixed population.
+
+    Attributes:
+        n: Number of nodes (customers), numbered ``0 .. n - 1``.
+        kind: How the network was made: one of :data:`KINDS`.
+        indptr: ``int64`` row pointers of shape ``(n + 1,)``; ``None`` when fully mixed.
+        indices: ``int32`` neighbour ids; each undirected edge appears in both rows. Within
+            a row the neighbours are in a random order fixed at build time. ``None`` when
+            fully mixed.
+
+    The arrays are made read-only. Build networks with the generators of this
+    module (or :func:`from_edges`) rather than by hand: they guarantee the CSR
+    invariants (symmetric, no self-loops, no duplicates, shuffled rows).
+
+    """
+
+    n: int
+    kind: str
+    indptr: np.ndarray | None = field(default=None, repr=False)
+    indices: np.ndarray | None = field(default=None, repr=False)
+    _degree: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = int(self.n)
+        if n < 0:
+            raise ValueError(f"a network needs n >= 0 nodes, got {n}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown network kind {self.kind!r}; expected one of {KINDS}")
+        object.__setattr__(self, "n", n)
+        if (self.indptr is None) != (self.indices is None):
+            raise ValueError("indptr and indices must both be given or both be None")
+        if self.indptr is None:
+            if self.kind != "fully_mixed":
+                raise ValueError(f"a {self.kind} network needs indptr and indices")
+            degree = np.full(n, max(n - 1, 0), dtype=np.int32)
+        else:
+            if self.kind == "fully_mixed":
+                raise ValueError("a fully mixed network holds no edge arrays")
+            indptr = np.asarray(self.indptr, dtype=np.int64)
+            indices = np.asarray(self.indices, dtype=np.int32)
+            if indptr.shape != (n + 1,) or indptr[0] != 0 or indptr[-1] != indices.size:
+                raise ValueError("indptr must have shape (n + 1,), start at 0, end at len(indices)")
+            indptr.flags.writeable = False
+            indices.flags.writeable = False
+            object.__setattr__(self, "indptr", indptr)
+            object.__setattr__(self, "indices", indices)
+            degree = np.diff(indptr).astype(np.int32)
+        degree.flags.writeable = False
+        object.__setattr__(self, "_degree", degree)
+
+    def __repr__(self) -> str:
+        return f"Network(n={self.n}, kind={self.kind!r}, n_edges={self.n_edges})"
+
+    @property
+    def fully_mixed(self) -> bool:
+        """Whether everyone can reach everyone (no edge arrays are held)."""
+        return self.indptr is None
+
+    @property
+    def degree(self) -> np.ndarray:
+        """Read-only ``int32`` degree of every node; ``n - 1`` everywhere when fully mixed."""
+        return self._degree
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges (0 for a fully mixed population, which holds none)."""
+        return 0 if self.indices is None else self.indices.size // 2
+
+    def neighbors(self, i: int) -> np.ndarray:
+        """Return the neighbours of node ``i``, in the row's (random) stored order.
+
+        For a fully mixed population this is every other node, in increasing
+        order; it costs O(n), so avoid it in loops.
+        """
+        i = int(i)
+        if not 0 <= i < self.n:
+            raise IndexError(f"node {i} is not in a network of {self.n} nodes")
+        if self.indptr is None or self.indices is None:
+            return np.delete(np.arange(self.n, dtype=np.int32), i)
+        return self.indices[self.indptr[i] : self.indptr[i + 1]]
+
+    def sample_listeners(
+        self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Choose who hears each teller: up to ``audience[j]`` distinct contacts of ``tellers[j]``.
+
+        Each teller ``tellers[j]`` reaches ``min(audience[j], degree)`` distinct
+        neighbours. The choice is vectorised: a start offset ``r`` uniform in
+        ``[0, degree)`` is drawn per teller and the listeners are the row
+        entries ``(r + 0) mod degree, ..., (r + a - 1) mod degree``. Because
+        rows are shuffled at build time, every neighbour is included with
+        probability ``a / degree``. (Pairs of neighbours are not exactly
+        uniform: for a given teller, only neighbours close together in its
+        fixed row order are heard together.)
+
+        In a fully mixed population the ``min(audience[j], n - 1)`` listeners
+        are a uniform random set of distinct nodes other than the teller
+        (drawn from the ``n - 1`` others by shifting past the teller, with
+        repeats redrawn until all are distinct).
+
+        Args:
+            tellers: Node ids of the tellers (any integer array; repeats allowed).
+            audience: Requested number of listeners per teller (non-negative
+                integers, same length as ``tellers``, or a scalar).
+            rng: Source of randomness.
+
+        Returns:
+            ``(teller_position, listener)``: two ``int64`` arrays of equal length.
+            ``teller_position`` indexes into ``tellers`` (so callers can carry
+            per-teller data along); ``listener`` is the listener's node id.
+            Listeners of one teller are contiguous, tellers in input order.
+
+        Raises:
+            ValueError: If shapes differ or an audience is negative.
+
+        """
+        tellers = np.asarray(tellers, dtype=np.int64).reshape(-1)
+        audience = np.broadcast_to(np.asarray(audience, dtype=np.int64), tellers.shape)
+        if tellers.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        if audience.min() < 0:
+            raise ValueError("audience sizes must be non-negative")
+        if self.indptr is None or self.indices is None:
+            return self._sample_fully_mixed(tellers, audience, rng)
+
+        deg = self._degree[tellers].astype(np.int64)
+        a = np.minimum(audience, deg)
+        start = np.floor(rng.random(tellers.size) * deg).astype(np.int64)
+        position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
+        first = np.cumsum(a) - a
+        step = np.arange(position.size, dtype=np.int64) - first[position]
+        offset = (start[position] + step) % deg[position]
+        listener = self.indices[self.indptr[tellers][position] + offset].astype(np.int64)
+        return position, listener
+
+    def _sample_fully_mixed(
+        self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
+        a = np.minimum(audience, max(n - 1, 0))
+        position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
+        teller = tellers[position]
+        listener = np.empty(position.size, dtype=np.int64)
+        todo = np.arange(position.size, dtype=np.int64)
+        # Redraw repeats until every teller's listeners are distinct. The procedure treats all
+        # other nodes alike, so the final set is a uniform random set of the required size.
+        while todo.size:
+            draw = rng.integers(0, n - 1, size=todo.size, dtype=np.int64)
+            listener[todo] = draw + (draw >= teller[todo])
+            key = position * n + listener
+            order = np.argsort(key, kind="stable")
+            repeat = np.zeros(key.size, dtype=bool)
+            repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
+            todo = np.flatnonzero(repeat)
+        return position, listener
+
+    def nbytes(self) -> int:
+        """Bytes held by the network's arrays (row pointers, neighbour ids and degrees)."""
+        total = self._degree.nbytes
+        if self.indptr is not None and self.indices is not None:
+            total += self.indptr.nbytes + self.indices.nbytes
+        return int(total)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _unique_sorted(keys: np.ndarray) -> np.ndarray:
+    """Return the sorted distinct values of an integer array.
+
+    Same result as ``np.unique(keys)``, which is several times slower for
+    millions of ``int64`` keys on the NumPy this was measured with.
+    """
+    keys = np.sort(keys)
+    if keys.size < 2:
+        return keys
+    keep = np.empty(keys.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
+
+
+def _canonical_keys(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Return sorted distinct keys ``u * n + v`` (``u < v``) of the edges, without self-loops."""
+    src = np.asarray(src, dtype=np.int64).reshape(-1)
+    dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+    if src.shape != dst.shape:
+        raise ValueError(f"src and dst differ in length ({src.size} vs {dst.size})")
+    if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"edge end points must lie in [0, {n})")
+    keep = src != dst
+    u = np.minimum(src[keep], dst[keep])
+    v = np.maximum(src[keep], dst[keep])
+    return _unique_sorted(u * n + v)
+
+
+def _csr_from_keys(n: int, keys: np.ndarray, kind: str, rng: np.random.Generator | None) -> Network:
+    """Build a :class:`Network` from distinct canonical edge keys ``u * n + v`` with ``u < v``.
+
+    Each edge is stored in both rows. The rows are ordered with a single
+    ``np.sort`` of packed ``int64`` keys ``row | random bits | column``: with
+    ``b = bit_length(n - 1)`` bits per node id, the ``63 - 2b`` bits left in
+    between (23 for a million nodes) are random, so each row comes out in an
+    independent random order. Two entries of a row with equal random bits
+    (probability ``2**-(63 - 2b)`` per pair) keep their column order, a
+    negligible bias. Beyond about 8 million nodes, when fewer than 16 random
+    bits are left, the rows are instead shuffled exactly by a random
+    permutation followed by a stable sort, which is slower.
+    """
+    u = keys // n
+    v = keys - u * n
+    row = np.concatenate([u, v])
+    col = np.concatenate([v, u])
+    del u, v
+    bits = max(int(n - 1).bit_length(), 1)
+    spare = 63 - 2 * bits
+    if rng is None:
+        packed = np.sort((row << bits) | col)
+        col = packed & ((1 << bits) - 1)
+    elif spare >= _MIN_SHUFFLE_BITS:
+        noise = rng.integers(0, 1 << spare, size=row.size, dtype=np.int64)
+        packed = np.sort((row << (bits + spare)) | (noise << bits) | col)
+        del noise
+        col = packed & ((1 << bits) - 1)
+    else:
+        perm = rng.permutation(row.size)
+        order = perm[np.argsort(row[perm], kind="stable")]
+        col = col[order]
+    counts = np.bincount(row, minlength=n)
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indptr[0] = 0
+    np.cumsum(counts, out=indptr[1:])
+    return Network(n, kind, indptr, col.astype(np.int32))
+
+
+def from_edges(
+    n: int, src: np.ndarray, dst: np.ndarray, kind: str, rng: np.random.Generator | None
+) -> Network:
+    """Build a network of ``n`` nodes from edge end points, as an undirected simple graph.
+
+    The edges ``(src[k], dst[k])`` are treated as undirected: each is stored
+    in both rows, self-loops are dropped and repeated edges (in either
+    direction) are kept once, using a single ``int64`` key ``u * n + v``
+    (``u < v``) per edge. Rows are then put in a random order drawn from
+    ``rng`` (see :func:`_csr_from_keys`); with ``rng=None`` each row is sorted
+    by neighbour id instead.
+
+    Args:
+        n: Number of nodes; all end points must lie in ``[0, n)``.
+        src: One end of each edge (integer array).
+        dst: The other end of each edge (integer array, same length).
+        kind: Value of :attr:`Network.kind` (not ``"fully_mixed"``).
+        rng: Generator for the row order, or ``None`` for sorted rows.
+
+    Returns:
+        The network.
+
+    Raises:
+        ValueError: If the end points are out of range or the arrays differ in length.
+
+    """
+    n = int(n)
+    if n < 0 or n >= 2**31:
+        raise ValueError(f"n must be in [0, 2**31), got {n}")
+    return _csr_from_keys(n, _canonical_keys(n, src, dst), kind, rng)
+
+
+# --------------------------------------------------------------------------- generators
+
+
+def _check_even_degree(n: int, mean_degree: int) -> int:
+    if int(mean_degree) != mean_degree or mean_degree < 2 or mean_degree % 2:
+        raise ValueError(f"mean_degree must be an even integer >= 2, got {mean_degree}")
+    if n <= mean_degree:
+        raise ValueError(f"need more nodes than mean_degree, got n={n}, mean_degree={mean_degree}")
+    return int(mean_degree) // 2
+
+
+def small_world(n: int, mean_degree: int, rewiring: float, rng: np.random.Generator) -> Network:
+    """Build a Watts–Strogatz small-world network.
+
+    Start from a ring lattice in which every node is linked to its
+    ``mean_degree // 2`` nearest neighbours on each side; then the far end of
+    each lattice edge is, with probability ``rewiring``, moved to a node drawn
+    uniformly at random. Rewired edges that become self-loops or duplicate an
+    existing edge are dropped (rather than redrawn, as in Watts & Strogatz
+    1998), so with rewiring the mean degree is slightly below ``mean_degree``:
+    about ``rewiring * (mean_degree + 1) / n`` of the edges are lost, which is
+    negligible for large ``n``.
+
+    Args:
+        n: Number of nodes, more than ``mean_degree``.
+        mean_degree: Even number of lattice neighbours, at least 2.
+        rewiring: Probability in ``[0, 1]`` of rewiring each edge.
+        rng: Source of randomness.
+
+    Returns:
+        The network, ``kind="small_world"``.
+
+    Raises:
+        ValueError: On an odd or too small ``mean_degree``, too few nodes or a bad ``rewiring``.
+
+    """
+    half = _check_even_degree(n, mean_degree)
+    if not 0.0 <= rewiring <= 1.0:
+        raise ValueError(f"rewiring must be a probability in [0, 1], got {rewiring}")
+    src = np.repeat(np.arange(n, dtype=np.int32), half)
+    dst = src + np.tile(np.arange(1, half + 1, dtype=np.int32), n)
+    dst[dst >= n] -= n
+    rewired = np.flatnonzero(rng.random(src.size) < rewiring)
+    dst[rewired] = rng.integers(0, n, size=rewired.size, dtype=np.int32)
+    return from_edges(n, src, dst, "small_world", rng)
+
+
+def scale_free(n: int, mean_degree: int, rng: np.random.Generator) -> Network:
+    """Build a Barabási–Albert scale-free network in linear time (Batagelj & Brandes 2005).
+
+    Each new node brings ``m = mean_degree // 2`` edges whose far ends are
+    chosen with probability proportional to degree. Following Batagelj &
+    Brandes' edge-list algorithm, the ``n * m`` edges fill an array ``M`` of
+    ``2 * n * m`` slots: even slot ``2e`` holds the new node of edge ``e``
+    (``e // m``) and odd slot ``2e + 1`` copies the value of a slot chosen
+    uniformly among the ``2e + 1`` slots before it, which picks a node with
+    probability proportional to its degree so far. Vectorised: all the
+    choices are drawn at once, and the copy chains (an odd slot copying
+    another odd slot) are resolved by pointer jumping, each unresolved
+    pointer replaced by its target's pointer, until every pointer lands on an
+    even slot. That takes a few rounds: chains halve in length each round.
+
+    As in the original algorithm, self-loops (an odd slot copying its own
+    edge's even slot) and repeated edges are possible; they are removed, so
+    the mean degree is a little below ``mean_degree`` (by a few percent for
+    small ``n``, much less for large ``n``) and the oldest nodes, which get
+    most repeats, lose the most.
+
+    Args:
+        n: Number of nodes, more than ``mean_degree``.
+        mean_degree: Even number, at least 2; twice the edges per new node.
+        rng: Source of randomness.
+
+    Returns:
+        The network, ``kind="scale_free"``.
+
+    Raises:
+        ValueError: On an odd or too small ``mean_degree`` or too few nodes.
+
+    """
+    m = _check_even_degree(n, mean_degree)
+    n_edges = n * m
+    # pointer[e]: the slot odd slot 2e + 1 copies, uniform in [0, 2e].
+    pointer = np.arange(1, 2 * n_edges, 2, dtype=np.int64)
+    pointer = np.floor(rng.random(n_edges) * pointer).astype(np.int64)
+    active = np.flatnonzero(pointer & 1)
+    while active.size:
+        target = pointer[active]
+        pointer[active] = pointer[target >> 1]
+        active = active[(pointer[active] & 1).astype(bool)]
+    src = np.arange(n_edges, dtype=np.int64) // m
+    dst = (pointer >> 1) // m
+    del pointer
+    return from_edges(n, src.astype(np.int32), dst.astype(np.int32), "scale_free", rng)
+
+
+def random_graph(n: int, mean_degree: float, rng: np.random.Generator) -> Network:
+    """Build an Erdős–Rényi random graph ``G(n, M)`` with ``M = round(n * mean_degree / 2)``.
+
+    The ``M`` edges are a uniform random set of node pairs (no self-loops),
+    so the mean degree is exactly ``2 * M / n``. Pairs are drawn uniformly,
+    repeats discarded, and the shortfall drawn again until ``M`` distinct
+    pairs are held, which is sampling without replacement. When ``M`` is more
+    than a quarter of all ``n * (n - 1) / 2`` pairs they are instead chosen
+    directly from the list of all pairs.
+
+    Args:
+        n: Number of nodes, at least 2 (or any ``n`` when ``M`` is 0).
+        mean_degree: Requested mean degree, at most ``n - 1``.
+        rng: Source of randomness.
+
+    Returns:
+        The network, ``kind="random"``.
+
+    Raises:
+        ValueError: If ``mean_degree`` is negative or more edges are requested than pairs exist.
+
+    """
+    n = int(n)
+    if mean_degree < 0:
+        raise ValueError(f"mean_degree must be non-negative, got {mean_degree}")
+    n_pairs = n * (n - 1) // 2
+    target = round(n * mean_degree / 2)
+    if target > n_pairs:
+        raise ValueError(f"{target} edges requested but {n} nodes have only {n_pairs} pairs")
+    if 4 * target > n_pairs:
+        chosen = np.sort(rng.choice(n_pairs, size=target, replace=False))
+        u, v = np.triu_indices(n, 1)
+        keys = u[chosen].astype(np.int64) * n + v[chosen]
+    else:
+        keys = np.empty(0, dtype=np.int64)
+        while keys.size < target:
+            missing = target - keys.size
+            u = rng.integers(0, n, size=missing, dtype=np.int64)
+            v = rng.integers(0, n - 1, size=missing, dtype=np.int64)
+            v += v >= u  # uniform over the other n - 1 nodes
+            keys = _unique_sorted(np.concatenate([keys, np.minimum(u, v) * n + np.maximum(u, v)]))
+    return _csr_from_keys(n, keys, "random", rng)
+
+
+def fully_mixed(n: int) -> Network:
+    """Return a fully mixed population of ``n``: everyone can reach everyone, no edges stored."""
+    return Network(int(n), "fully_mixed")
+
+
+# --------------------------------------------------------------------------- files
+
+_FORMATS: dict[str, str] = {
+    ".edgelist": "edge list",
+    ".edges": "edge list",
+    ".txt": "edge list",
+    ".csv": "CSV edge list",
+    ".adjlist": "adjacency list",
+    ".graphml": "GraphML",
+    ".gml": "GML",
+    ".gexf": "GEXF",
+    ".net": "Pajek",
+    ".pajek": "Pajek",
+}
+
+
+def _one_line(message: object) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _read_graph(path: Path, suffix: str) -> nx.Graph:
+    if suffix in (".edgelist", ".edges", ".txt"):
+        return nx.read_edgelist(path, comments="#", data=False)
+    if suffix == ".csv":
+        return nx.read_edgelist(path, comments="#", delimiter=",", nodetype=str.strip, data=False)
+    if suffix == ".adjlist":
+        return nx.read_adjlist(path, comments="#")
+    if suffix == ".graphml":
+        return nx.read_graphml(path)
+    if suffix == ".gml":
+        try:
+            return nx.read_gml(path)
+        except nx.NetworkXError as err:
+            if "label" not in str(err):
+                raise
+            return nx.read_gml(path, label="id")  # nodes without labels: use their ids
+    if suffix == ".gexf":
+        return nx.read_gexf(path)
+    return nx.read_pajek(path)
+
+
+def _label_order(labels: list) -> list:
+    """Sort labels numerically when all are integers (or integer strings), else as strings."""
+    text = [str(label) for label in labels]
+    try:
+        numbers = [int(label) for label in labels]
+    except (TypeError, ValueError):
+        order = sorted(range(len(labels)), key=lambda i: text[i])
+    else:
+        order = sorted(range(len(labels)), key=lambda i: (numbers[i], text[i]))
+    return [labels[i] for i in order]
+
+
+def read_edge_list(path: str | Path, rng: np.random.Generator | None = None) -> Network:
+    """Read a network file (via networkx), choosing the format by the file extension.
+
+    Formats: ``.edgelist``/``.edges``/``.txt`` (whitespace-separated edge
+    list; extra columns such as weights are ignored), ``.csv`` (comma
+    separated, no header row), ``.adjlist``, ``.graphml``, ``.gml``,
+    ``.gexf``, ``.net``/``.pajek``. Lines starting with ``#`` are comments in
+    the text formats. Nodes are relabelled ``0 .. n - 1`` in the sorted order
+    of their original labels (numerically when all labels are integers).
+    Directed graphs are made undirected, repeated edges are kept once and
+    self-loops are dropped.
+
+    Args:
+        path: The file.
+        rng: Generator for the random order of each row (see :class:`Network`);
+            ``None`` uses a fixed seed, so a file always gives the same network.
+
+    Returns:
+        The network, ``kind="file"``.
+
+    Raises:
+        NetworkFileError: If the file is missing, has an unknown extension, cannot be
+            parsed or holds no nodes. The message is one line starting with the path.
+
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        known = ", ".join(_FORMATS)
+        raise NetworkFileError(
+            f"{path}: unknown network file extension {suffix or '(none)'!r}; expected {known}"
+        )
+    if not path.exists():
+        raise NetworkFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise NetworkFileError(f"{path}: not a file")
+    try:
+        graph = _read_graph(path, suffix)
+    except Exception as err:  # networkx and the XML/GML parsers raise many exception types
+        raise NetworkFileError(
+            f"{path}: cannot read as {_FORMATS[suffix]}: {type(err).__name__}: {_one_line(err)}"
+        ) from None
+    if graph.number_of_nodes() == 0:
+        raise NetworkFileError(f"{path}: the network has no nodes")
+    labels = _label_order(list(graph.nodes))
+    index = {label: i for i, label in enumerate(labels)}
+    n_edges = graph.number_of_edges()
+    src = np.fromiter((index[u] for u, _ in graph.edges()), dtype=np.int64, count=n_edges)
+    dst = np.fromiter((index[v] for _, v in graph.edges()), dtype=np.int64, count=n_edges)
+    if rng is None:
+        rng = np.random.default_rng(_FILE_SHUFFLE_SEED)
+    return from_edges(len(labels), src, dst, "file", rng)
