@@ -479,7 +479,8 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
     "manage": {
         "handling": "fifo_queue",
         "response_days": 3,
-        "queue_capacity": 0.05,
+        # About the default market's complaint arrival rate: a queue at the edge of overload.
+        "queue_capacity": 0.01,
         "reachability": 0.6,
         "fix_probability": 0.5,
         "refund_rule": "policy",
