@@ -24,7 +24,9 @@ from cxsim.stages import accounts, attitude
 from cxsim.stages.word_of_mouth import Backlog
 
 
-def build_network(params: NetworkParams, n: int, rng: np.random.Generator, base_dir: Path | None = None) -> networks.Network:
+def build_network(
+    params: NetworkParams, n: int, rng: np.random.Generator, base_dir: Path | None = None
+) -> networks.Network:
     """Build the customers' network described by ``params`` for ``n`` people."""
     kind = params.kind
     if kind == NetworkKind.small_world:
@@ -67,7 +69,10 @@ class ResultsCollector(mesa.DataCollector):
         """Reporter name -> values per collected step (views of the results)."""
         res = self._model.results
         last = res.last_day
-        out: dict[str, Any] = {"day": np.arange(1, last + 1), "prospects": res.prospects[1 : last + 1]}
+        out: dict[str, Any] = {
+            "day": np.arange(1, last + 1),
+            "prospects": res.prospects[1 : last + 1],
+        }
         for k, name in enumerate(res.company_names):
             for j, metric in enumerate(METRICS):
                 out[f"{metric}_{name}"] = res.values[1 : last + 1, k, j]
@@ -98,6 +103,7 @@ class Market(mesa.Model):
         params: parameters; ``None`` means the defaults.
         base_dir: folder against which a relative network file path is resolved.
         **overrides: dotted-key overrides applied on top of ``params``.
+
     """
 
     def __init__(
@@ -117,17 +123,23 @@ class Market(mesa.Model):
         days = params.market.days
 
         start = time.perf_counter()
-        self.network = build_network(params.network, n, self.streams("network"), Path(base_dir) if base_dir else None)
+        self.network = build_network(
+            params.network, n, self.streams("network"), Path(base_dir) if base_dir else None
+        )
         self.network_build_seconds = time.perf_counter() - start
         n = self.network.n
 
-        self.companies: list[Company] = [Company(self, k, cp) for k, cp in enumerate(params.companies)]
+        self.companies: list[Company] = [
+            Company(self, k, cp) for k, cp in enumerate(params.companies)
+        ]
         k = len(self.companies)
         max_degree = None if self.network.fully_mixed else int(self.network.degree.max(initial=0))
         self.customers = Customers.allocate(n, k, max_degree)
         self.customer_counts = np.zeros(k, dtype=np.int64)
         self.results = Results([c.name for c in self.companies], days)
-        self.journey = JourneyLog(n, params.journey.sample_size, params.journey.max_events, self.streams("journey"))
+        self.journey = JourneyLog(
+            n, params.journey.sample_size, params.journey.max_events, self.streams("journey")
+        )
         self.backlog = Backlog()
         self.today = Today()
         self.stage_seconds: dict[str, float] = {}
@@ -148,7 +160,9 @@ class Market(mesa.Model):
         weights = np.array([cp.initial_share for cp in self.params.companies], dtype=np.float64)
         adopters = bernoulli_indices(rng, c.n, self.params.market.initial_adoption)
         if adopters.size and weights.sum() > 0:
-            chosen = rng.choice(len(weights), size=adopters.size, p=weights / weights.sum()).astype(np.int8)
+            chosen = rng.choice(len(weights), size=adopters.size, p=weights / weights.sum()).astype(
+                np.int8
+            )
             c.provider[adopters] = chosen
             c.attitude[chosen, adopters] = self.params.behaviour.attitude.initial_customer
             # Day-0 customers have been customers for up to three years already (assumption).
@@ -156,11 +170,26 @@ class Market(mesa.Model):
             self.customer_counts[:] = np.bincount(chosen, minlength=len(weights))
             self.update_neighbor_counts(adopters, None, chosen)
 
-    def update_neighbor_counts(self, who: np.ndarray, old: np.ndarray | None, new: np.ndarray | None) -> None:
+    def update_neighbor_counts(
+        self, who: np.ndarray, old: np.ndarray | None, new: np.ndarray | None
+    ) -> None:
         """Tell the contacts of ``who`` that their provider changed from ``old`` to ``new`` (-1 = none)."""
         counts = self.customers.neighbor_customers
         if counts is None or who.size == 0:
             return
+        # In chunks, so that day 0 (most people change at once) needs no more memory than a day.
+        chunk = 65_536
+        for start in range(0, who.size, chunk):
+            part = slice(start, start + chunk)
+            self._count_contacts(
+                who[part], None if old is None else old[part], None if new is None else new[part]
+            )
+
+    def _count_contacts(
+        self, who: np.ndarray, old: np.ndarray | None, new: np.ndarray | None
+    ) -> None:
+        counts = self.customers.neighbor_customers
+        assert counts is not None
         net = self.network
         deg = net.degree[who].astype(np.int64)
         starts = net.indptr[who]
@@ -189,9 +218,15 @@ class Market(mesa.Model):
         if self.day >= self.params.market.days:
             self.running = False
 
-    def run(self, days: int | None = None, progress: Callable[[int, int], None] | None = None) -> Market:
+    def run(
+        self, days: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> Market:
         """Run ``days`` more days (default: to the end); ``progress(day, last_day)`` is called daily."""
-        last = self.params.market.days if days is None else min(self.params.market.days, self.day + days)
+        last = (
+            self.params.market.days
+            if days is None
+            else min(self.params.market.days, self.day + days)
+        )
         while self.day < last:
             self.step()
             if progress is not None:
@@ -211,7 +246,9 @@ class Market(mesa.Model):
         if customers.size == 0:
             return
         if self.today.closed:
-            raise RuntimeError(f"{event.name}: experiences must be reported before the attitude stage")
+            raise RuntimeError(
+                f"{event.name}: experiences must be reported before the attitude stage"
+            )
         self.today.experiences.append((int(event), customers, companies, strength))
         self.journey.record(self.day, event, customers, companies)
 
@@ -230,7 +267,9 @@ class Market(mesa.Model):
         """Whether customers ``idx`` have an open issue; forgets open problems past memory."""
         c = self.customers
         issue = c.issue[idx]
-        stale = (issue == 1) & (self.day - c.issue_day[idx] > self.params.behaviour.problems.problem_memory_days)
+        stale = (issue == 1) & (
+            self.day - c.issue_day[idx] > self.params.behaviour.problems.problem_memory_days
+        )
         if stale.any():
             c.issue[idx[stale]] = ISSUE_NONE
             issue = c.issue[idx]

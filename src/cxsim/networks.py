@@ -43,6 +43,8 @@ KINDS: tuple[str, ...] = ("small_world", "scale_free", "random", "fully_mixed", 
 
 #: Random bits per entry below which the row shuffle falls back to a (slower) stable argsort.
 _MIN_SHUFFLE_BITS = 16
+#: Random bits for row shuffling are drawn this many at a time, to bound the build's peak memory.
+_NOISE_CHUNK = 1 << 20
 
 #: Seed of the row shuffle of networks read from files when no generator is given.
 _FILE_SHUFFLE_SEED = 0
@@ -222,36 +224,49 @@ class Network:
 
 
 def _unique_sorted(keys: np.ndarray) -> np.ndarray:
-    """Return the sorted distinct values of an integer array.
+    """Return the sorted distinct values of an integer array, sorting ``keys`` in place.
 
     Same result as ``np.unique(keys)``, which is several times slower for
-    millions of ``int64`` keys on the NumPy this was measured with.
+    millions of ``int64`` keys on the NumPy this was measured with. The caller
+    hands over ``keys``: sorting in place saves a copy at a million nodes.
     """
-    keys = np.sort(keys)
+    keys.sort()
     if keys.size < 2:
         return keys
     keep = np.empty(keys.size, dtype=bool)
     keep[0] = True
     np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    return keys[keep]
+    return keys if keep.all() else keys[keep]
 
 
 def _canonical_keys(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Return sorted distinct keys ``u * n + v`` (``u < v``) of the edges, without self-loops."""
-    src = np.asarray(src, dtype=np.int64).reshape(-1)
-    dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+    src = np.asarray(src).reshape(-1)
+    dst = np.asarray(dst).reshape(-1)
+    if src.dtype.kind not in "iu" or dst.dtype.kind not in "iu":
+        src, dst = src.astype(np.int64), dst.astype(np.int64)
     if src.shape != dst.shape:
         raise ValueError(f"src and dst differ in length ({src.size} vs {dst.size})")
     if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
         raise ValueError(f"edge end points must lie in [0, {n})")
-    keep = src != dst
-    u = np.minimum(src[keep], dst[keep])
-    v = np.maximum(src[keep], dst[keep])
-    return _unique_sorted(u * n + v)
+    # Built in place, one int64 array at a time: peak memory matters at a million nodes.
+    keys = np.minimum(src, dst).astype(np.int64)
+    keys *= n
+    keys += np.maximum(src, dst)
+    loops = src == dst
+    if loops.any():
+        keys = keys[~loops]
+    del loops
+    return _unique_sorted(keys)
 
 
-def _csr_from_keys(n: int, keys: np.ndarray, kind: str, rng: np.random.Generator | None) -> Network:
+def _csr_from_keys(
+    n: int, keys_box: list[np.ndarray], kind: str, rng: np.random.Generator | None
+) -> Network:
     """Build a :class:`Network` from distinct canonical edge keys ``u * n + v`` with ``u < v``.
+
+    The keys come in a one-item list that is emptied, so that they can be
+    freed as soon as they are split (the caller keeps no reference).
 
     Each edge is stored in both rows. The rows are ordered with a single
     ``np.sort`` of packed ``int64`` keys ``row | random bits | column``: with
@@ -263,30 +278,50 @@ def _csr_from_keys(n: int, keys: np.ndarray, kind: str, rng: np.random.Generator
     bits are left, the rows are instead shuffled exactly by a random
     permutation followed by a stable sort, which is slower.
     """
-    u = keys // n
-    v = keys - u * n
-    row = np.concatenate([u, v])
-    col = np.concatenate([v, u])
-    del u, v
+    if n >= 2**31:
+        raise ValueError(f"at most 2**31 - 1 nodes fit int32 node ids, got {n}")
+    keys = keys_box.pop()
+    m = keys.size
+    u = keys // max(n, 1)
+    keys -= u * n
+    v = keys
+    del keys
+    counts = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
     bits = max(int(n - 1).bit_length(), 1)
     spare = 63 - 2 * bits
-    if rng is None:
-        packed = np.sort((row << bits) | col)
-        col = packed & ((1 << bits) - 1)
-    elif spare >= _MIN_SHUFFLE_BITS:
-        noise = rng.integers(0, 1 << spare, size=row.size, dtype=np.int64)
-        packed = np.sort((row << (bits + spare)) | (noise << bits) | col)
-        del noise
-        col = packed & ((1 << bits) - 1)
-    else:
+    mask = (1 << bits) - 1
+    if rng is not None and spare < _MIN_SHUFFLE_BITS:
+        row = np.concatenate([u, v])
+        col = np.concatenate([v, u])
+        del u, v
         perm = rng.permutation(row.size)
         order = perm[np.argsort(row[perm], kind="stable")]
-        col = col[order]
-    counts = np.bincount(row, minlength=n)
+        del perm, row
+        col = col[order].astype(np.int32)
+    else:
+        # Pack (row, random bits, column) into one int64 per entry, built in place half by
+        # half, with the random bits drawn in chunks, so no spare array of m int64 is needed.
+        shift = bits + (spare if rng is not None else 0)
+        packed = np.empty(2 * m, dtype=np.int64)
+        for half, (rows, cols) in enumerate(((u, v), (v, u))):
+            part = packed[half * m : (half + 1) * m]
+            np.left_shift(rows, shift, out=part)
+            if rng is not None:
+                for start in range(0, m, _NOISE_CHUNK):
+                    chunk = part[start : start + _NOISE_CHUNK]
+                    noise = rng.integers(0, 1 << spare, size=chunk.size, dtype=np.int64)
+                    noise <<= bits
+                    chunk |= noise
+            part |= cols
+        del u, v, rows, cols, part
+        packed.sort()
+        packed &= mask
+        col = packed.astype(np.int32)
+        del packed
     indptr = np.empty(n + 1, dtype=np.int64)
     indptr[0] = 0
     np.cumsum(counts, out=indptr[1:])
-    return Network(n, kind, indptr, col.astype(np.int32))
+    return Network(n, kind, indptr, col)
 
 
 def from_edges(
@@ -316,9 +351,9 @@ def from_edges(
 
     """
     n = int(n)
-    if n < 0 or n >= 2**31:
-        raise ValueError(f"n must be in [0, 2**31), got {n}")
-    return _csr_from_keys(n, _canonical_keys(n, src, dst), kind, rng)
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    return _csr_from_keys(n, [_canonical_keys(n, src, dst)], kind, rng)
 
 
 # --------------------------------------------------------------------------- generators
@@ -363,9 +398,14 @@ def small_world(n: int, mean_degree: int, rewiring: float, rng: np.random.Genera
     src = np.repeat(np.arange(n, dtype=np.int32), half)
     dst = src + np.tile(np.arange(1, half + 1, dtype=np.int32), n)
     dst[dst >= n] -= n
-    rewired = np.flatnonzero(rng.random(src.size) < rewiring)
+    # Each edge rewired independently with probability `rewiring`: a Binomial count, then a
+    # uniform set of that size (the same law, without a float per edge in memory).
+    rewired = rng.choice(src.size, size=int(rng.binomial(src.size, rewiring)), replace=False)
     dst[rewired] = rng.integers(0, n, size=rewired.size, dtype=np.int32)
-    return from_edges(n, src, dst, "small_world", rng)
+    del rewired
+    keys = [_canonical_keys(n, src, dst)]
+    del src, dst
+    return _csr_from_keys(n, keys, "small_world", rng)
 
 
 def scale_free(n: int, mean_degree: int, rng: np.random.Generator) -> Network:
@@ -414,7 +454,9 @@ def scale_free(n: int, mean_degree: int, rng: np.random.Generator) -> Network:
     src = np.arange(n_edges, dtype=np.int64) // m
     dst = (pointer >> 1) // m
     del pointer
-    return from_edges(n, src.astype(np.int32), dst.astype(np.int32), "scale_free", rng)
+    keys = [_canonical_keys(n, src, dst)]
+    del src, dst
+    return _csr_from_keys(n, keys, "scale_free", rng)
 
 
 def random_graph(n: int, mean_degree: float, rng: np.random.Generator) -> Network:
@@ -458,7 +500,7 @@ def random_graph(n: int, mean_degree: float, rng: np.random.Generator) -> Networ
             v = rng.integers(0, n - 1, size=missing, dtype=np.int64)
             v += v >= u  # uniform over the other n - 1 nodes
             keys = _unique_sorted(np.concatenate([keys, np.minimum(u, v) * n + np.maximum(u, v)]))
-    return _csr_from_keys(n, keys, "random", rng)
+    return _csr_from_keys(n, [keys], "random", rng)
 
 
 def fully_mixed(n: int) -> Network:
