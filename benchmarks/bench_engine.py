@@ -68,7 +68,9 @@ def bench_mesa_virus(nodes: int, steps: int) -> dict[str, float]:
     from mesa.examples.basic.virus_on_network.model import VirusOnNetwork
 
     start = time.perf_counter()
-    model = VirusOnNetwork(num_nodes=nodes, avg_node_degree=10, initial_outbreak_size=max(1, nodes // 100), seed=1)
+    model = VirusOnNetwork(
+        num_nodes=nodes, avg_node_degree=10, initial_outbreak_size=max(1, nodes // 100), seed=1
+    )
     built = time.perf_counter()
     for _ in range(steps):
         model.step()
@@ -88,15 +90,21 @@ def main() -> None:
     parser.add_argument("--virus-steps", type=int, default=50)
     args = parser.parse_args()
 
-    print(f"cxsim {cxsim.__version__}, Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"{platform.machine()} {os.cpu_count()} cores")
+    print(
+        f"cxsim {cxsim.__version__}, Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"{platform.machine()} {os.cpu_count()} cores"
+    )
     c = bench_cxsim(args.customers, args.days)
-    print(f"\ncxsim: {args.customers:,} customers x {args.days} days, 3 companies, small world k=10")
+    print(
+        f"\ncxsim: {args.customers:,} customers x {args.days} days, 3 companies, small world k=10"
+    )
     print(f"  network build        {c['network_build_s']:8.2f} s      (target <= 10 s)")
     print(f"  model set-up total   {c['setup_s']:8.2f} s")
     print(f"  run                  {c['run_s']:8.2f} s")
     print(f"  customer-days / s    {c['customer_days_per_s'] / 1e6:8.1f} M    (target >= 20 M)")
-    print(f"  peak memory          {c['peak_bytes_per_customer']:8.0f} B/customer (target <= 300; RSS growth)")
+    print(
+        f"  peak memory          {c['peak_bytes_per_customer']:8.0f} B/customer (target <= 300; RSS growth)"
+    )
     print(f"  held in arrays       {c['held_bytes_per_customer']:8.0f} B/customer")
     print("  seconds per stage    " + ", ".join(f"{k} {v:.2f}" for k, v in c["stages"].items()))
     print(f"  customers at the end {c['final_customers']}")
@@ -105,7 +113,9 @@ def main() -> None:
     print(f"\nMesa virus_on_network: {args.virus_nodes:,} agents x {args.virus_steps} steps")
     print(f"  build                {v['build_s']:8.2f} s")
     print(f"  agent-steps / s      {v['agent_steps_per_s'] / 1e3:8.1f} k")
-    print(f"\nratio cxsim customer-days/s : Mesa agent-steps/s = {c['customer_days_per_s'] / v['agent_steps_per_s']:,.0f} : 1")
+    print(
+        f"\nratio cxsim customer-days/s : Mesa agent-steps/s = {c['customer_days_per_s'] / v['agent_steps_per_s']:,.0f} : 1"
+    )
 
 
 if __name__ == "__main__":

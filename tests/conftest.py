@@ -21,7 +21,9 @@ QUIET = {
 }
 
 
-def make_market(customers: int = 2000, days: int = 30, quiet: bool = False, **overrides: Any) -> Market:
+def make_market(
+    customers: int = 2000, days: int = 30, quiet: bool = False, **overrides: Any
+) -> Market:
     """A small market; ``quiet`` turns off adoption, leaving and reviews."""
     settings: dict[str, Any] = {"market.customers": customers, "market.days": days}
     if quiet:
@@ -35,7 +37,9 @@ def one_company(policy: str | dict[str, Any] = "fix", **company: Any) -> list[di
     return [{"name": "solo", "policy": policy, **company}]
 
 
-def open_issues(model: Market, who: np.ndarray, day: int, *, at_fault: bool = True, serious: bool = False) -> None:
+def open_issues(
+    model: Market, who: np.ndarray, day: int, *, at_fault: bool = True, serious: bool = False
+) -> None:
     """Give customers ``who`` an open problem that started on ``day``."""
     c = model.customers
     c.issue[who] = 1

@@ -18,7 +18,15 @@ from .conftest import make_market, one_company
 
 def test_the_day_runs_the_briefs_stages_in_order():
     assert [s.name for s in DAY] == [
-        "promise", "problem", "voice", "response", "attitude", "word_of_mouth", "retention", "learning", "accounts",
+        "promise",
+        "problem",
+        "voice",
+        "response",
+        "attitude",
+        "word_of_mouth",
+        "retention",
+        "learning",
+        "accounts",
     ]
 
 
@@ -119,7 +127,9 @@ def random_parameters(draw):
         "market.initial_adoption": draw(st.floats(0.0, 1.0)),
         "market.advertising_rate": draw(st.floats(0.0, 5.0)),
         "market.imitation_rate": draw(st.floats(0.0, 5.0)),
-        "network.kind": draw(st.sampled_from(["small_world", "scale_free", "random", "fully_mixed"])),
+        "network.kind": draw(
+            st.sampled_from(["small_world", "scale_free", "random", "fully_mixed"])
+        ),
         "network.mean_degree": draw(st.sampled_from([2, 4, 10])),
         "behaviour.retention.max_churn_per_year": draw(st.floats(0.0, 20.0)),
         "behaviour.retention.base_churn_per_year": draw(st.floats(0.0, 2.0)),
@@ -154,9 +164,20 @@ def test_invariants_hold_for_random_valid_parameters(overrides):
 
 def test_promise_above_delivery_creates_problems():
     def problems(promised, price=100.0, quoted=None):
-        m = make_market(5000, days=60, quiet=True, companies=one_company(
-            "fix", delivered_quality=0.9, promised_quality=promised, price=price, quoted_price=quoted,
-            max_quality=0.99), **{"market.initial_adoption": 1.0, "companies.0.policy.learning_rate": 0.0})
+        m = make_market(
+            5000,
+            days=60,
+            quiet=True,
+            companies=one_company(
+                "fix",
+                delivered_quality=0.9,
+                promised_quality=promised,
+                price=price,
+                quoted_price=quoted,
+                max_quality=0.99,
+            ),
+            **{"market.initial_adoption": 1.0, "companies.0.policy.learning_rate": 0.0},
+        )
         df = m.run().results_frame()
         return df["problems"].sum() / df["purchases"].sum()
 
@@ -167,8 +188,17 @@ def test_promise_above_delivery_creates_problems():
 
 def test_promotion_breaks_its_promise_to_customers_past_the_boundary():
     promo = {"start_day": 0, "end_day": 30, "advertising_lift": 1.0, "excluded_share": 0.1}
-    m = make_market(5000, days=30, quiet=True, companies=one_company("fix", promotions=[promo]),
-                    **{"market.initial_adoption": 1.0, "journey.sample_size": 5000, "journey.max_events": 10**6})
+    m = make_market(
+        5000,
+        days=30,
+        quiet=True,
+        companies=one_company("fix", promotions=[promo]),
+        **{
+            "market.initial_adoption": 1.0,
+            "journey.sample_size": 5000,
+            "journey.max_events": 10**6,
+        },
+    )
     m.run()
     log = m.journey_frame()
     broken = log.loc[log["event"] == "broken_promise", "customer"].unique()
@@ -200,9 +230,17 @@ def test_leaving_hazard_falls_with_attitude_and_tenure():
 
 
 def test_leavers_switch_to_the_competitor_they_like_best():
-    m = make_market(3000, days=1, companies=[{"name": n, "policy": "fix"} for n in ("a", "b", "c")],
-                    **{"market.initial_adoption": 1.0, "market.advertising_rate": 0.0, "market.imitation_rate": 0.0,
-                       "behaviour.retention.max_churn_per_year": 365.0})
+    m = make_market(
+        3000,
+        days=1,
+        companies=[{"name": n, "policy": "fix"} for n in ("a", "b", "c")],
+        **{
+            "market.initial_adoption": 1.0,
+            "market.advertising_rate": 0.0,
+            "market.imitation_rate": 0.0,
+            "behaviour.retention.max_churn_per_year": 365.0,
+        },
+    )
     c = m.customers
     c.attitude[:] = 0.0
     c.attitude[c.provider.astype(np.intp), np.arange(c.n)] = -1.0  # everyone hates its provider
@@ -213,7 +251,9 @@ def test_leavers_switch_to_the_competitor_they_like_best():
     assert moved.size > 0.5 * c.n
     from_other = moved[before[moved] != 2]
     assert (c.provider[from_other] == 2).all()
-    assert (c.provider[moved[before[moved] == 2]] == -1).all()  # c's own customers like no one: they leave the market
+    assert (
+        c.provider[moved[before[moved] == 2]] == -1
+    ).all()  # c's own customers like no one: they leave the market
 
 
 def test_ignored_complaints_teach_silence():
@@ -242,8 +282,14 @@ def test_quick_generous_recovery_can_end_above_the_start():
     def net_effect(paradox):
         m = make_market(100, **{"behaviour.attitude.recovery_paradox": paradox})
         e = m.effects
-        return e[Event.problem_minor] + e[Event.fixed] + e[Event.fixed_quickly] + e[Event.refund] + e[
-            Event.apology] + e[Event.recovery_paradox]
+        return (
+            e[Event.problem_minor]
+            + e[Event.fixed]
+            + e[Event.fixed_quickly]
+            + e[Event.refund]
+            + e[Event.apology]
+            + e[Event.recovery_paradox]
+        )
 
     assert net_effect(0.05) > net_effect(0.0)
     assert net_effect(0.05) > 0

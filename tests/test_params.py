@@ -15,7 +15,10 @@ def test_defaults_are_one_managing_and_one_fixing_company():
 def test_preset_expands_to_its_values():
     p = apply_overrides(None, {"companies.0.policy.preset": "fix"})
     for key, value in POLICY_PRESETS["fix"].items():
-        assert getattr(p.companies[0].policy, key) == value or str(getattr(p.companies[0].policy, key)) == value
+        assert (
+            getattr(p.companies[0].policy, key) == value
+            or str(getattr(p.companies[0].policy, key)) == value
+        )
 
 
 def test_dotted_override_beats_preset_whatever_the_order():
@@ -73,11 +76,22 @@ def test_every_field_has_a_description_and_source():
     def walk(model):
         for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name} has no description"
-    from cxsim import params as P
 
-    for cls in (P.MarketParams, P.NetworkParams, P.ProblemParams, P.VoiceParams, P.AttitudeParams,
-                P.WordOfMouthParams, P.RetentionParams, P.PolicyParams, P.PromotionParams,
-                P.CompanyParams, P.JourneyParams):
+    from cxsim import params as cp
+
+    for cls in (
+        cp.MarketParams,
+        cp.NetworkParams,
+        cp.ProblemParams,
+        cp.VoiceParams,
+        cp.AttitudeParams,
+        cp.WordOfMouthParams,
+        cp.RetentionParams,
+        cp.PolicyParams,
+        cp.PromotionParams,
+        cp.CompanyParams,
+        cp.JourneyParams,
+    ):
         walk(cls)
 
 

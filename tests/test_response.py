@@ -11,9 +11,18 @@ from .conftest import begin_day, make_market, one_company, open_issues
 
 def queue_market(capacity_per_day: float, customers: int = 1000, **policy):
     per_1000 = capacity_per_day * 1000 / customers
-    pol = {"preset": "manage", "queue_capacity": per_1000, "response_days": 0, "fix_probability": 1.0,
-           "callback_probability": 0.0, "crm_touches_per_month": 0.0, **policy}
-    m = make_market(customers, quiet=True, companies=one_company(pol), **{"market.initial_adoption": 1.0})
+    pol = {
+        "preset": "manage",
+        "queue_capacity": per_1000,
+        "response_days": 0,
+        "fix_probability": 1.0,
+        "callback_probability": 0.0,
+        "crm_touches_per_month": 0.0,
+        **policy,
+    }
+    m = make_market(
+        customers, quiet=True, companies=one_company(pol), **{"market.initial_adoption": 1.0}
+    )
     return m
 
 
@@ -31,7 +40,10 @@ def test_fifo_queue_serves_oldest_first_and_respects_capacity():
     begin_day(m, 4)
     response.work_queue(m, m.companies[0], np.random.default_rng(0))
     issue = m.customers.issue
-    assert list(issue[[10, 11]]) == [ISSUE_NONE, ISSUE_NONE]  # the two oldest were served (and fixed)
+    assert list(issue[[10, 11]]) == [
+        ISSUE_NONE,
+        ISSUE_NONE,
+    ]  # the two oldest were served (and fixed)
     assert list(issue[[12, 13, 14]]) == [ISSUE_QUEUED] * 3
     assert m.results.today("handled")[0] == 2
     begin_day(m, 5)
@@ -73,7 +85,9 @@ def test_impatient_complainants_give_up_and_learn_silence():
 
 
 def handle_all(policy, n=400, *, at_fault=True, serious=True, seed=0):
-    m = make_market(1000, quiet=True, companies=one_company(policy), **{"market.initial_adoption": 1.0})
+    m = make_market(
+        1000, quiet=True, companies=one_company(policy), **{"market.initial_adoption": 1.0}
+    )
     who = np.arange(n)
     open_issues(m, who, 1, at_fault=at_fault, serious=serious)
     begin_day(m, 1)
@@ -93,11 +107,16 @@ def test_never_refunds_no_complaint():
 
 
 def test_policy_refunds_only_serious_problems_at_the_policy_rate():
-    m, who = handle_all({"preset": "manage", "refund_rule": "policy", "policy_refund_probability": 0.5}, n=1000 - 1)
+    m, who = handle_all(
+        {"preset": "manage", "refund_rule": "policy", "policy_refund_probability": 0.5}, n=1000 - 1
+    )
     refunds = m.results.today("refunds")[0]
     sd = np.sqrt(who.size * 0.25)
     assert abs(refunds - 0.5 * who.size) < 4 * sd
-    m, _ = handle_all({"preset": "manage", "refund_rule": "policy", "policy_refund_probability": 1.0}, serious=False)
+    m, _ = handle_all(
+        {"preset": "manage", "refund_rule": "policy", "policy_refund_probability": 1.0},
+        serious=False,
+    )
     assert m.results.today("refunds")[0] == 0
 
 
@@ -125,8 +144,13 @@ def test_broken_callbacks_lower_attitude_more_than_silence():
     # Same customers, same problems: one company breaks its callbacks, the other just ignores the complaint.
     outcomes = {}
     for name, policy in {
-        "broken_callback": {"preset": "manage", "fix_probability": 0.0, "callback_probability": 1.0,
-                            "callback_kept": 0.0, "callback_days": 1},
+        "broken_callback": {
+            "preset": "manage",
+            "fix_probability": 0.0,
+            "callback_probability": 1.0,
+            "callback_kept": 0.0,
+            "callback_days": 1,
+        },
         "ignored": {"preset": "manage", "fix_probability": 0.0, "callback_probability": 0.0},
     }.items():
         m, who = handle_all(policy)
@@ -141,8 +165,15 @@ def test_broken_callbacks_lower_attitude_more_than_silence():
 
 
 def test_kept_callback_gives_a_second_chance_to_fix():
-    m, who = handle_all({"preset": "manage", "fix_probability": 0.0, "callback_probability": 1.0,
-                         "callback_kept": 1.0, "callback_days": 2})
+    m, who = handle_all(
+        {
+            "preset": "manage",
+            "fix_probability": 0.0,
+            "callback_probability": 1.0,
+            "callback_kept": 1.0,
+            "callback_days": 2,
+        }
+    )
     m.companies[0].policy.fix_probability = 1.0
     begin_day(m, 3)
     response.call_back(m, m.companies[0], np.random.default_rng(1))
@@ -151,8 +182,12 @@ def test_kept_callback_gives_a_second_chance_to_fix():
 
 
 def test_immediate_handling_deals_with_complaints_the_same_day():
-    m = make_market(1000, quiet=True, companies=one_company({"preset": "fix", "fix_probability": 1.0}),
-                    **{"market.initial_adoption": 1.0})
+    m = make_market(
+        1000,
+        quiet=True,
+        companies=one_company({"preset": "fix", "fix_probability": 1.0}),
+        **{"market.initial_adoption": 1.0},
+    )
     who = np.arange(50)
     open_issues(m, who, 1)
     begin_day(m, 1)
@@ -165,8 +200,12 @@ def test_immediate_handling_deals_with_complaints_the_same_day():
 
 
 def test_negative_reviews_are_answered_with_a_refund_within_a_day():
-    m = make_market(1000, quiet=True, companies=one_company({"preset": "fix", "review_response_probability": 1.0}),
-                    **{"market.initial_adoption": 1.0})
+    m = make_market(
+        1000,
+        quiet=True,
+        companies=one_company({"preset": "fix", "review_response_probability": 1.0}),
+        **{"market.initial_adoption": 1.0},
+    )
     reviewers = np.arange(20)
     open_issues(m, reviewers, 1)
     m.backlog.answer_customers = reviewers
@@ -179,9 +218,16 @@ def test_negative_reviews_are_answered_with_a_refund_within_a_day():
 
 
 def touch_market(shares: bool):
-    policy = {"preset": "manage", "crm_touches_per_month": 30 * 5, "shares_service_information": shares,
-              "fix_probability": 1.0, "callback_probability": 0.0}
-    m = make_market(1000, quiet=True, companies=one_company(policy), **{"market.initial_adoption": 1.0})
+    policy = {
+        "preset": "manage",
+        "crm_touches_per_month": 30 * 5,
+        "shares_service_information": shares,
+        "fix_probability": 1.0,
+        "callback_probability": 0.0,
+    }
+    m = make_market(
+        1000, quiet=True, companies=one_company(policy), **{"market.initial_adoption": 1.0}
+    )
     troubled = np.arange(100)
     open_issues(m, troubled, 1)
     begin_day(m, 2)
@@ -193,14 +239,16 @@ def test_crm_touches_wear_out_customers_with_open_problems():
     m, troubled = touch_market(shares=False)
     events, who, _, _ = m.today.first_hand()
     worn = set(who[events == Event.crm_touch_open_problem])
-    assert worn and worn <= set(troubled)
+    assert worn
+    assert worn <= set(troubled)
     pleased = set(who[events == Event.crm_touch])
-    assert pleased and not pleased & set(troubled)
+    assert pleased
+    assert not pleased & set(troubled)
     assert (m.customers.fatigue[list(worn)] >= 1).all()
 
 
 def test_sales_that_knows_the_open_issue_gets_it_handled_instead():
     m, troubled = touch_market(shares=True)
-    events, who, _, _ = m.today.first_hand()
+    events, _, _, _ = m.today.first_hand()
     assert Event.crm_touch_open_problem not in events
     assert (m.customers.issue[troubled] == ISSUE_NONE).mean() > 0.9  # nearly all touched at 5 a day

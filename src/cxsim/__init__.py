@@ -1,4 +1,4 @@
-"""cxsim: do companies keep customers by managing complaints or by fixing them?
+"""cxsim: do companies keep customers by managing complaints, or by fixing them.
 
 An agent-based model (Mesa) of companies with complaint-handling policies and
 customers on a social network. See ``docs/ODD.md`` for the model.
@@ -9,4 +9,12 @@ from cxsim.params import POLICY_PRESETS, CompanyParams, ModelParams, PolicyParam
 
 __version__ = "0.1.0"
 
-__all__ = ["POLICY_PRESETS", "CompanyParams", "Market", "ModelParams", "PolicyParams", "__version__", "apply_overrides"]
+__all__ = [
+    "POLICY_PRESETS",
+    "CompanyParams",
+    "Market",
+    "ModelParams",
+    "PolicyParams",
+    "__version__",
+    "apply_overrides",
+]

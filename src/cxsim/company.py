@@ -92,6 +92,7 @@ class Company(mesa.Agent):
         queue: complaints waiting, for a ``fifo_queue`` policy.
         callbacks: promised callbacks, due ``callback_days`` after the promise.
         capacity_credit: unused fraction of the queue's daily capacity, carried to the next day.
+
     """
 
     def __init__(self, model: Market, index: int, params: CompanyParams) -> None:
@@ -136,7 +137,9 @@ class Company(mesa.Agent):
         sensitivity = self.model.params.behaviour.problems.disconfirmation_sensitivity
         quality_gap = max(0.0, self.params.promised_quality - self.delivered_quality)
         quoted = self.params.quoted_price
-        price_overrun = 0.0 if quoted is None or quoted <= 0 else max(0.0, self.params.price / quoted - 1.0)
+        price_overrun = (
+            0.0 if quoted is None or quoted <= 0 else max(0.0, self.params.price / quoted - 1.0)
+        )
         return min(1.0, sensitivity * (quality_gap + price_overrun))
 
     def step(self) -> None:

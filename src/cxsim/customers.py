@@ -37,6 +37,7 @@ class Customers:
         location: position relative to delivery boundaries, uniform in [0, 1) (float32).
         neighbor_customers: per company, how many of a person's contacts are its customers
             (shape (companies, people); None on a fully mixed network).
+
     """
 
     provider: np.ndarray
@@ -80,9 +81,7 @@ class Customers:
 
     def nbytes(self) -> int:
         """Bytes held by the columns."""
-        return sum(
-            a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray)
-        )
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
 
     def own_attitude(self, idx: np.ndarray) -> np.ndarray:
         """Attitude of customers ``idx`` toward their own provider (they must have one)."""

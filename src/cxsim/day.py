@@ -41,7 +41,11 @@ class Stage:
 
 #: The simulated day, in order (BRIEF mechanisms in brackets).
 DAY: tuple[Stage, ...] = (
-    Stage("promise", "customers due to buy, buy from their provider at its price and promise (1)", promise.step),
+    Stage(
+        "promise",
+        "customers due to buy, buy from their provider at its price and promise (1)",
+        promise.step,
+    ),
     Stage(
         "problem",
         "purchases go wrong: defects, promises above delivery, promotions that cannot be delivered; "
@@ -54,7 +58,11 @@ DAY: tuple[Stage, ...] = (
         "companies answer reviews, handle or queue complaints, keep or break callbacks, send CRM touches (4)",
         response.step,
     ),
-    Stage("attitude", "the day's experiences move attitudes; attitudes and CRM fatigue fade (5)", attitude.step),
+    Stage(
+        "attitude",
+        "the day's experiences move attitudes; attitudes and CRM fatigue fade (5)",
+        attitude.step,
+    ),
     Stage(
         "word_of_mouth",
         "customers tell contacts, retell what they heard, post and read public reviews (6)",
@@ -65,8 +73,16 @@ DAY: tuple[Stage, ...] = (
         "customers leave or switch by an attitude hazard; prospects adopt by advertising and imitation (7)",
         retention.step,
     ),
-    Stage("learning", "companies that act on complaint data reduce their defect rate (8)", learning.step),
-    Stage("accounts", "revenue, costs, profit, shares, attitude and NPS are recorded (9)", accounts.step),
+    Stage(
+        "learning",
+        "companies that act on complaint data reduce their defect rate (8)",
+        learning.step,
+    ),
+    Stage(
+        "accounts",
+        "revenue, costs, profit, shares, attitude and NPS are recorded (9)",
+        accounts.step,
+    ),
 )
 
 
@@ -101,7 +117,9 @@ class Today:
     problem_serious: np.ndarray = field(default_factory=lambda: _empty(bool))
     complainers: np.ndarray = field(default_factory=_empty)
     complainer_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
-    experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(
+        default_factory=list
+    )
     _flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
@@ -122,10 +140,17 @@ class Today:
     def _flatten(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if not self.experiences:
             return _empty(np.int8), _empty(), _empty(np.int8), _empty(np.float32)
-        events = np.concatenate([np.full(c.size, e, dtype=np.int8) for e, c, _, _ in self.experiences])
-        customers = np.concatenate([c for _, c, _, _ in self.experiences]).astype(np.int64, copy=False)
+        events = np.concatenate(
+            [np.full(c.size, e, dtype=np.int8) for e, c, _, _ in self.experiences]
+        )
+        customers = np.concatenate([c for _, c, _, _ in self.experiences]).astype(
+            np.int64, copy=False
+        )
         companies = np.concatenate(
-            [np.broadcast_to(np.asarray(k, dtype=np.int8), c.shape) for _, c, k, _ in self.experiences]
+            [
+                np.broadcast_to(np.asarray(k, dtype=np.int8), c.shape)
+                for _, c, k, _ in self.experiences
+            ]
         )
         strengths = np.concatenate(
             [

@@ -26,7 +26,7 @@ def _fmt(value: Any) -> str:
         return f"`{value.value}`"
     if isinstance(value, float):
         return f"`{value:.4g}`"
-    if isinstance(value, BaseModel) or isinstance(value, list):
+    if isinstance(value, BaseModel | list):
         return "see below" if isinstance(value, BaseModel) else f"`{value!r}`"
     return f"`{value!r}`" if value is not None else "`None`"
 
@@ -68,17 +68,21 @@ def parameters_table() -> str:
     p = ModelParams()
     company = p.companies[0]
     sections = [
-        "#### Market, network, behaviour, journey\n\n" + HEADER + "\n" + "\n".join(
-            r for r in _rows(ModelParams, p, "") if not r.startswith("| `companies")
-        ),
-        "#### Each company (`companies.N.…`)\n\n" + HEADER + "\n" + "\n".join(
-            _rows(type(company), company, "companies.N.")
-        ),
+        "#### Market, network, behaviour, journey\n\n"
+        + HEADER
+        + "\n"
+        + "\n".join(r for r in _rows(ModelParams, p, "") if not r.startswith("| `companies")),
+        "#### Each company (`companies.N.…`)\n\n"
+        + HEADER
+        + "\n"
+        + "\n".join(_rows(type(company), company, "companies.N.")),
     ]
     promo_cls = _submodel(type(company).model_fields["promotions"].annotation)
     assert promo_cls is not None
     sections.append(
-        "#### Each promotion (`companies.N.promotions.M.…`)\n\n" + HEADER + "\n"
+        "#### Each promotion (`companies.N.promotions.M.…`)\n\n"
+        + HEADER
+        + "\n"
         + "\n".join(_rows(promo_cls, promo_cls(), "companies.N.promotions.M."))
     )
     return "\n\n".join(sections) + "\n"
@@ -101,7 +105,9 @@ def day_table() -> str:
     """The stages of the day, in order."""
     lines = ["| # | stage | module | what happens |", "|---|---|---|---|"]
     for i, stage in enumerate(DAY, start=1):
-        lines.append(f"| {i} | {stage.name} | `cxsim/stages/{stage.step.__module__.rsplit('.', 1)[-1]}.py` | {stage.does} |")
+        lines.append(
+            f"| {i} | {stage.name} | `cxsim/stages/{stage.step.__module__.rsplit('.', 1)[-1]}.py` | {stage.does} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,9 @@ import pandas as pd
 
 from cxsim.events import Event
 
-JOURNEY_DTYPE = np.dtype([("day", np.int32), ("customer", np.int32), ("company", np.int8), ("event", np.int8)])
+JOURNEY_DTYPE = np.dtype(
+    [("day", np.int32), ("customer", np.int32), ("company", np.int8), ("event", np.int8)]
+)
 
 
 class JourneyLog:
@@ -33,7 +35,9 @@ class JourneyLog:
         """Ids of the tracked customers."""
         return np.flatnonzero(self.tracked) if self.enabled else np.empty(0, dtype=np.int64)
 
-    def record(self, day: int, event: Event, customers: np.ndarray, companies: np.ndarray | int) -> None:
+    def record(
+        self, day: int, event: Event, customers: np.ndarray, companies: np.ndarray | int
+    ) -> None:
         """Keep the events of tracked customers among ``customers``."""
         if not self.enabled or customers.size == 0:
             return

@@ -22,9 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ASSUMPTION = "assumption"
 
 
-def P(default: Any, description: str, source: str = ASSUMPTION, **constraints: Any) -> Any:
+def param(default: Any, description: str, source: str = ASSUMPTION, **constraints: Any) -> Any:
     """Declare a documented parameter: default, meaning, where the default comes from."""
-    return Field(default, description=description, json_schema_extra={"source": source}, **constraints)
+    return Field(
+        default, description=description, json_schema_extra={"source": source}, **constraints
+    )
 
 
 class Strict(BaseModel):
@@ -39,38 +41,43 @@ class Strict(BaseModel):
 class MarketParams(Strict):
     """The population of customers and how prospects adopt (Bass, 1969)."""
 
-    customers: int = P(10_000, "Number of people in the market (customers and prospects).", ge=2, le=50_000_000)
-    days: int = P(3 * 365, "Days to simulate.", ge=1, le=36_500)
-    seed: int = P(1, "Root seed; a seed gives identical results.", ge=0)
-    initial_adoption: float = P(
+    customers: int = param(
+        10_000, "Number of people in the market (customers and prospects).", ge=2, le=50_000_000
+    )
+    days: int = param(3 * 365, "Days to simulate.", ge=1, le=36_500)
+    seed: int = param(1, "Root seed; a seed gives identical results.", ge=0)
+    initial_adoption: float = param(
         0.6,
         "Share of people who are customers of some company on day 0; the rest are prospects.",
         ge=0.0,
         le=1.0,
     )
-    advertising_rate: float = P(
+    advertising_rate: float = param(
         0.03,
         "Bass innovation coefficient p per year: adoption through advertising.",
         "Sultan, Farley & Lehmann (1990) meta-analysis mean p = 0.03",
         ge=0.0,
         le=50.0,
     )
-    imitation_rate: float = P(
+    imitation_rate: float = param(
         0.38,
         "Bass imitation coefficient q per year: adoption through customers one knows.",
         "Sultan, Farley & Lehmann (1990) meta-analysis mean q = 0.38",
         ge=0.0,
         le=50.0,
     )
-    choice_sensitivity: float = P(
+    choice_sensitivity: float = param(
         2.0,
         "How strongly a prospect's attitude toward a company (from what it heard) scales its "
         "adoption hazard for that company: hazard x exp(sensitivity x attitude). 0 = attitudes ignored.",
         ge=0.0,
         le=20.0,
     )
-    purchase_interval_days: float = P(
-        30.0, "Mean days between a customer's purchases (purchases are a Poisson process).", ge=1.0, le=3650.0
+    purchase_interval_days: float = param(
+        30.0,
+        "Mean days between a customer's purchases (purchases are a Poisson process).",
+        ge=1.0,
+        le=3650.0,
     )
 
 
@@ -90,16 +97,21 @@ class NetworkKind(StrEnum):
 class NetworkParams(Strict):
     """Who can tell whom."""
 
-    kind: NetworkKind = P(
+    kind: NetworkKind = param(
         NetworkKind.small_world,
         "small_world (Watts-Strogatz), scale_free (Barabasi-Albert), random (Erdos-Renyi), "
         "fully_mixed (everyone can reach everyone; no edge list), or file (an edge list).",
     )
-    mean_degree: int = P(
-        10, "Mean number of contacts per customer (even, for small_world and scale_free).", ge=2, le=1000
+    mean_degree: int = param(
+        10,
+        "Mean number of contacts per customer (even, for small_world and scale_free).",
+        ge=2,
+        le=1000,
     )
-    rewiring: float = P(0.1, "Small-world rewiring probability.", "Watts & Strogatz (1998)", ge=0.0, le=1.0)
-    path: str | None = P(
+    rewiring: float = param(
+        0.1, "Small-world rewiring probability.", "Watts & Strogatz (1998)", ge=0.0, le=1.0
+    )
+    path: str | None = param(
         None,
         "Edge-list file for kind = file (.edgelist/.txt/.csv/.adjlist/.graphml/.gml/.gexf/.net); "
         "relative paths are resolved against the scenario file.",
@@ -110,7 +122,9 @@ class NetworkParams(Strict):
         if self.kind == NetworkKind.file and not self.path:
             raise ValueError("network.path is required when network.kind = 'file'")
         if self.kind in (NetworkKind.small_world, NetworkKind.scale_free) and self.mean_degree % 2:
-            raise ValueError(f"mean_degree must be even for {self.kind.value}, got {self.mean_degree}")
+            raise ValueError(
+                f"mean_degree must be even for {self.kind.value}, got {self.mean_degree}"
+            )
         return self
 
 
@@ -120,20 +134,20 @@ class NetworkParams(Strict):
 class ProblemParams(Strict):
     """How purchases go wrong (BRIEF mechanisms 1-2)."""
 
-    serious_share: float = P(
+    serious_share: float = param(
         6 / 26,
         "Share of problems that are serious.",
         "TARP as quoted in the seeds: of 26 customers with problems, 6 serious",
         ge=0.0,
         le=1.0,
     )
-    customer_fault_share: float = P(
+    customer_fault_share: float = param(
         0.1,
         "Share of problems that are not the company's fault (the air conditioner dropped from a window).",
         ge=0.0,
         le=1.0,
     )
-    disconfirmation_sensitivity: float = P(
+    disconfirmation_sensitivity: float = param(
         1.0,
         "Chance of a problem per unit of shortfall between promise and delivery, for a product "
         "that is fine (expectation disconfirmation): quality gap plus relative price overrun.",
@@ -141,47 +155,53 @@ class ProblemParams(Strict):
         ge=0.0,
         le=10.0,
     )
-    problem_memory_days: int = P(
-        30, "Days an unvoiced or unresolved problem stays open in the customer's mind.", ge=1, le=3650
+    problem_memory_days: int = param(
+        30,
+        "Days an unvoiced or unresolved problem stays open in the customer's mind.",
+        ge=1,
+        le=3650,
     )
 
 
 class VoiceParams(Strict):
     """Whether a customer with a problem complains (mechanism 3)."""
 
-    minor: float = P(
+    minor: float = param(
         0.02,
         "Chance a customer complains about a minor problem to a fully reachable company.",
         "chosen with 'serious' so that about 1 in 26 problems is voiced (TARP)",
         ge=0.0,
         le=1.0,
     )
-    serious: float = P(
+    serious: float = param(
         0.10,
         "Chance a customer complains about a serious problem to a fully reachable company.",
         "chosen with 'minor' so that about 1 in 26 problems is voiced (TARP)",
         ge=0.0,
         le=1.0,
     )
-    learned_silence: float = P(
+    learned_silence: float = param(
         0.5,
         "Factor applied to a customer's chance of complaining after each complaint that was ignored, "
         "declined or met with a broken promise ('ignored complaints teach silence').",
         ge=0.0,
         le=1.0,
     )
-    crm_fatigue_damping: float = P(
+    crm_fatigue_damping: float = param(
         0.3,
         "Voice is multiplied by exp(-damping x CRM fatigue): surveys and notices absorb the complaint "
         "('CRM may keep your customers quiet ... by wearing them out').",
         ge=0.0,
         le=10.0,
     )
-    fatigue_memory_days: float = P(
+    fatigue_memory_days: float = param(
         30.0, "Mean days a CRM touch keeps counting toward a customer's fatigue.", ge=1.0, le=3650.0
     )
-    patience_days: int = P(
-        21, "Days a complainant waits in a queue before giving up (complaint ignored).", ge=1, le=3650
+    patience_days: int = param(
+        21,
+        "Days a complainant waits in a queue before giving up (complaint ignored).",
+        ge=1,
+        le=3650,
     )
 
 
@@ -191,24 +211,35 @@ class AttitudeParams(Strict):
     Attitudes live in [-1, 1]; 0 is neutral.
     """
 
-    initial_customer: float = P(0.3, "Attitude of a day-0 customer toward its provider.", ge=-1.0, le=1.0)
-    problem_minor: float = P(-0.15, "Change on a minor problem.", le=0.0, ge=-2.0)
-    problem_serious: float = P(-0.35, "Change on a serious problem.", le=0.0, ge=-2.0)
-    broken_promise: float = P(
+    initial_customer: float = param(
+        0.3, "Attitude of a day-0 customer toward its provider.", ge=-1.0, le=1.0
+    )
+    problem_minor: float = param(-0.15, "Change on a minor problem.", le=0.0, ge=-2.0)
+    problem_serious: float = param(-0.35, "Change on a serious problem.", le=0.0, ge=-2.0)
+    broken_promise: float = param(
         -0.5,
         "Change when a promise is broken: a callback that never comes, a promotion not delivered.",
         "the seeds: a broken promise is worse than silence",
         le=0.0,
         ge=-2.0,
     )
-    complaint_ignored: float = P(
-        -0.2, "Change when a complaint is ignored, declined, or abandoned in the queue.", le=0.0, ge=-2.0
+    complaint_ignored: float = param(
+        -0.2,
+        "Change when a complaint is ignored, declined, or abandoned in the queue.",
+        le=0.0,
+        ge=-2.0,
     )
-    queue_wait_per_day: float = P(-0.005, "Change per day a complaint waits in a queue.", le=0.0, ge=-1.0)
-    fixed: float = P(0.3, "Change when the problem is fixed.", ge=0.0, le=2.0)
-    fixed_quickly_bonus: float = P(0.1, "Extra change when fixed within quick_days.", ge=0.0, le=2.0)
-    quick_days: int = P(1, "A fix within this many days of the problem counts as quick.", ge=0, le=365)
-    recovery_paradox: float = P(
+    queue_wait_per_day: float = param(
+        -0.005, "Change per day a complaint waits in a queue.", le=0.0, ge=-1.0
+    )
+    fixed: float = param(0.3, "Change when the problem is fixed.", ge=0.0, le=2.0)
+    fixed_quickly_bonus: float = param(
+        0.1, "Extra change when fixed within quick_days.", ge=0.0, le=2.0
+    )
+    quick_days: int = param(
+        1, "A fix within this many days of the problem counts as quick.", ge=0, le=365
+    )
+    recovery_paradox: float = param(
         0.05,
         "Extra lift for a quick and generous recovery (fixed quickly with a refund or apology), which "
         "can end above the pre-problem attitude: the service recovery paradox.",
@@ -217,33 +248,33 @@ class AttitudeParams(Strict):
         ge=0.0,
         le=2.0,
     )
-    refund: float = P(0.15, "Change on a refund.", ge=0.0, le=2.0)
-    apology: float = P(0.05, "Change on an apology.", ge=0.0, le=2.0)
-    goodwill: float = P(
+    refund: float = param(0.15, "Change on a refund.", ge=0.0, le=2.0)
+    apology: float = param(0.05, "Change on an apology.", ge=0.0, le=2.0)
+    goodwill: float = param(
         0.4, "Change when the company redresses a problem that was not its fault.", ge=0.0, le=2.0
     )
-    crm_touch: float = P(0.002, "Change per CRM touch when nothing is wrong.", ge=0.0, le=1.0)
-    crm_touch_open_problem: float = P(
+    crm_touch: float = param(0.002, "Change per CRM touch when nothing is wrong.", ge=0.0, le=1.0)
+    crm_touch_open_problem: float = param(
         -0.03, "Change per CRM touch while a problem is open ('wearing them out').", le=0.0, ge=-1.0
     )
-    satisfied_purchase: float = P(
+    satisfied_purchase: float = param(
         0.04,
         "Change on a purchase without a problem.",
         "calibrated: a customer without problems settles near 0.5 (12 purchases a year, 1-year memory)",
         ge=0.0,
         le=1.0,
     )
-    memory_days: float = P(
+    memory_days: float = param(
         365.0,
         "Mean days over which attitudes relax toward neutral (0 for prospects, the initial "
         "customer attitude for one's provider).",
         ge=1.0,
         le=36_500.0,
     )
-    promoter_threshold: float = P(
+    promoter_threshold: float = param(
         0.5, "Attitude at or above which a customer is a promoter (NPS 9-10).", ge=-1.0, le=1.0
     )
-    detractor_threshold: float = P(
+    detractor_threshold: float = param(
         0.0, "Attitude at or below which a customer is a detractor (NPS 0-6).", ge=-1.0, le=1.0
     )
 
@@ -257,14 +288,14 @@ class AttitudeParams(Strict):
 class WordOfMouthParams(Strict):
     """What customers tell each other and the public (mechanism 6)."""
 
-    negative_audience: float = P(
+    negative_audience: float = param(
         9.5,
         "Mean number of people an unhappy customer tells (Poisson, capped by its contacts).",
         "TARP as quoted in the seeds: 9-10",
         ge=0.0,
         le=1000.0,
     )
-    positive_audience: float = P(
+    positive_audience: float = param(
         4.5,
         "Mean number of people a happy customer tells (Poisson, capped by its contacts).",
         "TARP as quoted in the seeds: 4-5; East, Hammond & Wright (2007) find positive WOM more "
@@ -272,48 +303,56 @@ class WordOfMouthParams(Strict):
         ge=0.0,
         le=1000.0,
     )
-    negative_tell_probability: float = P(
+    negative_tell_probability: float = param(
         1.0, "Chance an unhappy experience is told at all.", ge=0.0, le=1.0
     )
-    positive_tell_probability: float = P(
+    positive_tell_probability: float = param(
         1.0, "Chance a happy experience (a fix, refund, goodwill) is told at all.", ge=0.0, le=1.0
     )
-    promoter_tell_probability: float = P(
+    promoter_tell_probability: float = param(
         0.05,
         "Chance a promoter tells about an ordinary purchase without a problem.",
         ge=0.0,
         le=1.0,
     )
-    negative_effect: float = P(
+    negative_effect: float = param(
         -0.03,
         "Attitude change of a listener hearing a negative story from the teller (hearsay moves less "
         "than first-hand experience: a fifth of a minor problem).",
         le=0.0,
         ge=-2.0,
     )
-    positive_effect: float = P(
-        0.03, "Attitude change of a listener hearing a positive story from the teller.", ge=0.0, le=2.0
+    positive_effect: float = param(
+        0.03,
+        "Attitude change of a listener hearing a positive story from the teller.",
+        ge=0.0,
+        le=2.0,
     )
-    retell_probability: float = P(
+    retell_probability: float = param(
         0.1, "Chance a listener passes the story on the next day.", ge=0.0, le=1.0
     )
-    hearsay_attenuation: float = P(
+    hearsay_attenuation: float = param(
         0.5, "Strength factor per retelling (hearsay moves listeners less).", ge=0.0, le=1.0
     )
-    min_strength: float = P(0.1, "Stories weaker than this are no longer retold.", ge=0.0, le=1.0)
-    negative_review_probability: float = P(
+    min_strength: float = param(
+        0.1, "Stories weaker than this are no longer retold.", ge=0.0, le=1.0
+    )
+    negative_review_probability: float = param(
         0.02, "Chance an unhappy teller also posts a public review.", ge=0.0, le=1.0
     )
-    positive_review_probability: float = P(
+    positive_review_probability: float = param(
         0.01, "Chance a happy teller also posts a public review.", ge=0.0, le=1.0
     )
-    review_readers: float = P(
+    review_readers: float = param(
         100.0, "Mean number of people (anywhere in the market) who read a review.", ge=0.0, le=1e6
     )
-    review_effect: float = P(
-        0.3, "A review moves a reader by this fraction of the first-hand story effect.", ge=0.0, le=1.0
+    review_effect: float = param(
+        0.3,
+        "A review moves a reader by this fraction of the first-hand story effect.",
+        ge=0.0,
+        le=1.0,
     )
-    chime_in_probability: float = P(
+    chime_in_probability: float = param(
         0.002,
         "Chance a reader who already feels the same way about the company posts a review of its own.",
         ge=0.0,
@@ -324,29 +363,29 @@ class WordOfMouthParams(Strict):
 class RetentionParams(Strict):
     """Who stays and who leaves (mechanism 7)."""
 
-    base_churn_per_year: float = P(
+    base_churn_per_year: float = param(
         0.05,
         "Leaving hazard per year for reasons unrelated to service (moving, changed needs).",
         ge=0.0,
         le=365.0,
     )
-    max_churn_per_year: float = P(
+    max_churn_per_year: float = param(
         3.0,
         "Extra leaving hazard per year of a customer at the worst attitude (the attitude part's ceiling).",
         ge=0.0,
         le=365.0,
     )
-    churn_midpoint: float = P(
+    churn_midpoint: float = param(
         -0.3, "Attitude at which the leaving hazard is half its ceiling.", ge=-2.0, le=2.0
     )
-    churn_width: float = P(
+    churn_width: float = param(
         0.12, "Width of the logistic leaving hazard (small = cliff, large = flat).", gt=0.0, le=10.0
     )
-    loyalty_per_year: float = P(
+    loyalty_per_year: float = param(
         0.1, "Attitude-equivalent loyalty a customer gains per year of tenure.", ge=0.0, le=2.0
     )
-    loyalty_cap: float = P(0.3, "Maximum loyalty from tenure.", ge=0.0, le=2.0)
-    switch_threshold: float = P(
+    loyalty_cap: float = param(0.3, "Maximum loyalty from tenure.", ge=0.0, le=2.0)
+    switch_threshold: float = param(
         0.05,
         "A leaver switches to the competitor it thinks best of if its attitude toward it exceeds "
         "this; otherwise it leaves the market and becomes a prospect.",
@@ -390,73 +429,75 @@ class PolicyParams(Strict):
     field given beside it overrides the preset's value.
     """
 
-    preset: Literal["manage", "fix", "custom"] = P(
+    preset: Literal["manage", "fix", "custom"] = param(
         "custom", "The preset this policy started from (manage, fix) or custom."
     )
-    handling: Handling = P(
+    handling: Handling = param(
         Handling.immediate, "immediate: handled the day it arrives; fifo_queue: a department queue."
     )
-    response_days: int = P(
+    response_days: int = param(
         0, "Minimum days before a complaint in the queue is looked at.", ge=0, le=365
     )
-    queue_capacity: float = P(
+    queue_capacity: float = param(
         1.0,
         "Complaints the queue serves per day per 1,000 people in the market (fifo_queue only).",
         ge=0.0,
         le=1e6,
     )
-    reachability: float = P(
+    reachability: float = param(
         1.0,
         "How easy the company is to reach (1 = one click; phone trees lower it); multiplies voice.",
         ge=0.0,
         le=1.0,
     )
-    fix_probability: float = P(0.9, "Chance a handled complaint's problem is actually fixed.", ge=0.0, le=1.0)
-    refund_rule: RefundRule = P(
+    fix_probability: float = param(
+        0.9, "Chance a handled complaint's problem is actually fixed.", ge=0.0, le=1.0
+    )
+    refund_rule: RefundRule = param(
         RefundRule.no_questions,
         "never; policy (serious problems only, with policy_refund_probability); no_questions (every "
         "complaint).",
     )
-    policy_refund_probability: float = P(
+    policy_refund_probability: float = param(
         0.3, "Under refund_rule = policy, chance a serious problem qualifies.", ge=0.0, le=1.0
     )
-    refund_share: float = P(1.0, "Refund as a share of the price.", ge=0.0, le=1.0)
-    callback_probability: float = P(
+    refund_share: float = param(1.0, "Refund as a share of the price.", ge=0.0, le=1.0)
+    callback_probability: float = param(
         0.0,
         "Chance an unfixed complaint is closed with a promise to call back instead of a refusal.",
         ge=0.0,
         le=1.0,
     )
-    callback_kept: float = P(1.0, "Chance a promised callback actually comes.", ge=0.0, le=1.0)
-    callback_days: int = P(3, "Days until a promised callback is due.", ge=1, le=365)
-    apology: bool = P(True, "The company apologises when it handles a complaint.")
-    goodwill_probability: float = P(
+    callback_kept: float = param(1.0, "Chance a promised callback actually comes.", ge=0.0, le=1.0)
+    callback_days: int = param(3, "Days until a promised callback is due.", ge=1, le=365)
+    apology: bool = param(True, "The company apologises when it handles a complaint.")
+    goodwill_probability: float = param(
         0.5,
         "Chance the company redresses a problem that was not its fault (the dropped air conditioner).",
         ge=0.0,
         le=1.0,
     )
-    review_response_probability: float = P(
+    review_response_probability: float = param(
         0.9,
         "Chance the company answers a negative public review the next day with a fix, an apology and "
         "(unless refund_rule = never) a refund (the pet store).",
         ge=0.0,
         le=1.0,
     )
-    learning_rate: float = P(
+    learning_rate: float = param(
         0.5,
         "Share of the defects revealed by complaints that the company removes: daily, defect rate x= "
         "(1 - learning_rate x complaints/purchases). 0 = collects the data and does not act on it.",
         ge=0.0,
         le=100.0,
     )
-    crm_touches_per_month: float = P(
+    crm_touches_per_month: float = param(
         0.5,
         "Acknowledgements, tracking notices, thank-you notes, surveys and promotions per customer.",
         ge=0.0,
         le=300.0,
     )
-    shares_service_information: bool = P(
+    shares_service_information: bool = param(
         True,
         "Sales and service share information: a touch to a customer with an open problem becomes a "
         "service follow-up that gets it handled, instead of a sales pitch that wears them out.",
@@ -521,12 +562,15 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
 class PromotionParams(Strict):
     """A promotion: more advertising, and a promise some customers cannot receive."""
 
-    start_day: int = P(0, "First day of the promotion.", ge=0)
-    end_day: int = P(90, "Last day of the promotion.", ge=0)
-    advertising_lift: float = P(
-        2.0, "Factor on the company's advertising (Bass p) while the promotion runs.", ge=0.0, le=1000.0
+    start_day: int = param(0, "First day of the promotion.", ge=0)
+    end_day: int = param(90, "Last day of the promotion.", ge=0)
+    advertising_lift: float = param(
+        2.0,
+        "Factor on the company's advertising (Bass p) while the promotion runs.",
+        ge=0.0,
+        le=1000.0,
     )
-    excluded_share: float = P(
+    excluded_share: float = param(
         0.0,
         "Share of customers past the delivery boundary who are promised but cannot receive the "
         "offer (free delivery to a home 2,640 feet past the limit): a broken promise by design.",
@@ -545,32 +589,42 @@ class PromotionParams(Strict):
 class CompanyParams(Strict):
     """A company: what it promises, what it delivers, what it costs, how it handles complaints."""
 
-    name: str = P("company", "Name shown in results.", min_length=1, max_length=60)
-    initial_share: float = P(1.0, "Relative weight of this company among day-0 customers.", ge=0.0)
-    advertising_weight: float = P(
+    name: str = param("company", "Name shown in results.", min_length=1, max_length=60)
+    initial_share: float = param(
+        1.0, "Relative weight of this company among day-0 customers.", ge=0.0
+    )
+    advertising_weight: float = param(
         1.0, "Relative weight of this company's advertising in the market's Bass p.", ge=0.0
     )
-    price: float = P(100.0, "Price of a purchase.", ge=0.0)
-    quoted_price: float | None = P(
-        None, "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price."
+    price: float = param(100.0, "Price of a purchase.", ge=0.0)
+    quoted_price: float | None = param(
+        None,
+        "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price.",
     )
-    unit_cost: float = P(70.0, "Cost of goods per purchase.", ge=0.0)
-    delivered_quality: float = P(
+    unit_cost: float = param(70.0, "Cost of goods per purchase.", ge=0.0)
+    delivered_quality: float = param(
         0.9, "Chance a purchase is free of defects (before learning).", ge=0.0, le=1.0
     )
-    promised_quality: float = P(
+    promised_quality: float = param(
         0.9, "Quality the marketing promises; a promise above delivery disappoints.", ge=0.0, le=1.0
     )
-    max_quality: float = P(0.99, "Ceiling of delivered quality reachable by learning.", ge=0.0, le=1.0)
-    promotions: list[PromotionParams] = Field(default_factory=list, description="Promotions run.")
-    policy: PolicyParams = Field(default_factory=PolicyParams, description="Complaint-handling policy.")
-    handling_cost: float = P(15.0, "Cost of handling one complaint or callback.", ge=0.0)
-    fix_cost: float = P(20.0, "Cost of fixing a problem (repair, replacement).", ge=0.0)
-    goodwill_cost: float = P(
-        300.0, "Cost of one goodwill gesture (a few hundred dollars in the seeds' story).", "the seeds", ge=0.0
+    max_quality: float = param(
+        0.99, "Ceiling of delivered quality reachable by learning.", ge=0.0, le=1.0
     )
-    crm_cost_per_touch: float = P(0.2, "Cost of one CRM touch.", ge=0.0)
-    advertising_cost_per_day: float = P(0.0, "Advertising spend per day.", ge=0.0)
+    promotions: list[PromotionParams] = Field(default_factory=list, description="Promotions run.")
+    policy: PolicyParams = Field(
+        default_factory=PolicyParams, description="Complaint-handling policy."
+    )
+    handling_cost: float = param(15.0, "Cost of handling one complaint or callback.", ge=0.0)
+    fix_cost: float = param(20.0, "Cost of fixing a problem (repair, replacement).", ge=0.0)
+    goodwill_cost: float = param(
+        300.0,
+        "Cost of one goodwill gesture (a few hundred dollars in the seeds' story).",
+        "the seeds",
+        ge=0.0,
+    )
+    crm_cost_per_touch: float = param(0.2, "Cost of one CRM touch.", ge=0.0)
+    advertising_cost_per_day: float = param(0.0, "Advertising spend per day.", ge=0.0)
 
     @model_validator(mode="after")
     def _check(self) -> CompanyParams:
@@ -589,8 +643,12 @@ def _default_companies() -> list[CompanyParams]:
 class JourneyParams(Strict):
     """Optional event log of a random sample of customers, with bounded memory."""
 
-    sample_size: int = P(0, "Number of customers whose journeys are logged (0 = off).", ge=0, le=100_000)
-    max_events: int = P(200_000, "At most this many events are kept; later ones are counted, not kept.", ge=1)
+    sample_size: int = param(
+        0, "Number of customers whose journeys are logged (0 = off).", ge=0, le=100_000
+    )
+    max_events: int = param(
+        200_000, "At most this many events are kept; later ones are counted, not kept.", ge=1
+    )
 
 
 class ModelParams(Strict):
@@ -599,17 +657,19 @@ class ModelParams(Strict):
     market: MarketParams = Field(default_factory=MarketParams)
     network: NetworkParams = Field(default_factory=NetworkParams)
     behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
-    companies: list[CompanyParams] = Field(default_factory=_default_companies, min_length=1, max_length=10)
+    companies: list[CompanyParams] = Field(
+        default_factory=_default_companies, min_length=1, max_length=10
+    )
     journey: JourneyParams = Field(default_factory=JourneyParams)
 
     @model_validator(mode="after")
     def _check(self) -> ModelParams:
-        if self.network.kind != NetworkKind.fully_mixed and self.network.kind != NetworkKind.file:
-            if self.network.mean_degree >= self.market.customers:
-                raise ValueError(
-                    f"network.mean_degree ({self.network.mean_degree}) must be below "
-                    f"market.customers ({self.market.customers})"
-                )
+        has_edges = self.network.kind not in (NetworkKind.fully_mixed, NetworkKind.file)
+        if has_edges and self.network.mean_degree >= self.market.customers:
+            raise ValueError(
+                f"network.mean_degree ({self.network.mean_degree}) must be below "
+                f"market.customers ({self.market.customers})"
+            )
         names = [c.name for c in self.companies]
         if len(set(names)) != len(names):
             raise ValueError(f"company names must be distinct, got {names}")
@@ -618,7 +678,9 @@ class ModelParams(Strict):
                 if p.start_day > self.market.days:
                     raise ValueError(f"companies.{i}.promotions: start_day is after the last day")
         if sum(c.initial_share for c in self.companies) <= 0 and self.market.initial_adoption > 0:
-            raise ValueError("at least one company needs initial_share > 0 when initial_adoption > 0")
+            raise ValueError(
+                "at least one company needs initial_share > 0 when initial_adoption > 0"
+            )
         return self
 
 
@@ -678,7 +740,9 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[last] = value
 
 
-def apply_overrides(params: ModelParams | dict[str, Any] | None, overrides: dict[str, Any]) -> ModelParams:
+def apply_overrides(
+    params: ModelParams | dict[str, Any] | None, overrides: dict[str, Any]
+) -> ModelParams:
     """Return new validated parameters: ``params`` with dotted-key ``overrides`` applied.
 
     Setting ``companies.N.policy.preset`` to ``manage`` or ``fix`` resets that

@@ -53,8 +53,17 @@ LEVELS = ("customers", "market_share", "queue_length", "delivered_quality", "mea
 
 #: Metrics that are not whole numbers of people or events.
 REAL_VALUED = frozenset(
-    {"market_share", "delivered_quality", "mean_attitude", "nps", "refund_cost", "goodwill_cost",
-     "revenue", "cost", "profit"}
+    {
+        "market_share",
+        "delivered_quality",
+        "mean_attitude",
+        "nps",
+        "refund_cost",
+        "goodwill_cost",
+        "revenue",
+        "cost",
+        "profit",
+    }
 )
 
 
@@ -72,7 +81,9 @@ class Results:
         self._today = np.zeros((k, len(METRICS)), dtype=np.float64)
         self.last_day = -1
 
-    def count(self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0) -> None:
+    def count(
+        self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0
+    ) -> None:
         """Add ``amount`` (per element) to ``metric`` of ``companies`` for today."""
         col = METRIC_INDEX[metric]
         if isinstance(companies, int | np.integer):
@@ -107,7 +118,9 @@ class Results:
         k = len(self.company_names)
         flat = self.values[:n_days].reshape(n_days * k, len(METRICS))
         frame = pd.DataFrame(flat, columns=list(METRICS))
-        frame.insert(0, "company", pd.Categorical(np.tile(self.company_names, n_days), self.company_names))
+        frame.insert(
+            0, "company", pd.Categorical(np.tile(self.company_names, n_days), self.company_names)
+        )
         frame.insert(0, "day", np.repeat(np.arange(n_days), k))
         counts = [m for m in METRICS if m not in REAL_VALUED]
         frame[counts] = frame[counts].astype(np.int64)
@@ -117,4 +130,6 @@ class Results:
         """Market-level table: day, prospects, served customers."""
         n_days = self.last_day + 1
         served = self.values[:n_days, :, METRIC_INDEX["customers"]].sum(axis=1).astype(np.int64)
-        return pd.DataFrame({"day": np.arange(n_days), "prospects": self.prospects[:n_days], "served": served})
+        return pd.DataFrame(
+            {"day": np.arange(n_days), "prospects": self.prospects[:n_days], "served": served}
+        )

@@ -38,7 +38,9 @@ class Streams:
 
     def __call__(self, stage: str, day: int = 0, company: int = 0) -> np.random.Generator:
         """Return the generator for ``stage`` on ``day`` (and ``company``, for per-company draws)."""
-        seq = np.random.SeedSequence(self.seed, spawn_key=(STREAM_IDS[stage], int(day), int(company)))
+        seq = np.random.SeedSequence(
+            self.seed, spawn_key=(STREAM_IDS[stage], int(day), int(company))
+        )
         return np.random.Generator(np.random.PCG64(seq))
 
 

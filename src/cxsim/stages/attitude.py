@@ -25,12 +25,22 @@ def effect_table(behaviour: BehaviourParams) -> np.ndarray:
     """Attitude change per event kind (zero for events that do not move attitude)."""
     table = np.zeros(len(Event), dtype=np.float32)
     for event, name in ATTITUDE_EFFECT.items():
-        source = behaviour.attitude if name in type(behaviour.attitude).model_fields else behaviour.word_of_mouth
+        source = (
+            behaviour.attitude
+            if name in type(behaviour.attitude).model_fields
+            else behaviour.word_of_mouth
+        )
         table[event] = getattr(source, name)
     return table
 
 
-def apply(model: Market, events: np.ndarray, customers: np.ndarray, companies: np.ndarray, strengths: np.ndarray) -> None:
+def apply(
+    model: Market,
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+) -> None:
     """Add the effects of experiences to attitudes (the one place attitudes change by events)."""
     if customers.size == 0:
         return

@@ -87,7 +87,11 @@ def handle(
         refund = at_fault & serious & (u_refund < pol.policy_refund_probability)
     else:
         refund = np.zeros(who.size, dtype=bool)
-    callback = unfixed & (u_callback < pol.callback_probability) if allow_callback else np.zeros_like(unfixed)
+    callback = (
+        unfixed & (u_callback < pol.callback_probability)
+        if allow_callback
+        else np.zeros_like(unfixed)
+    )
     declined = ~at_fault & ~goodwill
     unresolved = declined | (unfixed & ~callback)
     quick = (day - c.issue_day[who]) <= quick_days
@@ -106,11 +110,15 @@ def handle(
     resolved = fixed | goodwill
     c.issue[who[resolved]] = ISSUE_NONE
     made_good = who[resolved]
-    c.ignored[made_good] = np.maximum(c.ignored[made_good], 1) - 1  # a good outcome restores some voice
+    c.ignored[made_good] = (
+        np.maximum(c.ignored[made_good], 1) - 1
+    )  # a good outcome restores some voice
     c.issue[who[unresolved]] = ISSUE_OPEN
     learn_silence(model, who[unresolved])
     c.issue[who[callback]] = ISSUE_CALLBACK
-    company.callbacks.push(who[callback].astype(np.int32), c.issue_day[who[callback]], day + pol.callback_days)
+    company.callbacks.push(
+        who[callback].astype(np.int32), c.issue_day[who[callback]], day + pol.callback_days
+    )
 
     res = model.results
     price = company.params.price
@@ -175,7 +183,9 @@ def take_complaints(model: Market, company: Company, rng: np.random.Generator) -
         handle(model, company, who, rng)
 
 
-def _valid(model: Market, company: Company, customers: np.ndarray, issue_days: np.ndarray, state: int) -> np.ndarray:
+def _valid(
+    model: Market, company: Company, customers: np.ndarray, issue_days: np.ndarray, state: int
+) -> np.ndarray:
     """Tickets whose customer is still waiting for this company about this issue."""
     c = model.customers
     return (
@@ -211,7 +221,9 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> Non
         customers, issue_days, _ = queue.waiting()
         valid = _valid(model, company, customers[:n_due], issue_days[:n_due], ISSUE_QUEUED)
         rank = np.cumsum(valid)
-        n_pop = int(np.searchsorted(rank, capacity, side="left")) + 1 if rank[-1] >= capacity else n_due
+        n_pop = (
+            int(np.searchsorted(rank, capacity, side="left")) + 1 if rank[-1] >= capacity else n_due
+        )
         who, days = queue.pop(n_pop)
         served = who[valid[:n_pop]]
         company.capacity_credit -= served.size

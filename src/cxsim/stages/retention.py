@@ -53,7 +53,9 @@ def step(model: Market) -> None:
 def leaving_hazard(model: Market, attitude: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
     """Daily leaving hazard for customers with ``attitude`` toward their provider and ``tenure_days``."""
     pars = model.params.behaviour.retention
-    loyalty = np.minimum(pars.loyalty_cap, pars.loyalty_per_year * np.maximum(tenure_days, 0) / 365.0)
+    loyalty = np.minimum(
+        pars.loyalty_cap, pars.loyalty_per_year * np.maximum(tenure_days, 0) / 365.0
+    )
     z = np.clip((attitude + loyalty - pars.churn_midpoint) / pars.churn_width, -50.0, 50.0)
     return (pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))) / 365.0
 

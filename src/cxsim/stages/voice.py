@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from cxsim.model import Market
 
 
-def complaint_probability(model: Market, customers: np.ndarray, company: np.ndarray, serious: np.ndarray) -> np.ndarray:
+def complaint_probability(
+    model: Market, customers: np.ndarray, company: np.ndarray, serious: np.ndarray
+) -> np.ndarray:
     """Chance each of ``customers`` voices its new problem with ``company``."""
     pars = model.params.behaviour.voice
     c = model.customers
@@ -38,7 +40,9 @@ def step(model: Market) -> None:
     who = model.today.problem_customers
     comp = model.today.problem_company
     rng = model.streams("voice", model.day)
-    complain = rng.random(who.size) < complaint_probability(model, who, comp, model.today.problem_serious)
+    complain = rng.random(who.size) < complaint_probability(
+        model, who, comp, model.today.problem_serious
+    )
     model.today.complainers = who[complain]
     model.today.complainer_company = comp[complain]
     model.results.count("complaints", comp[complain])

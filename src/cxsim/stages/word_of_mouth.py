@@ -68,7 +68,9 @@ def step(model: Market) -> None:
     backlog = model.backlog
 
     who, company, sign = first_hand_stories(model, rng)
-    review = rng.random(who.size) < np.where(sign < 0, pars.negative_review_probability, pars.positive_review_probability)
+    review = rng.random(who.size) < np.where(
+        sign < 0, pars.negative_review_probability, pars.positive_review_probability
+    )
 
     tellers = np.concatenate([who, backlog.retell_customers])
     tell_company = np.concatenate([company, backlog.retell_company])
@@ -90,7 +92,9 @@ def step(model: Market) -> None:
     )
 
 
-def first_hand_stories(model: Market, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def first_hand_stories(
+    model: Market, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
     pars = model.params.behaviour.word_of_mouth
     events, customers, companies, strengths = model.today.first_hand()
@@ -112,7 +116,9 @@ def first_hand_stories(model: Market, rng: np.random.Generator) -> tuple[np.ndar
     promoter = model.customers.attitude[happy_company.astype(np.intp), happy] >= (
         model.params.behaviour.attitude.promoter_threshold
     )
-    promoter_keys = np.setdiff1d(happy[promoter] * k + happy_company[promoter].astype(np.int64), uniq)
+    promoter_keys = np.setdiff1d(
+        happy[promoter] * k + happy_company[promoter].astype(np.int64), uniq
+    )
     promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
 
     keys = np.concatenate([uniq, promoter_keys[promoter_tells]])
@@ -160,7 +166,9 @@ def spread(
     model.log(Event.heard_positive, listeners[~heard_negative], listener_company[~heard_negative])
 
     next_strength = (listener_strength * pars.hearsay_attenuation).astype(np.float32)
-    again = (rng.random(listeners.size) < pars.retell_probability) & (next_strength >= pars.min_strength)
+    again = (rng.random(listeners.size) < pars.retell_probability) & (
+        next_strength >= pars.min_strength
+    )
     return listeners[again], listener_company[again], listener_sign[again], next_strength[again]
 
 
@@ -192,6 +200,8 @@ def publish(
     # One review per person and company per day.
     candidates = np.flatnonzero(joins)
     k = len(model.companies)
-    _, first = np.unique(readers[candidates] * k + read_company[candidates].astype(np.int64), return_index=True)
+    _, first = np.unique(
+        readers[candidates] * k + read_company[candidates].astype(np.int64), return_index=True
+    )
     idx = candidates[first]
     return readers[idx], read_company[idx], read_sign[idx]
