@@ -293,3 +293,43 @@ def test_quick_generous_recovery_can_end_above_the_start():
 
     assert net_effect(0.05) > net_effect(0.0)
     assert net_effect(0.05) > 0
+
+
+def test_summary_figures_follow_from_the_daily_results():
+    m = make_market(3000, days=365).run()
+    frame = m.results_frame()
+    s = m.summary()
+    fixing = frame[frame.company == "fixing"]
+    assert s.loc["fixing", "churned"] == fixing["churned"].sum()
+    assert s.loc["fixing", "customers"] == fixing["customers"].iloc[-1]
+    churn = fixing["churned"].sum() / fixing["customers"].mean()
+    assert s.loc["fixing", "annual_churn"] == pytest.approx(churn)
+    assert s.loc["fixing", "retention"] == pytest.approx(1 - churn)
+    assert s.loc["fixing", "customer_lifetime_value"] == pytest.approx(
+        fixing["profit"].sum() / fixing["customers"].mean() / churn
+    )
+
+
+def test_network_from_an_edge_list_file(tmp_path):
+    import networkx as nx
+
+    from cxsim.networks import NetworkFileError
+
+    graph = nx.watts_strogatz_graph(300, 6, 0.1, seed=1)
+    nx.write_edgelist(graph, tmp_path / "friends.edgelist", data=False)
+    m = Market(
+        **{
+            "market.customers": 300,
+            "market.days": 20,
+            "network.kind": "file",
+            "network.path": "friends.edgelist",
+        },
+        base_dir=tmp_path,
+    )
+    assert m.network.n_edges == graph.number_of_edges()
+    m.run()
+    with pytest.raises(NetworkFileError, match="has 300 nodes"):
+        Market(
+            **{"market.customers": 400, "network.kind": "file", "network.path": "friends.edgelist"},
+            base_dir=tmp_path,
+        )

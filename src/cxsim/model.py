@@ -22,6 +22,7 @@ from cxsim.results import METRICS, Results
 from cxsim.rng import Streams, bernoulli_indices
 from cxsim.stages import accounts, attitude
 from cxsim.stages.word_of_mouth import Backlog
+from cxsim.summary import summarize
 
 
 def build_network(
@@ -278,6 +279,10 @@ class Market(mesa.Model):
     def results_frame(self) -> pd.DataFrame:
         """Tidy daily results: one row per day and company."""
         return self.results.to_frame()
+
+    def summary(self) -> pd.DataFrame:
+        """Whole-run figures per company (see :func:`cxsim.summary.summarize`)."""
+        return summarize(self.results_frame())
 
     def journey_frame(self) -> pd.DataFrame:
         """The journey log of the sampled customers: day, customer, company, event."""
