@@ -333,3 +333,13 @@ def test_network_from_an_edge_list_file(tmp_path):
             **{"market.customers": 400, "network.kind": "file", "network.path": "friends.edgelist"},
             base_dir=tmp_path,
         )
+
+
+def test_journey_can_track_chosen_customers():
+    m = make_market(2000, days=90)
+    chosen = np.array([3, 14, 159])
+    m.journey.track(chosen)
+    m.run()
+    log = m.journey_frame()
+    assert set(log["customer"]) <= set(chosen)
+    assert not log.empty

@@ -21,6 +21,7 @@ class JourneyLog:
     """Events of tracked customers, in the order they happened."""
 
     def __init__(self, n: int, sample_size: int, max_events: int, rng: np.random.Generator) -> None:
+        self._n = n
         self.enabled = sample_size > 0
         self.tracked = np.zeros(n, dtype=bool) if self.enabled else None
         if self.enabled:
@@ -29,6 +30,26 @@ class JourneyLog:
         self.events = np.zeros(max_events if self.enabled else 0, dtype=JOURNEY_DTYPE)
         self.size = 0
         self.dropped = 0
+
+    def track(self, customers: np.ndarray, max_events: int | None = None) -> None:
+        """Log exactly ``customers`` from now on (e.g. the nodes a picture shows), dropping the sample.
+
+        Events already kept stay; ``max_events`` (default: the current capacity,
+        at least 100 per customer) bounds the log as before.
+        """
+        n = self.tracked.shape[0] if self.tracked is not None else int(self._n)
+        self.tracked = np.zeros(n, dtype=bool)
+        self.tracked[np.asarray(customers, dtype=np.int64)] = True
+        self.enabled = True
+        capacity = (
+            max_events
+            if max_events is not None
+            else max(self.events.shape[0], 100 * len(customers))
+        )
+        if capacity > self.events.shape[0]:
+            grown = np.zeros(capacity, dtype=JOURNEY_DTYPE)
+            grown[: self.size] = self.events[: self.size]
+            self.events = grown
 
     @property
     def customers(self) -> np.ndarray:
