@@ -304,7 +304,10 @@ def test_summary_figures_follow_from_the_daily_results():
     assert s.loc["fixing", "customers"] == fixing["customers"].iloc[-1]
     churn = fixing["churned"].sum() / fixing["customers"].mean()
     assert s.loc["fixing", "annual_churn"] == pytest.approx(churn)
-    assert s.loc["fixing", "retention"] == pytest.approx(1 - churn)
+    assert s.loc["fixing", "retention"] == fixing["retained"].iloc[-1] / fixing["customers"].iloc[0]
+    retained = fixing["retained"].to_numpy()
+    assert np.all(np.diff(retained) <= 0)  # nobody becomes a day-0 customer later
+    assert np.all(retained <= fixing["customers"].to_numpy())
     assert s.loc["fixing", "customer_lifetime_value"] == pytest.approx(
         fixing["profit"].sum() / fixing["customers"].mean() / churn
     )

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cxsim.day import DAY
-from cxsim.params import POLICY_PRESETS, ModelParams, PolicyParams, _submodel
+from cxsim.params import POLICY_PRESETS, ModelParams, PolicyParams, submodel
 from cxsim.results import METRICS
 
 BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n)(.*?)(<!-- END GENERATED -->)", re.DOTALL)
@@ -47,7 +47,7 @@ def _bounds(info: Any) -> str:
 def _rows(model: type[BaseModel], instance: BaseModel, prefix: str) -> list[str]:
     rows = []
     for name, info in model.model_fields.items():
-        sub = _submodel(info.annotation)
+        sub = submodel(info.annotation)
         value = getattr(instance, name)
         if sub is not None and not isinstance(value, list):
             rows.extend(_rows(sub, value, f"{prefix}{name}."))
@@ -77,7 +77,7 @@ def parameters_table() -> str:
         + "\n"
         + "\n".join(_rows(type(company), company, "companies.N.")),
     ]
-    promo_cls = _submodel(type(company).model_fields["promotions"].annotation)
+    promo_cls = submodel(type(company).model_fields["promotions"].annotation)
     assert promo_cls is not None
     sections.append(
         "#### Each promotion (`companies.N.promotions.M.…`)\n\n"

@@ -216,6 +216,14 @@ class AttitudeParams(Strict):
     )
     problem_minor: float = param(-0.15, "Change on a minor problem.", le=0.0, ge=-2.0)
     problem_serious: float = param(-0.35, "Change on a serious problem.", le=0.0, ge=-2.0)
+    complained: float = param(
+        0.0,
+        "Change from voicing a complaint at all, whatever its outcome (being heard).",
+        "assumption; TARP's repurchase table (46% after an unsatisfying complaint vs 37% "
+        "after none) implies it is positive; see experiments/tarp_repurchase.py",
+        ge=-2.0,
+        le=2.0,
+    )
     broken_promise: float = param(
         -0.5,
         "Change when a promise is broken: a callback that never comes, a promotion not delivered.",
@@ -520,8 +528,9 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
     "manage": {
         "handling": "fifo_queue",
         "response_days": 3,
-        # About the default market's complaint arrival rate: a queue at the edge of overload.
-        "queue_capacity": 0.01,
+        # About the default market's complaint arrival rate (measured: ~0.026 per 1,000 people
+        # a day at the managing company): a queue at the edge of overload.
+        "queue_capacity": 0.025,
         "reachability": 0.6,
         "fix_probability": 0.5,
         "refund_rule": "policy",
@@ -687,7 +696,8 @@ class ModelParams(Strict):
 # --------------------------------------------------------------------------- overrides
 
 
-def _parse_key(key: str) -> list[str | int]:
+def parse_key(key: str) -> list[str | int]:
+    """``companies.0.policy.apology`` or ``companies[0].policy.apology`` -> its parts."""
     parts: list[str | int] = []
     for part in key.replace("[", ".").replace("]", "").split("."):
         if part == "":
@@ -704,7 +714,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     name (``policy = "fix"``) is opened up into ``{"preset": "fix"}`` so one of
     its fields can be overridden.
     """
-    parts = _parse_key(key)
+    parts = parse_key(key)
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
         where = ".".join(map(str, parts[: depth + 1]))
@@ -769,7 +779,7 @@ def field_paths(model: type[BaseModel] = ModelParams, prefix: str = "") -> list[
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
         ann = info.annotation
-        sub = _submodel(ann)
+        sub = submodel(ann)
         if sub is not None:
             is_list = getattr(ann, "__origin__", None) is list
             paths.extend(field_paths(sub, f"{path}.N." if is_list else f"{path}."))
@@ -778,7 +788,8 @@ def field_paths(model: type[BaseModel] = ModelParams, prefix: str = "") -> list[
     return paths
 
 
-def _submodel(ann: Any) -> type[BaseModel] | None:
+def submodel(ann: Any) -> type[BaseModel] | None:
+    """The parameter group a field holds (directly or as list items), if any."""
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
     for arg in getattr(ann, "__args__", ()) or ():

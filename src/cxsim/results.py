@@ -16,6 +16,7 @@ import pandas as pd
 #: Metric name -> meaning. Order fixes the column layout; see docs/ODD.md.
 METRICS: dict[str, str] = {
     "customers": "customers at the end of the day",
+    "retained": "day-0 customers still with their day-0 company, never having left",
     "market_share": "share of all served customers (customers of some company)",
     "acquired": "people who became customers today (from prospects or competitors)",
     "churned": "customers who left today (to a competitor or out of the market)",
@@ -49,7 +50,15 @@ METRICS: dict[str, str] = {
 METRIC_INDEX: dict[str, int] = {name: i for i, name in enumerate(METRICS)}
 
 #: Metrics computed from the state at the end of the day, not summed over events.
-LEVELS = ("customers", "market_share", "queue_length", "delivered_quality", "mean_attitude", "nps")
+LEVELS = (
+    "customers",
+    "retained",
+    "market_share",
+    "queue_length",
+    "delivered_quality",
+    "mean_attitude",
+    "nps",
+)
 
 #: Metrics that are not whole numbers of people or events.
 REAL_VALUED = frozenset(

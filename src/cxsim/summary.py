@@ -4,9 +4,9 @@
 returns one row per company with final levels, cumulative counts and derived
 economics:
 
+* ``retention`` = day-0 customers still with the company at the end / day-0 customers;
 * ``annual_churn`` = customers lost per year / mean customers;
-* ``retention`` = 1 - annual_churn (the share kept over a year);
-* ``complaints_per_problem`` (the iceberg ratio), ``complaints_per_customer_year``;
+* ``problems_per_complaint`` (the iceberg ratio), ``complaints_per_customer_year``;
 * ``profit_per_customer_year`` and ``customer_lifetime_value`` = profit per
   customer-year x expected lifetime in years (1 / annual_churn), undiscounted.
 """
@@ -16,45 +16,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: Metrics summed over the run.
-CUMULATIVE = (
-    "acquired",
-    "churned",
-    "purchases",
-    "problems",
-    "serious_problems",
-    "complaints",
-    "handled",
-    "resolved",
-    "refunds",
-    "refund_cost",
-    "broken_promises",
-    "callbacks_promised",
-    "goodwill",
-    "goodwill_cost",
-    "crm_touches",
-    "wom_negative",
-    "wom_positive",
-    "reviews",
-    "reviews_answered",
-    "revenue",
-    "cost",
-    "profit",
-)
-#: Levels taken at the last day.
-FINAL = ("customers", "market_share", "mean_attitude", "nps", "delivered_quality", "queue_length")
+from cxsim.results import LEVELS, METRICS
 
-#: Figures meant for comparisons and sweeps, in the order tables show them.
-HEADLINE = (
-    "retention",
-    "market_share",
-    "customers",
-    "profit",
-    "nps",
-    "complaints_per_customer_year",
-    "complaints_per_problem",
-    "customer_lifetime_value",
-)
+#: Metrics summed over the run (counts and money) and levels taken at the last day.
+CUMULATIVE = tuple(m for m in METRICS if m not in LEVELS)
+FINAL = LEVELS
+
+#: The figures of a company over a run, with their meanings: what ``cxsim run`` summarises
+#: with confidence intervals, ``cxsim compare`` differences, sweeps keep and the dashboard shows.
+FIGURES: dict[str, str] = {
+    "retention": "share of the company's day-0 customers still with it at the end, never having left",
+    "market_share": "share of all served customers at the end",
+    "customers": "customers at the end",
+    "nps": "net promoter score at the end (promoters minus detractors, points)",
+    "profit": "cumulative profit",
+    "annual_churn": "customers lost per customer-year (churned / mean customers / years)",
+    "complaints_per_customer_year": "complaints received per customer-year",
+    "problems_per_complaint": "problems per complaint received (the complaint iceberg; TARP: about 26)",
+    "customer_lifetime_value": "profit per customer-year x expected lifetime (1 / annual churn), undiscounted",
+    "wom_positive": "people who heard a positive story about the company (cumulative)",
+    "wom_negative": "people who heard a negative story about the company (cumulative)",
+    "broken_promises": "callbacks that never came and promotions not delivered (cumulative)",
+}
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,12 +53,16 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     out["customers_start"] = first["customers"]
     customer_years = by["customers"].mean() * years
     with np.errstate(divide="ignore", invalid="ignore"):
+        out["retention"] = out["retained"] / out["customers_start"]
         out["annual_churn"] = out["churned"] / customer_years
-        out["retention"] = 1.0 - out["annual_churn"]
-        out["complaints_per_problem"] = out["complaints"] / out["problems"]
+        out["problems_per_complaint"] = out["problems"] / out["complaints"]
         out["complaints_per_customer_year"] = out["complaints"] / customer_years
         out["profit_per_customer_year"] = out["profit"] / customer_years
         out["customer_lifetime_value"] = out["profit_per_customer_year"] / out["annual_churn"]
     out = out.replace([np.inf, -np.inf], np.nan)
     out.index.name = "company"
     return out
+
+
+#: Figures a sweep keeps unless its plan says otherwise (all of them).
+HEADLINE: tuple[str, ...] = tuple(FIGURES)

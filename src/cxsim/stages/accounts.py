@@ -53,6 +53,9 @@ def record_levels(model: Market) -> None:
     customers = np.bincount(provider, minlength=k).astype(np.float64)
     total = customers.sum()
     res.today("customers")[:] = customers
+    # Day-0 customers have join days <= 0; anyone who joins or switches later gets a later one.
+    retained = served[c.join_day[served] <= 0]
+    res.today("retained")[:] = np.bincount(c.provider[retained].astype(np.intp), minlength=k)
     res.today("market_share")[:] = customers / total if total else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(provider, weights=own, minlength=k) / customers

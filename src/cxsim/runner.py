@@ -1,0 +1,431 @@
+"""Run a scenario's replications, summarise them and write the outputs of a run.
+
+Replication ``r`` of a run with base seed ``s`` uses seed ``s + r``, so
+replication ``r`` of two scenarios shares its luck (common random numbers):
+:func:`compare` pairs them and reports the differences with paired-t 95%
+confidence intervals.
+
+Outputs are written atomically: into a temporary folder next to the target,
+renamed into place when complete, so a run that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+import cxsim
+from cxsim import networks
+from cxsim.model import Market
+from cxsim.params import ModelParams, apply_overrides
+from cxsim.results import LEVELS, METRICS
+from cxsim.scenario import Scenario, ScenarioError
+from cxsim.summary import FIGURES, summarize
+
+#: Figures in the paired-difference table of ``cxsim compare``.
+COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per_customer_year")
+
+#: Files a run writes.
+RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "report.html")
+
+#: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (t_{0.975, df}).
+T_975 = (
+    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
+    2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
+    2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
+    2.048407, 2.045230, 2.042272,
+)  # fmt: skip
+
+Progress = Callable[[int], None]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def t_quantile_975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (for 95% intervals).
+
+    A stored table for ``df <= 30``; beyond it the Cornish-Fisher expansion around
+    the normal quantile (error below 1e-7 there).
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    if df <= len(T_975):
+        return T_975[df - 1]
+    z = statistics.NormalDist().inv_cdf(0.975)
+    v = float(df)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
+    )
+
+
+def mean_ci(values: np.ndarray | list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t confidence interval of the mean; the interval is NaN for one value."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean()) if x.size else math.nan
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = t_quantile_975(x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return mean, mean - half, mean + half
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(eq=False)
+class Replication:
+    """One run of a scenario with one seed.
+
+    Attributes:
+        index: replication number ``r`` (seed = base seed + r).
+        seed: the root seed used.
+        frame: tidy daily results (``Market.results_frame()``) with ``replication`` and
+            ``retained`` (day-0 customers still with the company) columns.
+        figures: company name -> :data:`FIGURES` -> value.
+        final: company name -> level metrics on the last day.
+        cumulative: company name -> count and money metrics summed over the days.
+        wall_seconds: time the replication took.
+
+    """
+
+    index: int
+    seed: int
+    frame: pd.DataFrame
+    figures: dict[str, dict[str, float]]
+    final: dict[str, dict[str, float]]
+    cumulative: dict[str, dict[str, float]]
+    wall_seconds: float
+
+
+@dataclass(eq=False)
+class RunResult:
+    """All replications of a scenario and when they ran."""
+
+    scenario: Scenario
+    base_seed: int
+    replications: list[Replication] = field(default_factory=list)
+    started: str = ""
+    wall_seconds: float = 0.0
+
+    @property
+    def companies(self) -> list[str]:
+        """Company names, in position order."""
+        return [c.name for c in self.scenario.params.companies]
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of the replications, in order."""
+        return [r.seed for r in self.replications]
+
+    def timeseries(self) -> pd.DataFrame:
+        """Tidy daily results of all replications: day, company, replication, metrics, retained."""
+        return pd.concat([r.frame for r in self.replications], ignore_index=True)
+
+    def figure_values(self, company: str, figure: str) -> np.ndarray:
+        """Values of ``figure`` for ``company``, one per replication."""
+        return np.array([r.figures[company][figure] for r in self.replications], dtype=np.float64)
+
+    def summary(self) -> dict[str, Any]:
+        """Final and cumulative figures per company, with provenance (the content of summary.json)."""
+        scenario = self.scenario
+        params = scenario.params
+        companies = []
+        for position, name in enumerate(self.companies):
+            figures = {}
+            for figure, meaning in FIGURES.items():
+                values = self.figure_values(name, figure)
+                mean, low, high = mean_ci(values)
+                figures[figure] = {
+                    "mean": _num(mean),
+                    "ci95": [_num(low), _num(high)] if len(values) > 1 else None,
+                    "values": [_num(v) for v in values],
+                    "meaning": meaning,
+                }
+            final = {
+                m: _num(np.mean([r.final[name][m] for r in self.replications])) for m in LEVELS
+            }
+            cumulative = {
+                m: _num(np.mean([r.cumulative[name][m] for r in self.replications]))
+                for m in METRICS
+                if m not in LEVELS
+            }
+            companies.append(
+                {
+                    "position": position,
+                    "name": name,
+                    "policy": params.companies[position].policy.preset,
+                    "figures": figures,
+                    "final": final,
+                    "cumulative": cumulative,
+                }
+            )
+        return {
+            "scenario": {
+                "name": scenario.name,
+                "file": scenario.label,
+                "description": scenario.description,
+                "sha256": scenario.sha256,
+                "overrides": scenario.overrides,
+                "text": scenario.text,
+            },
+            "run": {
+                "days": params.market.days,
+                "customers": params.market.customers,
+                "network": params.network.kind.value,
+                "companies": self.companies,
+                "replications": len(self.replications),
+                "base_seed": self.base_seed,
+                "seeds": self.seeds,
+                "note": "replication r uses seed base_seed + r (common random numbers across scenarios); "
+                "means over replications, ci95 = 95% t interval of the mean",
+            },
+            "companies": companies,
+            "provenance": provenance(self.started, self.wall_seconds),
+        }
+
+
+def _num(x: float) -> float | None:
+    """A JSON-safe number: NaN and infinities become null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def provenance(started: str, wall_seconds: float) -> dict[str, Any]:
+    """Versions and times that let a reader rerun a result bit for bit."""
+    return {
+        "cxsim": cxsim.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mesa": mesa.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+        "started": started,
+        "wall_seconds": round(wall_seconds, 3),
+        "command": " ".join(["cxsim", *sys.argv[1:]])
+        if Path(sys.argv[0]).name == "cxsim"
+        else None,
+    }
+
+
+def replication_params(params: ModelParams, seed: int) -> ModelParams:
+    """``params`` with the root seed replaced."""
+    return apply_overrides(params, {"market.seed": seed})
+
+
+def build_market(scenario: Scenario, params: ModelParams) -> Market:
+    """Build the scenario's market, turning a bad network file into a :class:`ScenarioError`."""
+    try:
+        return Market(params, base_dir=scenario.base_dir)
+    except networks.NetworkFileError as err:
+        raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
+
+
+def run_replication(
+    scenario: Scenario, index: int, seed: int, progress: Progress | None = None
+) -> Replication:
+    """Run one replication of ``scenario`` with root ``seed``; ``progress(1)`` is called daily."""
+    start = time.perf_counter()
+    market = build_market(scenario, replication_params(scenario.params, seed))
+
+    def on_day(day: int, last: int) -> None:
+        if progress is not None:
+            progress(1)
+
+    market.run(progress=on_day)
+    frame = market.results_frame()
+    summary = summarize(frame)
+    frame.insert(2, "replication", np.int64(index))
+    names = [co.name for co in market.companies]
+    cumulative_metrics = [m for m in METRICS if m not in LEVELS]
+    return Replication(
+        index=index,
+        seed=seed,
+        frame=frame,
+        figures={n: {f: float(summary.loc[n, f]) for f in FIGURES} for n in names},
+        final={n: {m: float(summary.loc[n, m]) for m in LEVELS} for n in names},
+        cumulative={n: {m: float(summary.loc[n, m]) for m in cumulative_metrics} for n in names},
+        wall_seconds=time.perf_counter() - start,
+    )
+
+
+def run(
+    scenario: Scenario,
+    replications: int = 1,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run ``replications`` replications of ``scenario``: replication r uses seed ``seed + r``.
+
+    Args:
+        scenario: a checked scenario.
+        replications: number of replications (at least 1).
+        seed: base seed; ``None`` uses the scenario's ``market.seed``.
+        progress: called with the number of days just simulated (for a progress bar).
+
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    base = scenario.params.market.seed if seed is None else seed
+    result = RunResult(scenario=scenario, base_seed=base, started=_now())
+    start = time.perf_counter()
+    for r in range(replications):
+        result.replications.append(run_replication(scenario, r, base + r, progress))
+    result.wall_seconds = time.perf_counter() - start
+    return result
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+@dataclass(eq=False)
+class Comparison:
+    """Paired differences (B minus A) of two scenarios run on common random numbers."""
+
+    a: RunResult
+    b: RunResult
+    table: pd.DataFrame
+    pairs: pd.DataFrame
+
+
+def compare(
+    a: Scenario,
+    b: Scenario,
+    replications: int = 30,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Run ``a`` and ``b`` with the same seeds per replication and pair the results by company position.
+
+    The table has one row per company position and figure of :data:`COMPARE_FIGURES`:
+    the mean of A and of B, the mean paired difference B - A and its 95% paired-t
+    confidence interval.
+    """
+    base = a.params.market.seed if seed is None else seed
+    run_a = run(a, replications, base, progress)
+    run_b = run(b, replications, base, progress)
+    return Comparison(run_a, run_b, *paired_table(run_a, run_b))
+
+
+def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paired-difference table and the per-replication pairs behind it."""
+    rows: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    positions = min(len(run_a.companies), len(run_b.companies))
+    for position in range(positions):
+        name_a, name_b = run_a.companies[position], run_b.companies[position]
+        for figure in COMPARE_FIGURES:
+            va = run_a.figure_values(name_a, figure)
+            vb = run_b.figure_values(name_b, figure)
+            diff = vb - va
+            mean, low, high = mean_ci(diff)
+            rows.append(
+                {
+                    "position": position,
+                    "company_a": name_a,
+                    "company_b": name_b,
+                    "figure": figure,
+                    "mean_a": float(np.mean(va)),
+                    "mean_b": float(np.mean(vb)),
+                    "difference": mean,
+                    "ci95_low": low,
+                    "ci95_high": high,
+                    "replications": int(diff.size),
+                }
+            )
+            for r, (x, y) in enumerate(zip(va, vb, strict=True)):
+                pairs.append(
+                    {
+                        "position": position,
+                        "figure": figure,
+                        "replication": r,
+                        "seed": run_a.replications[r].seed,
+                        "a": x,
+                        "b": y,
+                        "difference": y - x,
+                    }
+                )
+    return pd.DataFrame(rows), pd.DataFrame(pairs)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@contextmanager
+def atomic_dir(out: Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed.
+
+    Raises:
+        FileExistsError: if ``out`` exists and ``force`` is false.
+
+    """
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # mkdir (unlike mkdtemp) gives the folder the usual permissions.
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists():
+            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_run(result: RunResult, out: Path, force: bool = False) -> Path:
+    """Write timeseries.parquet/.csv, summary.json and report.html of ``result`` into ``out``."""
+    from cxsim import report
+
+    frame = result.timeseries()
+    summary = result.summary()
+    with atomic_dir(out, force) as tmp:
+        frame.to_parquet(tmp / "timeseries.parquet", index=False)
+        frame.to_csv(tmp / "timeseries.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (tmp / "report.html").write_text(
+            report.run_report(result, frame, summary), encoding="utf-8"
+        )
+    return out
+
+
+def write_comparison(comparison: Comparison, out: Path, force: bool = False) -> Path:
+    """Write comparison.csv, pairs.csv and comparison.html into ``out``."""
+    from cxsim import report
+
+    with atomic_dir(out, force) as tmp:
+        comparison.table.to_csv(tmp / "comparison.csv", index=False)
+        comparison.pairs.to_csv(tmp / "pairs.csv", index=False)
+        (tmp / "comparison.html").write_text(report.comparison_report(comparison), encoding="utf-8")
+    return out

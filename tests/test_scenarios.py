@@ -1,0 +1,129 @@
+"""Each shipped scenario shows the result its header says to expect.
+
+Every scenario runs on a smaller market than it ships with (4,000 people, one
+year, two replications on seeds 1 and 2), and the test checks the direction of
+the result named in its header, comparing the means over replications.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cxsim import runner, scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SHORT = {"market.customers": 4000, "market.days": 365}
+REPLICATIONS = 2
+
+SHIPPED = (
+    "manage_vs_fix",
+    "dealership",
+    "quiet_by_wearing_out",
+    "goodwill_guarantee",
+    "free_delivery_promotion",
+    "review_refund",
+    "account_manager",
+)
+
+_cache: dict[str, runner.RunResult] = {}
+
+
+def outcome(name: str) -> runner.RunResult:
+    if name not in _cache:
+        _cache[name] = runner.run(scenario.load(name, SHORT), replications=REPLICATIONS, seed=1)
+    return _cache[name]
+
+
+def mean(result: runner.RunResult, company: str, figure: str) -> float:
+    return float(result.figure_values(company, figure).mean())
+
+
+def test_seven_scenarios_are_shipped() -> None:
+    assert sorted(p.stem for p in scenario.shipped_scenarios()) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_scenario_header_says_what_it_shows_and_what_to_expect(name: str) -> None:
+    loaded = scenario.load(name)
+    assert loaded.description
+    assert any(line.startswith("Expect:") for line in loaded.header)
+    assert len(loaded.params.companies) == 2
+
+
+def test_flagship_is_three_years_of_20000_people_on_a_small_world() -> None:
+    params = scenario.load("manage_vs_fix").params
+    assert params.market.days == 3 * 365
+    assert params.market.customers == 20_000
+    assert params.network.kind == "small_world"
+    managing, fixing = params.companies
+    assert (managing.policy.preset, fixing.policy.preset) == ("manage", "fix")
+    assert managing.model_dump(exclude={"name", "policy"}) == fixing.model_dump(
+        exclude={"name", "policy"}
+    )
+
+
+def test_manage_vs_fix_fixing_company_keeps_more_customers() -> None:
+    result = outcome("manage_vs_fix")
+    for figure in ("retention", "market_share", "nps", "wom_positive"):
+        assert mean(result, "fixing", figure) > mean(result, "managing", figure), figure
+    assert mean(result, "managing", "complaints_per_customer_year") < mean(
+        result, "fixing", "complaints_per_customer_year"
+    )
+    assert mean(result, "managing", "annual_churn") > mean(result, "fixing", "annual_churn")
+
+
+def test_dealership_that_overcharges_and_breaks_callbacks_loses_more_customers() -> None:
+    result = outcome("dealership")
+    assert mean(result, "dealership", "retention") < mean(result, "independent garage", "retention")
+    assert mean(result, "dealership", "annual_churn") > mean(
+        result, "independent garage", "annual_churn"
+    )
+    assert mean(result, "dealership", "nps") < mean(result, "independent garage", "nps")
+    # Broken promises teach silence: fewer complaints per problem.
+    assert mean(result, "dealership", "problems_per_complaint") > mean(
+        result, "independent garage", "problems_per_complaint"
+    )
+    assert mean(result, "dealership", "broken_promises") > 5 * mean(
+        result, "independent garage", "broken_promises"
+    )
+
+
+def test_heavy_crm_gets_fewer_complaints_but_loses_more_customers() -> None:
+    result = outcome("quiet_by_wearing_out")
+    heavy, light = "heavy CRM", "light touch"
+    assert mean(result, heavy, "complaints_per_customer_year") < mean(
+        result, light, "complaints_per_customer_year"
+    )
+    assert mean(result, heavy, "annual_churn") > mean(result, light, "annual_churn")
+    assert mean(result, heavy, "retention") < mean(result, light, "retention")
+    assert mean(result, heavy, "market_share") < mean(result, light, "market_share")
+
+
+def test_goodwill_guarantee_turns_into_positive_word_of_mouth() -> None:
+    result = outcome("goodwill_guarantee")
+    guarantee, by_the_book = "guarantee store", "by-the-book store"
+    assert mean(result, guarantee, "wom_positive") > mean(result, by_the_book, "wom_positive")
+    assert mean(result, guarantee, "nps") > mean(result, by_the_book, "nps")
+
+
+def test_over_promising_promotion_breaks_promises_and_loses_customers() -> None:
+    result = outcome("free_delivery_promotion")
+    over, honest = "over-promising store", "honest store"
+    assert mean(result, over, "broken_promises") > mean(result, honest, "broken_promises")
+    assert mean(result, over, "wom_negative") > mean(result, honest, "wom_negative")
+    assert mean(result, over, "retention") < mean(result, honest, "retention")
+
+
+def test_pet_store_that_answers_reviews_earns_positive_word_of_mouth() -> None:
+    result = outcome("review_refund")
+    answers, ignores = "answers reviews", "ignores reviews"
+    assert mean(result, answers, "wom_positive") > mean(result, ignores, "wom_positive")
+    assert mean(result, answers, "nps") > mean(result, ignores, "nps")
+
+
+def test_informed_account_manager_keeps_more_clients() -> None:
+    result = outcome("account_manager")
+    assert mean(result, "informed", "retention") > mean(result, "uninformed", "retention")
+    assert mean(result, "informed", "nps") > mean(result, "uninformed", "nps")
