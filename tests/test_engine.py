@@ -346,3 +346,27 @@ def test_journey_can_track_chosen_customers():
     log = m.journey_frame()
     assert set(log["customer"]) <= set(chosen)
     assert not log.empty
+
+
+def test_voicing_a_complaint_moves_attitude_by_its_parameter():
+    from cxsim.stages import attitude, voice
+
+    m = make_market(
+        500,
+        quiet=True,
+        companies=one_company("fix"),
+        **{
+            "market.initial_adoption": 1.0,
+            "behaviour.attitude.complained": 0.25,
+            "behaviour.voice.minor": 1.0,
+            "behaviour.voice.crm_fatigue_damping": 0.0,
+        },
+    )
+    who = np.arange(10)
+    before = m.customers.attitude[0, who].copy()
+    m.today.problem_customers = who
+    m.today.problem_company = np.zeros(10, dtype=np.int8)
+    m.today.problem_serious = np.zeros(10, dtype=bool)
+    voice.step(m)
+    attitude.apply(m, *[a for a in m.today.first_hand()])
+    assert np.allclose(m.customers.attitude[0, who] - before, 0.25)

@@ -54,6 +54,7 @@ ATTITUDE_EFFECT: dict[Event, str] = {
     Event.problem_minor: "problem_minor",
     Event.problem_serious: "problem_serious",
     Event.broken_promise: "broken_promise",
+    Event.complained: "complained",
     Event.queue_wait: "queue_wait_per_day",
     Event.complaint_ignored: "complaint_ignored",
     Event.fixed: "fixed",

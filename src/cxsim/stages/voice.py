@@ -46,5 +46,5 @@ def step(model: Market) -> None:
     model.today.complainers = who[complain]
     model.today.complainer_company = comp[complain]
     model.results.count("complaints", comp[complain])
-    model.log(Event.complained, who[complain], comp[complain])
+    model.experience(Event.complained, who[complain], comp[complain])
     model.log(Event.stayed_silent, who[~complain], comp[~complain])
