@@ -40,17 +40,26 @@ def run(job: tuple[bool, int]) -> dict:
     has_excluded_contact = np.zeros(c.n, dtype=bool)
     who = np.flatnonzero(excluded)
     deg = net.degree[who].astype(np.int64)
-    contacts = net.indices[np.repeat(net.indptr[who], deg) + (np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg))]
+    contacts = net.indices[
+        np.repeat(net.indptr[who], deg)
+        + (np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg))
+    ]
     has_excluded_contact[contacts] = True
     neighbour = has_excluded_contact & ~excluded
     market.run()
     lost = ~((c.provider[day0] == 0) & (c.join_day[day0] <= 0))
-    groups = {"excluded": excluded[day0], "neighbours": neighbour[day0], "others": ~excluded[day0] & ~neighbour[day0]}
+    groups = {
+        "excluded": excluded[day0],
+        "neighbours": neighbour[day0],
+        "others": ~excluded[day0] & ~neighbour[day0],
+    }
     row = {"over_promise": over_promise, "seed": seed}
     for group, mask in groups.items():
         row[f"{group}_customers"] = int(mask.sum())
         row[f"{group}_lost"] = float(lost[mask].mean())
-    row["broken_promises"] = float(market.summary().loc[market.companies[0].name, "broken_promises"])
+    row["broken_promises"] = float(
+        market.summary().loc[market.companies[0].name, "broken_promises"]
+    )
     return row
 
 
@@ -66,9 +75,17 @@ def main() -> None:
     rows = []
     for group in ("excluded", "neighbours", "others"):
         mean, low, high = mean_ci(over[f"{group}_lost"] - honest[f"{group}_lost"])
-        rows.append({"group": group, "customers": over[f"{group}_customers"].mean(),
-                     "lost_over_promising": over[f"{group}_lost"].mean(), "lost_honest": honest[f"{group}_lost"].mean(),
-                     "extra_loss_points": 100 * mean, "ci95_low": 100 * low, "ci95_high": 100 * high})
+        rows.append(
+            {
+                "group": group,
+                "customers": over[f"{group}_customers"].mean(),
+                "lost_over_promising": over[f"{group}_lost"].mean(),
+                "lost_honest": honest[f"{group}_lost"].mean(),
+                "extra_loss_points": 100 * mean,
+                "ci95_low": 100 * low,
+                "ci95_high": 100 * high,
+            }
+        )
     table = pd.DataFrame(rows)
     table.to_csv(out / "broken_promise.csv", index=False)
     print(table.round(3).to_string(index=False))

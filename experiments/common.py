@@ -27,13 +27,21 @@ def out_dir(name: str) -> Path:
 
 def write_headline(name: str, title: str, headline: str, details: dict[str, Any]) -> None:
     """Record an experiment's one-line result for the README table (``headline.json``)."""
-    record = {"experiment": name, "title": title, "headline": headline, "details": details,
-              "command": f"python experiments/{name}.py", "python": sys.version.split()[0]}
+    record = {
+        "experiment": name,
+        "title": title,
+        "headline": headline,
+        "details": details,
+        "command": f"python experiments/{name}.py",
+        "python": sys.version.split()[0],
+    }
     (out_dir(name) / "headline.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
     print(f"[{name}] {headline}")
 
 
-def parallel_map(func: Callable[[Any], Any], items: Iterable[Any], workers: int | None = None) -> list[Any]:
+def parallel_map(
+    func: Callable[[Any], Any], items: Iterable[Any], workers: int | None = None
+) -> list[Any]:
     """``map`` over processes (order kept); ``CXSIM_WORKERS`` or the core count sets the width."""
     items = list(items)
     workers = workers or int(os.environ.get("CXSIM_WORKERS", os.cpu_count() or 1))

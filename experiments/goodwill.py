@@ -1,4 +1,4 @@
-"""Experiment 5: does goodwill pay?
+"""Experiment 5: does goodwill pay for itself.
 
 The unconditional-guarantee story (scenarios/goodwill_guarantee.toml: 30% of
 problems are not the store's fault, a goodwill gesture costs 300). The
@@ -27,12 +27,25 @@ SEEDS = range(1, 9)
 
 def run(job: tuple[float, int]) -> dict:
     generosity, seed = job
-    sc = scenario.load(SCENARIO, {"market.seed": seed, "market.customers": 10_000,
-                                  "companies.0.policy.goodwill_probability": generosity})
+    sc = scenario.load(
+        SCENARIO,
+        {
+            "market.seed": seed,
+            "market.customers": 10_000,
+            "companies.0.policy.goodwill_probability": generosity,
+        },
+    )
     s = Market(sc.params, base_dir=sc.base_dir).run().summary().iloc[0]
-    return {"generosity": generosity, "seed": seed, "goodwill_cost": s["goodwill_cost"],
-            "wom_positive": s["wom_positive"], "customers": s["customers"], "acquired": s["acquired"],
-            "profit": s["profit"], "retention": s["retention"]}
+    return {
+        "generosity": generosity,
+        "seed": seed,
+        "goodwill_cost": s["goodwill_cost"],
+        "wom_positive": s["wom_positive"],
+        "customers": s["customers"],
+        "acquired": s["acquired"],
+        "profit": s["profit"],
+        "retention": s["retention"],
+    }
 
 
 def main() -> None:
@@ -49,8 +62,16 @@ def main() -> None:
         row = {"generosity": g}
         for figure in ("goodwill_cost", "wom_positive", "customers", "profit"):
             mean, low, high = mean_ci(arm[figure] - base[figure])
-            row[f"extra_{figure}"], row[f"extra_{figure}_ci_low"], row[f"extra_{figure}_ci_high"] = mean, low, high
-        row["goodwill_per_extra_customer"] = row["extra_goodwill_cost"] / row["extra_customers"] if row["extra_customers"] > 0 else float("nan")
+            (
+                row[f"extra_{figure}"],
+                row[f"extra_{figure}_ci_low"],
+                row[f"extra_{figure}_ci_high"],
+            ) = mean, low, high
+        row["goodwill_per_extra_customer"] = (
+            row["extra_goodwill_cost"] / row["extra_customers"]
+            if row["extra_customers"] > 0
+            else float("nan")
+        )
         rows.append(row)
     table = pd.DataFrame(rows)
     table.to_csv(out / "goodwill.csv", index=False)
@@ -59,12 +80,23 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(table.generosity, table.extra_goodwill_cost, "o-", label="goodwill spent")
     ax.plot(table.generosity, table.extra_profit, "s-", label="extra profit (after goodwill)")
-    ax.fill_between(table.generosity, table.extra_profit_ci_low, table.extra_profit_ci_high, alpha=0.2)
+    ax.fill_between(
+        table.generosity, table.extra_profit_ci_low, table.extra_profit_ci_high, alpha=0.2
+    )
     ax.axhline(0, color="k", lw=0.5)
-    ax.set(xlabel="goodwill generosity (chance a not-at-fault problem is redressed)", ylabel="vs no goodwill, 3 years",
-           title="Does goodwill pay? (guarantee store, 10,000 people)")
+    ax.set(
+        xlabel="goodwill generosity (chance a not-at-fault problem is redressed)",
+        ylabel="vs no goodwill, 3 years",
+        title="Does goodwill pay? (guarantee store, 10,000 people)",
+    )
     ax2 = ax.twinx()
-    ax2.plot(table.generosity, table.extra_customers, "^--", color="green", label="extra customers at the end")
+    ax2.plot(
+        table.generosity,
+        table.extra_customers,
+        "^--",
+        color="green",
+        label="extra customers at the end",
+    )
     ax2.set_ylabel("extra customers")
     ax.legend(loc="upper left", fontsize=8)
     ax2.legend(loc="lower right", fontsize=8)
@@ -72,7 +104,13 @@ def main() -> None:
     fig.savefig(out / "goodwill.png", dpi=110)
 
     full = table[table.generosity == 1.0].iloc[0]
-    verdict = "pays for itself" if full.extra_profit_ci_low > 0 else ("costs more than it earns" if full.extra_profit_ci_high < 0 else "roughly breaks even")
+    verdict = (
+        "pays for itself"
+        if full.extra_profit_ci_low > 0
+        else (
+            "costs more than it earns" if full.extra_profit_ci_high < 0 else "roughly breaks even"
+        )
+    )
     headline = (
         f"full goodwill costs {full.extra_goodwill_cost:,.0f} over 3 years, brings {full.extra_wom_positive:,.0f} more positive "
         f"word-of-mouth hearings and {full.extra_customers:+.0f} customers at the end "

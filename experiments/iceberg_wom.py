@@ -23,8 +23,14 @@ NETWORKS = ["small_world", "fully_mixed"]
 
 def run(job: tuple[str, int]) -> pd.DataFrame:
     network, seed = job
-    market = Market(**{"market.customers": 20_000, "market.days": 365, "market.seed": seed,
-                       "network.kind": network})
+    market = Market(
+        **{
+            "market.customers": 20_000,
+            "market.days": 365,
+            "market.seed": seed,
+            "network.kind": network,
+        }
+    )
     totals = market.run().results_frame().groupby("company", observed=True).sum(numeric_only=True)
     totals["network"], totals["seed"] = network, seed
     totals["mean_degree"] = float(market.network.degree.mean())
@@ -53,8 +59,14 @@ def main() -> None:
     runs["serious_share"] = runs["serious_problems"] / runs["problems"]
     runs["listeners_per_negative_teller"] = runs["wom_negative"] / runs["negative_tellers"]
     runs["listeners_per_positive_teller"] = runs["wom_positive"] / runs["positive_tellers"]
-    cols = ["problems_per_complaint", "serious_share", "listeners_per_negative_teller",
-            "listeners_per_positive_teller", "expected_negative", "expected_positive"]
+    cols = [
+        "problems_per_complaint",
+        "serious_share",
+        "listeners_per_negative_teller",
+        "listeners_per_positive_teller",
+        "expected_negative",
+        "expected_positive",
+    ]
     table = runs.groupby(["network", "company"])[cols].agg(["mean", "std"]).round(3)
     table.to_csv(out / "iceberg_wom.csv")
     print(table.to_string())
@@ -73,7 +85,9 @@ def main() -> None:
     axes[0].axhline(26, color="k", ls="--", label="TARP: 26 per complaint")
     axes[0].set(title="Problems per complaint (small world)", ylabel="problems per complaint")
     axes[0].legend()
-    means = runs.groupby("network")[["listeners_per_negative_teller", "listeners_per_positive_teller"]].mean()
+    means = runs.groupby("network")[
+        ["listeners_per_negative_teller", "listeners_per_positive_teller"]
+    ].mean()
     means.plot.bar(ax=axes[1], rot=0, color=["#d62728", "#2ca02c"])
     axes[1].axhspan(9, 10, color="#d62728", alpha=0.15, label="TARP unhappy 9-10")
     axes[1].axhspan(4, 5, color="#2ca02c", alpha=0.15, label="TARP happy 4-5")
@@ -88,8 +102,12 @@ def main() -> None:
         f"serious {fixing.serious_share.mean():.1%} (TARP 6/26 = 23%); listeners per unhappy/happy teller "
         f"{mixed.listeners_per_negative_teller.mean():.2f}/{mixed.listeners_per_positive_teller.mean():.2f} fully mixed"
     )
-    write_headline(NAME, "Complaint iceberg and word-of-mouth asymmetry", headline,
-                   {"configured_problems_per_complaint": configured_ratio, "seconds": timer.seconds})
+    write_headline(
+        NAME,
+        "Complaint iceberg and word-of-mouth asymmetry",
+        headline,
+        {"configured_problems_per_complaint": configured_ratio, "seconds": timer.seconds},
+    )
 
 
 if __name__ == "__main__":

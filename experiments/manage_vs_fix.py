@@ -40,15 +40,27 @@ def run(job: tuple[int, dict]) -> pd.DataFrame:
 
 
 def headline_table() -> pd.DataFrame:
-    runs = pd.concat(parallel_map(run, [(s, {}) for s in range(1, REPLICATIONS + 1)]), ignore_index=True)
+    runs = pd.concat(
+        parallel_map(run, [(s, {}) for s in range(1, REPLICATIONS + 1)]), ignore_index=True
+    )
     rows = []
     for figure in FIGURES:
         wide = runs.pivot(index="seed", columns="company", values=figure)
         for company in ("managing", "fixing"):
             mean, low, high = mean_ci(wide[company])
-            rows.append({"figure": figure, "who": company, "mean": mean, "ci95_low": low, "ci95_high": high})
+            rows.append(
+                {"figure": figure, "who": company, "mean": mean, "ci95_low": low, "ci95_high": high}
+            )
         mean, low, high = mean_ci(wide["fixing"] - wide["managing"])
-        rows.append({"figure": figure, "who": "fixing - managing", "mean": mean, "ci95_low": low, "ci95_high": high})
+        rows.append(
+            {
+                "figure": figure,
+                "who": "fixing - managing",
+                "mean": mean,
+                "ci95_low": low,
+                "ci95_high": high,
+            }
+        )
     return pd.DataFrame(rows), runs
 
 
@@ -68,13 +80,17 @@ def payoff_grid() -> pd.DataFrame:
     rows = []
     for (seed, overrides), frame in zip(jobs, frames, strict=True):
         s = frame.set_index("company")
-        rows.append({
-            "fix_cost": overrides["companies.1.fix_cost"],
-            "wom_scale": overrides["behaviour.word_of_mouth.negative_effect"] / base.negative_effect,
-            "seed": seed,
-            "profit_difference": s.loc["fixing", "profit"] - s.loc["managing", "profit"],
-            "share_difference": s.loc["fixing", "market_share"] - s.loc["managing", "market_share"],
-        })
+        rows.append(
+            {
+                "fix_cost": overrides["companies.1.fix_cost"],
+                "wom_scale": overrides["behaviour.word_of_mouth.negative_effect"]
+                / base.negative_effect,
+                "seed": seed,
+                "profit_difference": s.loc["fixing", "profit"] - s.loc["managing", "profit"],
+                "share_difference": s.loc["fixing", "market_share"]
+                - s.loc["managing", "market_share"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -88,21 +104,40 @@ def main() -> None:
     runs.to_csv(out / "replications.csv", index=False)
     table.to_csv(out / "headline.csv", index=False)
     grid.to_csv(out / "payoff_grid_runs.csv", index=False)
-    cells = grid.groupby(["fix_cost", "wom_scale"])[["profit_difference", "share_difference"]].mean().reset_index()
+    cells = (
+        grid.groupby(["fix_cost", "wom_scale"])[["profit_difference", "share_difference"]]
+        .mean()
+        .reset_index()
+    )
     cells.to_csv(out / "payoff_grid.csv", index=False)
     print(table.round(4).to_string(index=False))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, value, label in ((axes[0], "profit_difference", "3-year profit, fixing - managing"),
-                             (axes[1], "share_difference", "final market share, fixing - managing")):
+    for ax, value, label in (
+        (axes[0], "profit_difference", "3-year profit, fixing - managing"),
+        (axes[1], "share_difference", "final market share, fixing - managing"),
+    ):
         pivot = cells.pivot(index="fix_cost", columns="wom_scale", values=value)
         limit = np.nanmax(np.abs(pivot.to_numpy()))
-        im = ax.imshow(pivot.to_numpy(), cmap="RdYlGn", vmin=-limit, vmax=limit, origin="lower", aspect="auto")
+        im = ax.imshow(
+            pivot.to_numpy(), cmap="RdYlGn", vmin=-limit, vmax=limit, origin="lower", aspect="auto"
+        )
         ax.set_xticks(range(len(pivot.columns)), [f"x{c:g}" for c in pivot.columns])
         ax.set_yticks(range(len(pivot.index)), [f"{c:g}" for c in pivot.index])
-        ax.set(xlabel="word-of-mouth strength (factor on hearsay effects)", ylabel="fixing company's cost per fix", title=label)
+        ax.set(
+            xlabel="word-of-mouth strength (factor on hearsay effects)",
+            ylabel="fixing company's cost per fix",
+            title=label,
+        )
         for (i, j), v in np.ndenumerate(pivot.to_numpy()):
-            ax.text(j, i, f"{v:,.0f}" if value == "profit_difference" else f"{v:+.2f}", ha="center", va="center", fontsize=7)
+            ax.text(
+                j,
+                i,
+                f"{v:,.0f}" if value == "profit_difference" else f"{v:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     fig.savefig(out / "payoff_grid.png", dpi=110)
@@ -124,7 +159,12 @@ def main() -> None:
         f"[{p['ci95_low']:+,.0f}, {p['ci95_high']:+,.0f}]; fixing out-earns managing in {len(pays)} of {len(cells)} "
         "grid cells (cost per fix x word-of-mouth strength)"
     )
-    write_headline(NAME, "Manage vs fix", headline, {"seconds": timer.seconds, "complaints_difference": c.to_dict()})
+    write_headline(
+        NAME,
+        "Manage vs fix",
+        headline,
+        {"seconds": timer.seconds, "complaints_difference": c.to_dict()},
+    )
 
 
 if __name__ == "__main__":

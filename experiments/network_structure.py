@@ -24,18 +24,32 @@ DAYS = 365
 
 def run(job: tuple[str, int]) -> dict:
     network, seed = job
-    market = Market(**{"market.customers": N, "market.days": DAYS, "market.seed": seed, "network.kind": network,
-                       "journey.sample_size": N, "journey.max_events": 20_000_000})
+    market = Market(
+        **{
+            "market.customers": N,
+            "market.days": DAYS,
+            "market.seed": seed,
+            "network.kind": network,
+            "journey.sample_size": N,
+            "journey.max_events": 20_000_000,
+        }
+    )
     market.run()
     log = market.journey_frame()
     heard = log[(log.event == "heard_negative") & (log.company == "managing")]
     first = heard.groupby("customer")["day"].min()
     reach = np.bincount(first.to_numpy(), minlength=DAYS + 1).cumsum() / N
     s = market.summary()
-    return {"network": network, "seed": seed, "reach": reach,
-            "managing_churn": s.loc["managing", "annual_churn"], "fixing_churn": s.loc["fixing", "annual_churn"],
-            "managing_share": s.loc["managing", "market_share"],
-            "wom_negative_per_problem": s.loc["managing", "wom_negative"] / s.loc["managing", "problems"]}
+    return {
+        "network": network,
+        "seed": seed,
+        "reach": reach,
+        "managing_churn": s.loc["managing", "annual_churn"],
+        "fixing_churn": s.loc["fixing", "annual_churn"],
+        "managing_share": s.loc["managing", "market_share"],
+        "wom_negative_per_problem": s.loc["managing", "wom_negative"]
+        / s.loc["managing", "problems"],
+    }
 
 
 def main() -> None:
@@ -50,14 +64,29 @@ def main() -> None:
         reach = np.mean([r["reach"] for r in rows if r["network"] == network], axis=0)
         ax.plot(np.arange(DAYS + 1), reach, label=network)
         half = int(np.argmax(reach >= 0.5)) if reach[-1] >= 0.5 else None
-        records.append({"network": network, "reach_30_days": reach[30], "reach_90_days": reach[90],
-                        "reach_one_year": reach[-1], "days_to_half": half})
-    ax.set(xlabel="day", ylabel="share who heard a negative story", title="Reach of negative word of mouth about the managing company")
+        records.append(
+            {
+                "network": network,
+                "reach_30_days": reach[30],
+                "reach_90_days": reach[90],
+                "reach_one_year": reach[-1],
+                "days_to_half": half,
+            }
+        )
+    ax.set(
+        xlabel="day",
+        ylabel="share who heard a negative story",
+        title="Reach of negative word of mouth about the managing company",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "reach.png", dpi=110)
     outcomes = pd.DataFrame([{k: v for k, v in r.items() if k != "reach"} for r in rows])
-    table = pd.DataFrame(records).set_index("network").join(outcomes.groupby("network").mean(numeric_only=True).drop(columns="seed"))
+    table = (
+        pd.DataFrame(records)
+        .set_index("network")
+        .join(outcomes.groupby("network").mean(numeric_only=True).drop(columns="seed"))
+    )
     table.round(4).to_csv(out / "network_structure.csv")
     print(table.round(3).to_string())
     fastest = table["reach_90_days"].idxmax()

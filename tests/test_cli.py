@@ -401,7 +401,7 @@ def test_schema_accepts_every_shipped_scenario(capsys: pytest.CaptureFixture[str
         jsonschema.validate(tomllib.loads(path.read_text(encoding="utf-8")), schema)
 
 
-def test_scenarios_lists_all_seven_with_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+def test_scenarios_lists_all_shipped_with_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cxsim(capsys, "scenarios")
     assert code == 0
     lines = out.splitlines()
@@ -415,6 +415,7 @@ def test_scenarios_lists_all_seven_with_descriptions(capsys: pytest.CaptureFixtu
             "free_delivery_promotion",
             "review_refund",
             "account_manager",
+            "tarp_repurchase",
         ]
     )
     assert all(len(line.split(None, 1)[1]) > 20 for line in lines)

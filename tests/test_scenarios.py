@@ -17,7 +17,8 @@ SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SHORT = {"market.customers": 4000, "market.days": 365}
 REPLICATIONS = 2
 
-SHIPPED = (
+#: One scenario per seed story, each comparing two companies.
+STORIES = (
     "manage_vs_fix",
     "dealership",
     "quiet_by_wearing_out",
@@ -26,6 +27,8 @@ SHIPPED = (
     "review_refund",
     "account_manager",
 )
+#: The stories plus the calibrated TARP scenario (one company; experiments/tarp_repurchase.py).
+SHIPPED = (*STORIES, "tarp_repurchase")
 
 _cache: dict[str, runner.RunResult] = {}
 
@@ -40,7 +43,7 @@ def mean(result: runner.RunResult, company: str, figure: str) -> float:
     return float(result.figure_values(company, figure).mean())
 
 
-def test_seven_scenarios_are_shipped() -> None:
+def test_every_story_and_the_calibration_are_shipped() -> None:
     assert sorted(p.stem for p in scenario.shipped_scenarios()) == sorted(SHIPPED)
 
 
@@ -49,7 +52,13 @@ def test_scenario_header_says_what_it_shows_and_what_to_expect(name: str) -> Non
     loaded = scenario.load(name)
     assert loaded.description
     assert any(line.startswith("Expect:") for line in loaded.header)
-    assert len(loaded.params.companies) == 2
+    assert len(loaded.params.companies) == (2 if name in STORIES else 1)
+
+
+def test_calibrated_tarp_scenario_runs() -> None:
+    loaded = scenario.load("tarp_repurchase", {"market.customers": 2000, "market.days": 30})
+    result = runner.run(loaded, replications=1, seed=1)
+    assert result.timeseries()["purchases"].sum() > 0
 
 
 def test_flagship_is_three_years_of_20000_people_on_a_small_world() -> None:

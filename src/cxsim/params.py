@@ -274,8 +274,8 @@ class AttitudeParams(Strict):
     )
     memory_days: float = param(
         365.0,
-        "Mean days over which attitudes relax toward neutral (0 for prospects, the initial "
-        "customer attitude for one's provider).",
+        "Mean days over which every attitude relaxes toward neutral (0), one's provider "
+        "included; loyalty from tenure enters the leaving hazard instead.",
         ge=1.0,
         le=36_500.0,
     )

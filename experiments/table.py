@@ -1,0 +1,55 @@
+"""Write the README's table of validation experiments from their ``headline.json`` files.
+
+``python experiments/table.py README.md`` replaces the block between
+``<!-- BEGIN GENERATED: experiments -->`` and ``<!-- END GENERATED -->``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ORDER = [
+    "bass_limit",
+    "iceberg_wom",
+    "tarp_repurchase",
+    "manage_vs_fix",
+    "goodwill",
+    "broken_promise",
+    "retention_economics",
+    "network_structure",
+]
+BLOCK = re.compile(
+    r"(<!-- BEGIN GENERATED: experiments -->\n)(.*?)(<!-- END GENERATED -->)", re.DOTALL
+)
+
+
+def table() -> str:
+    lines = ["| # | experiment | command | headline result |", "|---|---|---|---|"]
+    for i, name in enumerate(ORDER, start=1):
+        path = RESULTS / name / "headline.json"
+        if path.exists():
+            record = json.loads(path.read_text())
+            result = record["headline"].replace("|", "\\|")
+            title = f"[{record['title']}](experiments/results/{name}/)"
+        else:
+            result, title = "*not yet run*", name
+        lines.append(f"| {i} | {title} | `python experiments/{name}.py` | {result} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(paths: list[str]) -> int:
+    for name in paths:
+        path = Path(name)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            BLOCK.sub(lambda m: m.group(1) + table() + m.group(3), text), encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
