@@ -6,6 +6,7 @@ customers on a social network. See ``docs/ODD.md`` for the model.
 
 from cxsim.model import Market
 from cxsim.params import POLICY_PRESETS, CompanyParams, ModelParams, PolicyParams, apply_overrides
+from cxsim.sweeps import sweep  # after Market: the sweep layer builds on the model
 
 __version__ = "0.1.0"
 
@@ -17,4 +18,5 @@ __all__ = [
     "PolicyParams",
     "__version__",
     "apply_overrides",
+    "sweep",
 ]

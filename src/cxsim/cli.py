@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from cxsim import __version__, runner, scenario
+from cxsim.dashboard.cli import add_commands as add_dashboard_commands
 from cxsim.params import ModelParams
 from cxsim.scenario import Scenario, ScenarioError
+from cxsim.sweeps.cli import add_commands as add_sweep_commands
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -145,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of scenario files (for editor completion and checking).",
     )
     p.set_defaults(handler=cmd_schema)
+
+    # Sweeps and the dashboard keep their commands next to their code.
+    add_sweep_commands(sub)
+    add_dashboard_commands(sub)
     return parser
 
 

@@ -1,0 +1,82 @@
+"""Parameter sweeps: many runs over a design of parameter values, locally or on a Dask cluster.
+
+A sweep plan (TOML, see :mod:`cxsim.sweeps.plan`) names a base scenario, the
+factors to vary (dotted keys of the scenario schema), a design
+(``full_factorial``, ``latin_hypercube``, ``sobol``), replications with seeds
+spawned from one root seed, and the metrics to keep. :func:`sweep` runs it on
+local processes, or on any ``concurrent.futures.Executor`` such as a Dask
+client's, streaming results into a folder that survives kill -9 and resumes;
+:func:`analyze` summarises the folder::
+
+    import cxsim.sweeps as sweeps
+
+    sweeps.sweep("experiments/example_sweep.toml", "sweeps/levers", workers=4)
+    sweeps.analyze("sweeps/levers")          # summary.csv, sweep_report.html
+
+    from dask.distributed import Client
+    with Client("tcp://scheduler:8786") as client:
+        sweeps.sweep("experiments/example_sobol.toml", "sweeps/sobol", executor=client.get_executor())
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from cxsim.sweeps.analyze import Analysis, SweepResults, analyze, load_daily, load_results
+from cxsim.sweeps.execute import SweepOutcome, run_sweep
+from cxsim.sweeps.plan import PlanError, SweepPlan, load_plan, plan_from_dict, plan_from_text
+
+__all__ = [
+    "Analysis",
+    "PlanError",
+    "SweepOutcome",
+    "SweepPlan",
+    "SweepResults",
+    "analyze",
+    "load_daily",
+    "load_plan",
+    "load_results",
+    "plan_from_dict",
+    "plan_from_text",
+    "sweep",
+]
+
+
+def sweep(
+    plan: SweepPlan | str | os.PathLike[str] | dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> SweepOutcome:
+    """Run a sweep (or resume it): every run of ``plan`` not yet recorded in ``out_dir``.
+
+    Args:
+        plan: a plan file's path, a checked :class:`SweepPlan`, or a dict of the plan's tables
+            (a relative ``base`` path is then resolved against the current folder).
+        out_dir: the results folder (created; resumed if it holds the same plan).
+        executor: any ``concurrent.futures.Executor`` (e.g. ``dask.distributed.Client(...)
+            .get_executor()``); default: local processes, shut down at the end.
+        workers: local processes when no executor is given (default ``os.cpu_count()``).
+        progress: show a progress bar on stderr (runs done, failed, time left).
+        **options: passed to :func:`cxsim.sweeps.execute.run_sweep` (``retry_failed``,
+            ``flush_seconds``, ``max_batch``, ``max_in_flight``).
+
+    Returns:
+        What was planned, skipped, run and failed.
+
+    Raises:
+        PlanError: if the plan is invalid or ``out_dir`` holds another plan's results.
+
+    """
+    if isinstance(plan, dict):
+        plan = plan_from_dict(plan)
+    elif not isinstance(plan, SweepPlan):
+        plan = load_plan(Path(plan))
+    return run_sweep(
+        plan, out_dir, executor=executor, workers=workers, progress=progress, **options
+    )

@@ -1,0 +1,316 @@
+"""The ``cxsim sweep`` and ``cxsim analyze`` commands.
+
+``add_commands(subparsers)`` adds both to the ``cxsim`` command; ``main(argv)``
+runs them standalone (``python -m cxsim.sweeps sweep PLAN --out DIR``).
+
+Exit codes: 0 every planned run recorded without error; 1 some runs failed
+(recorded with their errors) or the Dask scheduler could not be reached; 2 bad
+input (one line on stderr naming the file and the field); 130 interrupted
+(finished runs are kept: rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from cxsim.scenario import ScenarioError
+
+EXIT_OK = 0
+EXIT_RUNS_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+SWEEP_DESCRIPTION = """\
+Run a parameter sweep: every run of the plan's design (points x replications)
+on local worker processes, or on a Dask cluster with --scheduler. Results
+stream into DIR as runs finish (Parquet parts written atomically), so a sweep
+that is killed loses no finished run: rerun the same command to resume, and
+only the runs not yet recorded are run. A run that raises is recorded with
+its error and the sweep goes on. Raising the plan's replications and rerunning
+adds the new replications only.
+"""
+
+SWEEP_EPILOG = """\
+examples:
+  cxsim sweep experiments/example_sweep.toml --out sweeps/levers
+  cxsim sweep experiments/example_sweep.toml --out sweeps/levers --workers 8
+  dask scheduler &  dask worker tcp://HOST:8786 &   # on each machine
+  cxsim sweep experiments/example_sobol.toml --out sweeps/sobol --scheduler tcp://HOST:8786
+  cxsim analyze sweeps/levers
+
+DIR holds plan.json, points.parquet, runs/part-*.parquet (one row per run and
+company), daily/ (if the plan keeps daily series) and manifest.json.
+"""
+
+ANALYZE_DESCRIPTION = """\
+Summarise a sweep folder (finished or still running): summary.csv (per point,
+company and metric: runs, mean, std and a 95% confidence interval),
+sobol_indices.csv (first-order and total Sobol' indices, for a sobol design),
+failed_runs.csv (if any run failed) and sweep_report.html (main effects with
+95% bands, a heatmap of the first two factors, Sobol' indices, daily series).
+"""
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add the ``sweep`` and ``analyze`` commands to an argparse ``subparsers`` object."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a parameter sweep (local processes or a Dask cluster); resumable",
+        description=SWEEP_DESCRIPTION,
+        epilog=SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "plan", metavar="PLAN", help="sweep plan file (TOML); see experiments/example_sweep.toml"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="results folder: created, or resumed if it holds the same plan",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: the number of CPUs)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs cxsim[distributed]; "
+        "workers need cxsim installed and any network file on a shared path)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the runs recorded as failed (a success replaces the failure)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no messages but errors"
+    )
+    p.set_defaults(handler=cmd_sweep)
+
+    p = subparsers.add_parser(
+        "analyze",
+        help="summarise a sweep: means with 95%% CIs, Sobol' indices, HTML report",
+        description=ANALYZE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "sweep_dir", metavar="DIR", type=Path, help="a sweep folder (cxsim sweep --out DIR)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FOLDER",
+        help="where to write the tables and report (default: DIR)",
+    )
+    p.add_argument("--no-report", action="store_true", help="write the CSV tables only")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(handler=cmd_analyze)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A standalone parser with the ``sweep`` and ``analyze`` commands."""
+    parser = argparse.ArgumentParser(
+        prog="cxsim", description="Parameter sweeps of cxsim scenarios and their analysis."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sweep`` or ``analyze`` with ``argv`` (default: the process's arguments); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # usage errors (2), --help (0)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
+    return int(args.handler(args))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"cxsim: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while a sweep runs, so that finished runs are written first."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _connect(address: str) -> Any:
+    """A Dask client connected to ``address``.
+
+    Raises:
+        ScenarioError: if Dask is not installed.
+        OSError: if the scheduler cannot be reached.
+
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError(
+            f"--scheduler {address}: Dask is not installed; pip install 'cxsim[distributed]'"
+        ) from None
+    return Client(address, timeout="10s")
+
+
+def cxsim_version() -> str:
+    """The installed cxsim version (run on Dask workers to check they match)."""
+    import cxsim
+
+    return cxsim.__version__
+
+
+def _check_worker_versions(client: Any) -> None:
+    import cxsim
+
+    try:
+        versions = client.run(cxsim_version)
+    except Exception as err:  # a worker without cxsim cannot even unpickle the check
+        _error(f"warning: could not check cxsim on the Dask workers: {type(err).__name__}: {err}")
+        return
+    if not versions:
+        _error("warning: the Dask cluster has no workers yet; runs wait until one joins")
+    odd = {w: v for w, v in versions.items() if v != cxsim.__version__}
+    if odd:
+        _error(f"warning: Dask workers run another cxsim version than {cxsim.__version__}: {odd}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``cxsim sweep``: run (or resume) a sweep into ``--out``."""
+    from cxsim.sweeps.execute import WorkersDiedError, run_sweep
+    from cxsim.sweeps.plan import load_plan
+
+    if args.workers is not None and args.workers < 1:
+        _error(f"--workers: expected a number >= 1, got {args.workers}")
+        return EXIT_BAD_INPUT
+    try:
+        plan = load_plan(args.plan)
+    except ScenarioError as err:
+        _error(str(err))
+        return EXIT_BAD_INPUT
+
+    client = executor = None
+    if args.scheduler:
+        try:
+            client = _connect(args.scheduler)
+        except ScenarioError as err:
+            _error(str(err))
+            return EXIT_BAD_INPUT
+        except (OSError, TimeoutError) as err:
+            _error(f"--scheduler {args.scheduler}: cannot connect: {err}")
+            return EXIT_RUNS_FAILED
+        _check_worker_versions(client)
+        executor = client.get_executor(pure=False)
+        where = f"the Dask cluster at {args.scheduler}"
+    else:
+        import os
+
+        workers = args.workers or os.cpu_count() or 1
+        where = f"{workers} local worker process{'es' if workers != 1 else ''}"
+    runs = len(plan.points) * plan.replications
+    _say(
+        args,
+        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points)} points x "
+        f"{plan.replications} replications = {runs} runs on {where}; results in {args.out}",
+    )
+    try:
+        with _terminate_as_interrupt():
+            outcome = run_sweep(
+                plan,
+                args.out,
+                executor=executor,
+                workers=args.workers,
+                progress=not args.quiet,
+                retry_failed=args.retry_failed,
+            )
+    except ScenarioError as err:
+        _error(str(err))
+        return EXIT_BAD_INPUT
+    except WorkersDiedError as err:
+        _error(str(err))
+        return EXIT_RUNS_FAILED
+    except KeyboardInterrupt:
+        from cxsim.sweeps.store import SweepStore
+
+        recorded = SweepStore(args.out).write_manifest(runs)["recorded_runs"]
+        _error(
+            f"sweep interrupted: {recorded} of {runs} runs recorded in {args.out}; "
+            "rerun the same command to resume"
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        if client is not None:
+            client.close()
+    _say(
+        args,
+        f"{outcome.ran} runs recorded in {outcome.seconds:.1f} s ({outcome.failed} failed); "
+        f"{outcome.already_recorded} were already recorded. {args.out}: "
+        f"{outcome.recorded_total} of {outcome.planned} runs, {outcome.failed_total} failed.",
+    )
+    if outcome.failed_total:
+        _error(
+            f"{outcome.failed_total} runs failed; their errors are in the runs' error column "
+            f"(cxsim analyze {args.out} writes failed_runs.csv); --retry-failed runs them again"
+        )
+        return EXIT_RUNS_FAILED
+    _say(args, f"next: cxsim analyze {args.out}")
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """``cxsim analyze``: tables and report of a sweep folder."""
+    from cxsim.sweeps.analyze import analyze
+
+    try:
+        analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
+    except ScenarioError as err:
+        _error(str(err))
+        return EXIT_BAD_INPUT
+    missing = analysis.planned - analysis.recorded
+    note = f"; {missing} not yet run" if missing else ""
+    _say(
+        args,
+        textwrap.dedent(
+            f"""\
+            {analysis.ok_runs} finished and {analysis.failed_runs} failed of {analysis.planned} planned runs{note}
+            wrote {", ".join(str(p) for p in analysis.files)}"""
+        ),
+    )
+    return EXIT_OK

@@ -1,0 +1,739 @@
+"""Sweep plan files: which scenario, which factors, which design, how many replications.
+
+A plan is TOML::
+
+    # Which lever of the managing company matters most?
+    name = "manage_vs_fix_levers"
+    base = "../scenarios/manage_vs_fix.toml"   # relative to this file, a shipped name, or a [base] table
+    design = "full_factorial"                  # or latin_hypercube, sobol (with samples = N)
+    replications = 10
+    seed = 20240601                            # root seed of the replications' seeds
+
+    [fixed]                                    # dotted keys held at a value other than the base's
+    "market.customers" = 10_000
+
+    [factors]                                  # dotted keys of the scenario schema
+    "companies.0.policy.callback_kept" = [0.1, 0.3, 0.6, 0.9]
+    "companies.0.policy.refund_rule" = ["never", "policy", "no_questions"]
+    "companies.0.policy.queue_capacity" = { range = [0.005, 0.05], levels = 4, scale = "log" }
+
+    [metrics]
+    summary = ["retention", "market_share", "profit"]   # columns of cxsim.summary.summarize
+    daily = ["customers"]                               # optional daily series
+
+Every problem is raised as one :class:`PlanError` (a :class:`~cxsim.scenario.ScenarioError`)
+whose message is one line naming the file, the field and what was expected, as for
+scenario files::
+
+    experiments/x.toml: factors.companies.0.policy.calback_kept: not a parameter of the scenario schema; did you mean companies.0.policy.callback_kept?
+
+Replication ``r`` runs with the seed spawned as child ``r`` of the root seed
+(``numpy.random.SeedSequence(seed).spawn``) at every point of the design: the
+points of a replication share their luck (common random numbers).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import hashlib
+import json
+import math
+import os
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cxsim import scenario
+from cxsim.params import ModelParams, apply_overrides, field_paths
+from cxsim.results import METRICS
+from cxsim.scenario import ScenarioError, describe_error, format_loc
+from cxsim.summary import HEADLINE, summarize
+
+DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
+
+#: Keys a sweep sets itself and a plan may not vary.
+RESERVED_KEYS = {"market.seed": "market.seed is set per replication from the plan's seed"}
+
+
+class PlanError(ScenarioError):
+    """Bad sweep plan: the message is one line naming the file, the field and what was expected."""
+
+
+# --------------------------------------------------------------------------- the file's shape
+
+
+class _PlanTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FactorRange(_PlanTable):
+    """A continuous factor: values between ``low`` and ``high``."""
+
+    range: tuple[float, float] = Field(description="Lowest and highest value, [low, high].")
+    levels: int | None = Field(
+        None, ge=2, le=10_000, description="Evenly spaced values for a full factorial design."
+    )
+    scale: Literal["linear", "log"] = Field(
+        "linear", description="linear, or log (evenly spaced in log(value); low must be > 0)."
+    )
+
+
+class MetricSelection(_PlanTable):
+    """Which results each run keeps."""
+
+    summary: list[str] | Literal["all"] = Field(
+        default_factory=lambda: list(HEADLINE),
+        description="Per-company whole-run figures (columns of cxsim.summary.summarize), or 'all'.",
+    )
+    daily: list[str] = Field(
+        default_factory=list,
+        description="Per-company daily series kept (metrics of cxsim.results).",
+    )
+
+
+class PlanFile(_PlanTable):
+    """The tables of a sweep plan file."""
+
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str = ""
+    base: str | dict[str, Any] = Field(
+        description="Base scenario: a path relative to the plan file, a shipped scenario's name, "
+        "or an inline table of scenario fields."
+    )
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    factors: dict[str, Any] = Field(min_length=1)
+    design: Literal["full_factorial", "latin_hypercube", "sobol"] = "full_factorial"
+    samples: int | None = Field(
+        None,
+        ge=1,
+        le=10_000_000,
+        description="Points of a latin_hypercube design; base sample N of a sobol design "
+        "(N x (D + 2) points, N x (2D + 2) with second_order).",
+    )
+    second_order: bool = Field(False, description="sobol only: also estimate second-order indices.")
+    replications: int = Field(1, ge=1, le=100_000)
+    seed: int = Field(1, ge=0)
+    metrics: MetricSelection = Field(default_factory=MetricSelection)
+
+
+# --------------------------------------------------------------------------- factors
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One varied parameter of a sweep.
+
+    Attributes:
+        key: dotted key of the scenario schema (``companies.0.policy.callback_kept``).
+        levels: the values to choose from, for a factor given as a list.
+        low: lowest value, for a factor given as a range.
+        high: highest value, for a factor given as a range.
+        scale: ``linear`` or ``log`` spacing of a range.
+        grid_levels: number of evenly spaced values of a range in a full factorial design.
+        value_type: ``int``, ``float``, ``bool`` or ``str``: the type of the parameter's values.
+
+    """
+
+    key: str
+    levels: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    scale: str = "linear"
+    grid_levels: int | None = None
+    value_type: str = "float"
+
+    @property
+    def is_range(self) -> bool:
+        """Whether the factor is continuous (a range) rather than a list of values."""
+        return self.levels is None
+
+    def grid(self) -> list[Any]:
+        """The factor's values in a full factorial design."""
+        if self.levels is not None:
+            return list(self.levels)
+        assert self.grid_levels is not None
+        assert self.low is not None
+        assert self.high is not None
+        unit = np.linspace(0.0, 1.0, self.grid_levels)
+        values = [self.from_unit(u) for u in unit]
+        return list(dict.fromkeys(values))  # an integer range may round two levels together
+
+    def from_unit(self, u: float) -> Any:
+        """The value at position ``u`` in [0, 1] of the factor's range or list of levels."""
+        if self.levels is not None:
+            return self.levels[min(int(u * len(self.levels)), len(self.levels) - 1)]
+        assert self.low is not None
+        assert self.high is not None
+        if self.scale == "log":
+            value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            value = self.low + u * (self.high - self.low)
+        value = min(max(value, self.low), self.high)
+        return round(value) if self.value_type == "int" else float(value)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (for the sweep's record and its report)."""
+        if self.levels is not None:
+            return {"key": self.key, "levels": list(self.levels), "value_type": self.value_type}
+        return {
+            "key": self.key,
+            "range": [self.low, self.high],
+            "scale": self.scale,
+            "levels": self.grid_levels,
+            "value_type": self.value_type,
+        }
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: a design point, a replication and its seed."""
+
+    run_id: str
+    point: int
+    replication: int
+    seed: int
+    values: dict[str, Any]
+
+
+@dataclass(eq=False)
+class SweepPlan:
+    """A checked sweep plan, ready to run.
+
+    Attributes:
+        path: the plan file, or ``None`` for a plan made in code.
+        text: the plan file's text (kept with the results).
+        spec: the plan's tables, checked.
+        base: the base scenario's parameters with the plan's ``fixed`` values applied.
+        base_dir: folder against which the base scenario's relative paths are resolved.
+        factors: the varied parameters.
+        points: the design: one dict of factor values per point.
+        summary_metrics: per-company whole-run figures each run keeps.
+        daily_metrics: per-company daily series each run keeps.
+        plan_hash: SHA-256 of everything that decides a run's result except the number of
+            replications (so adding replications to a sweep keeps its finished runs).
+
+    """
+
+    path: Path | None
+    text: str
+    spec: PlanFile
+    base: ModelParams
+    base_dir: Path | None
+    factors: list[Factor]
+    points: list[dict[str, Any]]
+    summary_metrics: list[str]
+    daily_metrics: list[str]
+    plan_hash: str
+
+    @property
+    def label(self) -> str:
+        """How errors name the plan."""
+        return str(self.path) if self.path is not None else "<plan>"
+
+    @property
+    def name(self) -> str:
+        """The plan's name: its ``name`` field, else the file's stem."""
+        if self.spec.name:
+            return self.spec.name
+        return self.path.stem if self.path is not None else "sweep"
+
+    @property
+    def replications(self) -> int:
+        """Runs per design point."""
+        return self.spec.replications
+
+    @property
+    def design(self) -> str:
+        """The design's name."""
+        return self.spec.design
+
+    def replication_seeds(self) -> list[int]:
+        """Seed of each replication: child ``r`` of the root seed, the same at every point."""
+        return replication_seeds(self.spec.seed, self.replications)
+
+    def runs(self) -> list[RunSpec]:
+        """Every run of the sweep, point by point, replication by replication."""
+        seeds = self.replication_seeds()
+        runs = []
+        for point, values in enumerate(self.points):
+            for replication, seed in enumerate(seeds):
+                run_id = make_run_id(self.plan_hash, point, values, replication, seed)
+                runs.append(RunSpec(run_id, point, replication, seed, values))
+        return runs
+
+    def points_frame(self) -> pd.DataFrame:
+        """The design as a table: one row per point, one column per factor."""
+        frame = pd.DataFrame(self.points, columns=[f.key for f in self.factors])
+        frame.insert(0, "point", np.arange(len(self.points), dtype=np.int64))
+        return frame
+
+    def record(self) -> dict[str, Any]:
+        """Everything needed to analyse the sweep's results without the plan file."""
+        return {
+            "name": self.name,
+            "description": self.spec.description,
+            "plan_file": self.label,
+            "plan_hash": self.plan_hash,
+            "design": self.design,
+            "samples": self.spec.samples,
+            "second_order": self.spec.second_order,
+            "replications": self.replications,
+            "seed": self.spec.seed,
+            "replication_seeds": self.replication_seeds(),
+            "factors": [f.describe() for f in self.factors],
+            "summary_metrics": self.summary_metrics,
+            "daily_metrics": self.daily_metrics,
+            "companies": [c.name for c in self.base.companies],
+            "points": len(self.points),
+            "runs": len(self.points) * self.replications,
+            "base": self.base.model_dump(mode="json"),
+            "base_dir": str(self.base_dir) if self.base_dir is not None else None,
+            "plan_text": self.text,
+        }
+
+
+def replication_seeds(root_seed: int, replications: int) -> list[int]:
+    """Seeds of replications ``0..replications-1``, spawned from ``root_seed``.
+
+    Child ``r`` of ``SeedSequence(root_seed)`` does not depend on how many
+    replications there are, so adding replications keeps the earlier seeds.
+    """
+    seeds = []
+    for r in range(replications):
+        child = np.random.SeedSequence(root_seed, spawn_key=(r,))
+        # 63 bits: a seed fits a signed 64-bit Parquet column and the schema's int.
+        seeds.append(int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
+    return seeds
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the same text for the same value (for hashing)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def make_run_id(
+    plan_hash: str, point: int, values: dict[str, Any], replication: int, seed: int
+) -> str:
+    """The id of a run: a hash of its plan, design point, replication and seed."""
+    text = canonical_json(
+        {
+            "plan": plan_hash,
+            "point": point,
+            "values": values,
+            "replication": replication,
+            "seed": seed,
+        }
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+# --------------------------------------------------------------------------- schema look-ups
+
+
+@functools.cache
+def summary_metric_names() -> tuple[str, ...]:
+    """The columns :func:`cxsim.summary.summarize` returns (whatever it derives today)."""
+    row = {"day": [0, 1], "company": ["a", "a"], **{m: [1.0, 1.0] for m in METRICS}}
+    return tuple(summarize(pd.DataFrame(row)).columns)
+
+
+def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def _leaf_annotation(key: str, base: ModelParams) -> Any:
+    """The type annotation of the parameter at dotted ``key``.
+
+    Raises:
+        KeyError: with a message for people if ``key`` is not a parameter of the schema.
+
+    """
+    parts = key.replace("[", ".").replace("]", "").split(".")
+    node: type[BaseModel] = ModelParams
+    value: Any = base
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        info = node.model_fields.get(part)
+        if info is None:
+            raise KeyError("not a parameter of the scenario schema")
+        annotation = info.annotation
+        value = getattr(value, part, None) if value is not None else None
+        sub = _parameter_group(annotation)
+        if sub is None:
+            if i != len(parts) - 1:
+                raise KeyError(f"{'.'.join(parts[: i + 1])} is a parameter, not a group")
+            return annotation
+        if typing.get_origin(annotation) is list:
+            if i + 1 >= len(parts) or not parts[i + 1].isdigit():
+                raise KeyError(f"{part} is a list; name an item, such as {part}.0")
+            index = int(parts[i + 1])
+            items = value if isinstance(value, list) else []
+            if index >= len(items):
+                raise KeyError(
+                    f"index {index} is out of range: the base scenario has {len(items)} {part}"
+                )
+            value = items[index]
+            i += 1
+        node = sub
+        i += 1
+    raise KeyError(f"{key} is a group of parameters; name one of its fields")
+
+
+def _parameter_group(annotation: Any) -> type[BaseModel] | None:
+    """The parameter group a field holds (directly or as list items), if any."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _value_type(annotation: Any) -> str:
+    """``int``, ``float``, ``bool`` or ``str`` for a leaf annotation (optional values unwrapped)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if args and typing.get_origin(annotation) is not Literal:
+        annotation = args[0]
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    return "str"  # strings, enums (refund_rule, handling) and literals (preset)
+
+
+def _suggest_key(key: str) -> str:
+    """``; did you mean companies.0.policy.callback_kept?`` for a misspelt dotted key."""
+    parts = key.split(".")
+    generic = ".".join("N" if p.isdigit() else p for p in parts)
+    match = difflib.get_close_matches(generic, field_paths(), n=1, cutoff=0.6)
+    if not match:
+        return ""
+    indices = iter(p for p in parts if p.isdigit())
+    suggestion = ".".join(next(indices, "0") if p == "N" else p for p in match[0].split("."))
+    return f"; did you mean {suggestion}?"
+
+
+def _flatten_keys(
+    table: dict[str, Any], is_spec: typing.Callable[[str, Any], bool]
+) -> dict[str, Any]:
+    """Join nested TOML tables (``[factors.companies.0.policy]``) into dotted keys.
+
+    A table is descended into until its path is a parameter of the schema or
+    ``is_spec(path, value)`` says the value is what the path is set to.
+    """
+    flat: dict[str, Any] = {}
+    generic_paths = set(field_paths())
+
+    def walk(prefix: str, value: Any) -> None:
+        generic = ".".join("N" if p.isdigit() else p for p in prefix.split("."))
+        if generic in generic_paths or is_spec(prefix, value) or not isinstance(value, dict):
+            flat[prefix] = value
+            return
+        for k, v in value.items():
+            walk(f"{prefix}.{k}", v)
+
+    for key, value in table.items():
+        walk(key, value)
+    return flat
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_plan(path: str | os.PathLike[str]) -> SweepPlan:
+    """Read and check a sweep plan file.
+
+    Raises:
+        PlanError: one line naming the file, the field and what was expected.
+
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise PlanError(f"{path}: is a folder, not a sweep plan file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such sweep plan file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise PlanError(f"{path}: cannot read: {err}") from None
+    return plan_from_text(text, path)
+
+
+def plan_from_text(text: str, path: Path | None = None) -> SweepPlan:
+    """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``)."""
+    label = str(path) if path is not None else "<plan>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PlanError(f"{label}: not valid TOML: {err}") from None
+    return plan_from_dict(data, path, text)
+
+
+def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "") -> SweepPlan:
+    """Check a sweep plan given as a dict of its tables (as parsed from TOML)."""
+    label = str(path) if path is not None else "<plan>"
+    data = copy.deepcopy(data)
+    if isinstance(data.get("factors"), dict):
+        data["factors"] = _flatten_keys(data["factors"], _is_factor_spec)
+    if isinstance(data.get("fixed"), dict):
+        data["fixed"] = _flatten_keys(data["fixed"], lambda _k, _v: False)
+    try:
+        spec = PlanFile.model_validate(data)
+    except ValidationError as err:
+        raise PlanError(_format_plan_error(err, label)) from None
+
+    base_params, base_dir = _load_base(spec, path, label)
+    base_params = _apply_fixed(spec, base_params, label)
+    factors = [
+        _check_factor(spec, key, raw, base_params, label) for key, raw in spec.factors.items()
+    ]
+    _check_design(spec, factors, label)
+    summary_metrics, daily_metrics = _check_metrics(spec, label)
+
+    from cxsim.sweeps.design import design_points
+
+    points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
+    _check_points(points, base_params, label)
+    plan_hash = hashlib.sha256(
+        canonical_json(
+            {
+                "base": base_params.model_dump(mode="json"),
+                "factors": [f.describe() for f in factors],
+                "design": spec.design,
+                "samples": spec.samples,
+                "second_order": spec.second_order,
+                "seed": spec.seed,
+                "summary": summary_metrics,
+                "daily": daily_metrics,
+            }
+        ).encode("utf-8")
+    ).hexdigest()
+    return SweepPlan(
+        path=path,
+        text=text,
+        spec=spec,
+        base=base_params,
+        base_dir=base_dir,
+        factors=factors,
+        points=points,
+        summary_metrics=summary_metrics,
+        daily_metrics=daily_metrics,
+        plan_hash=plan_hash,
+    )
+
+
+def _is_factor_spec(_key: str, value: Any) -> bool:
+    return isinstance(value, dict) and "range" in value
+
+
+def _format_plan_error(error: ValidationError, label: str) -> str:
+    """One line for a plan file that does not fit :class:`PlanFile`."""
+    errors = error.errors()
+    errors.sort(key=lambda e: 0 if e["type"] == "extra_forbidden" else 1)
+    err = errors[0]
+    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and "[" in p))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        tables = {(): PlanFile, ("metrics",): MetricSelection}
+        group = tables.get(tuple(loc[:-1]))
+        names = list(group.model_fields) if group is not None else []
+        key = str(loc[-1])
+        hint = _did_you_mean(key, names) or (
+            f"; expected one of {', '.join(names)}" if names else ""
+        )
+        return f"{label}: {format_loc(loc)}: unknown key {key!r}{hint}{more}"
+    if loc and loc[0] == "base" and len(loc) > 1:
+        return f"{label}: base: expected a scenario file's path or a table of scenario fields{more}"
+    if tuple(loc) == ("factors",) and err["type"] == "too_short":
+        return f"{label}: factors: expected at least one factor{more}"
+    _, message = describe_error(err)
+    return f"{label}: {format_loc(loc)}: {message}{more}"
+
+
+def _load_base(spec: PlanFile, path: Path | None, label: str) -> tuple[ModelParams, Path | None]:
+    """The base scenario's parameters and the folder its relative paths are resolved against."""
+    plan_dir = path.parent if path is not None else Path.cwd()
+    if isinstance(spec.base, dict):
+        loaded = scenario.validate(spec.base, f"{label}: base")
+        return loaded, plan_dir.resolve()
+    candidate = Path(spec.base)
+    if not candidate.is_absolute():
+        candidate = plan_dir / candidate
+    if not candidate.is_file():
+        bare = Path(spec.base).parent == Path(".") and not Path(spec.base).suffix
+        if not bare:
+            raise PlanError(f"{label}: base: no such scenario file {candidate}")
+        candidate = Path(spec.base)  # a shipped scenario's name
+    base = scenario.load(candidate)
+    return base.params, (base.base_dir or plan_dir).resolve()
+
+
+def _apply_fixed(spec: PlanFile, base: ModelParams, label: str) -> ModelParams:
+    if not spec.fixed:
+        return base
+    for key in spec.fixed:
+        _check_key(key, base, label, "fixed")
+    try:
+        return apply_overrides(base, spec.fixed)
+    except ValidationError as err:
+        loc, message = describe_error(err.errors()[0])
+        return _raise(f"{label}: fixed: {format_loc(loc)}: {message}")
+    except KeyError as err:
+        return _raise(f"{label}: fixed: {err.args[0] if err.args else err}")
+
+
+def _raise(message: str) -> typing.NoReturn:
+    raise PlanError(message)
+
+
+def _check_key(key: str, base: ModelParams, label: str, table: str) -> Any:
+    """The annotation of the parameter at ``key``; a plan error if it is not a schema path."""
+    if key in RESERVED_KEYS:
+        raise PlanError(
+            f"{label}: {table}.{key}: {RESERVED_KEYS[key]}; it cannot be varied or fixed"
+        )
+    try:
+        return _leaf_annotation(key, base)
+    except KeyError as err:
+        message = str(err.args[0])
+        hint = _suggest_key(key) if message.startswith("not a parameter") else ""
+        raise PlanError(f"{label}: {table}.{key}: {message}{hint}") from None
+
+
+def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: str) -> Factor:
+    """Check one factor: a schema path, and levels (or a range) the schema accepts."""
+    where = f"{label}: factors.{key}"
+    annotation = _check_key(key, base, label, "factors")
+    value_type = _value_type(annotation)
+    if isinstance(raw, list):
+        if not raw:
+            raise PlanError(f"{where}: expected at least one value")
+        levels = [_normalise(v, value_type) for v in raw]
+        for i, level in enumerate(levels):
+            if levels.index(level) != i:
+                raise PlanError(f"{where}: value {raw[i]!r} is listed twice")
+            _check_value(base, key, level, f"{where}: value {raw[i]!r}")
+        return Factor(key=key, levels=tuple(levels), value_type=value_type)
+    if not isinstance(raw, dict):
+        raise PlanError(
+            f"{where}: expected a list of values or a table {{ range = [low, high] }}, got {raw!r}"
+        )
+    try:
+        spec_range = FactorRange.model_validate(raw)
+    except ValidationError as err:
+        err0 = err.errors()[0]
+        if err0["type"] == "extra_forbidden":
+            names = list(FactorRange.model_fields)
+            bad = str(err0["loc"][-1])
+            hint = _did_you_mean(bad, names) or f"; expected one of {', '.join(names)}"
+            raise PlanError(f"{where}: unknown key {bad!r}{hint}") from None
+        loc, message = describe_error(err0)
+        raise PlanError(f"{where}.{format_loc(loc)}: {message}") from None
+    if value_type not in ("int", "float"):
+        raise PlanError(
+            f"{where}: a range needs a numeric parameter, but {key} takes {value_type} values; "
+            "give a list of values"
+        )
+    low, high = spec_range.range
+    if not low < high:
+        raise PlanError(f"{where}.range: expected low < high, got [{low}, {high}]")
+    if spec_range.scale == "log" and low <= 0:
+        raise PlanError(f"{where}.range: a log scale needs low > 0, got {low}")
+    for end in (low, high):
+        _check_value(base, key, _normalise(end, value_type), f"{where}.range: {end!r}")
+    if spec.design == "full_factorial" and spec_range.levels is None:
+        raise PlanError(f"{where}: a range in a full_factorial design needs levels = N")
+    if spec.design != "full_factorial" and spec_range.levels is not None:
+        raise PlanError(
+            f"{where}.levels: applies to full_factorial designs only; a {spec.design} design "
+            "samples the range"
+        )
+    return Factor(
+        key=key,
+        low=float(low),
+        high=float(high),
+        scale=spec_range.scale,
+        grid_levels=spec_range.levels,
+        value_type=value_type,
+    )
+
+
+def _normalise(value: Any, value_type: str) -> Any:
+    """A TOML value as the parameter's type, so that 1 and 1.0 are one level and one column type."""
+    if value_type == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if value_type == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _check_value(base: ModelParams, key: str, value: Any, where: str) -> None:
+    try:
+        apply_overrides(base, {key: value})
+    except ValidationError as err:
+        _, message = describe_error(err.errors()[0])
+        raise PlanError(f"{where}: {message}") from None
+
+
+def _check_design(spec: PlanFile, factors: list[Factor], label: str) -> None:
+    if spec.design == "full_factorial":
+        if spec.samples is not None:
+            raise PlanError(
+                f"{label}: samples: applies to latin_hypercube and sobol designs; a full_factorial "
+                "design runs every combination of the factors' values"
+            )
+    elif spec.samples is None:
+        raise PlanError(
+            f"{label}: samples: required for a {spec.design} design (e.g. samples = 64)"
+        )
+    if spec.design == "sobol":
+        assert spec.samples is not None
+        if spec.samples & (spec.samples - 1):
+            lower = 1 << (spec.samples.bit_length() - 1)
+            raise PlanError(
+                f"{label}: samples: a sobol design needs a power of 2 (Sobol' sequences are balanced "
+                f"at powers of 2), got {spec.samples}; use {lower} or {lower * 2}"
+            )
+    elif spec.second_order:
+        raise PlanError(f"{label}: second_order: applies to sobol designs only")
+
+
+def _check_metrics(spec: PlanFile, label: str) -> tuple[list[str], list[str]]:
+    known = summary_metric_names()
+    summary = list(known) if spec.metrics.summary == "all" else list(spec.metrics.summary)
+    for i, name in enumerate(summary):
+        if name not in known:
+            hint = _did_you_mean(name, known) or f"; expected one of {', '.join(known)}"
+            raise PlanError(f"{label}: metrics.summary[{i}]: unknown metric {name!r}{hint}")
+    if not summary:
+        raise PlanError(f"{label}: metrics.summary: expected at least one metric")
+    for i, name in enumerate(spec.metrics.daily):
+        if name not in METRICS:
+            hint = _did_you_mean(name, METRICS) or f"; expected one of {', '.join(METRICS)}"
+            raise PlanError(f"{label}: metrics.daily[{i}]: unknown metric {name!r}{hint}")
+    return list(dict.fromkeys(summary)), list(dict.fromkeys(spec.metrics.daily))
+
+
+def _check_points(points: list[dict[str, Any]], base: ModelParams, label: str) -> None:
+    """Every point must make valid parameters (some combinations break cross-field rules)."""
+    base_data = base.model_dump(mode="json")
+    for i, values in enumerate(points):
+        try:
+            apply_overrides(base_data, values)
+        except ValidationError as err:
+            loc, message = describe_error(err.errors()[0])
+            settings = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            where = format_loc(loc)
+            raise PlanError(
+                f"{label}: design point {i} ({settings}): {where + ': ' if where else ''}{message}"
+            ) from None
