@@ -1,0 +1,119 @@
+"""The ``cxsim dashboard`` command: serve the interactive dashboard.
+
+``add_commands(subparsers)`` adds the subcommand to the ``cxsim`` parser;
+``main(argv)`` runs it on its own (``python -m cxsim.dashboard``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+DEFAULT_PORT = 8050
+DEFAULT_HOST = "127.0.0.1"
+#: Exit code for bad input (a scenario that does not load, a port in use), as ``cxsim``.
+EXIT_BAD_INPUT = 2
+EXIT_MISSING_EXTRA = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dashboard's options."""
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to serve on (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to serve on (default {DEFAULT_HOST}: this computer only; 0.0.0.0 lets "
+        "a classroom's computers connect)",
+    )
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        default=None,
+        help="scenario file, or a shipped scenario's name, to start from (default manage_vs_fix)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run simulations in N worker processes, so that a classroom's changes use all "
+        "cores (default 0: in the server's own process)",
+    )
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``dashboard`` subcommand to ``cxsim``'s subparsers; returns its parser."""
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="serve the interactive dashboard for students (needs the 'dashboard' extra)",
+        description="Serve the interactive dashboard: move a lever and see how complaints, word "
+        "of mouth and retention respond. Open the printed address in a browser.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_dashboard)
+    return parser
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard until interrupted; returns the exit code."""
+    if args.workers < 0:
+        print("cxsim dashboard: --workers must be 0 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        from cxsim.dashboard.app import create_app
+    except ImportError as err:
+        print(
+            f"cxsim dashboard: needs the dashboard extra ({err}); install it with "
+            "pip install 'cxsim[dashboard]'",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING_EXTRA
+    from cxsim.scenario import ScenarioError
+
+    try:
+        app = create_app(args.scenario)
+    except ScenarioError as err:
+        print(err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from cxsim.dashboard import simulation
+
+    simulation.use_workers(args.workers)
+    if args.host in ("0.0.0.0", "::"):
+        where = (
+            f"http://localhost:{args.port}/ here, or http://<this computer's address>:"
+            f"{args.port}/ from the classroom's computers"
+        )
+    else:
+        host = "localhost" if args.host in ("127.0.0.1", "::1") else args.host
+        where = f"http://{host}:{args.port}/"
+    print(f"cxsim dashboard: open {where} in a browser (Ctrl+C stops it)", flush=True)
+    try:
+        app.run(host=args.host, port=args.port, debug=bool(args.debug), threaded=True)
+    except OSError as err:  # the port is taken, or the address is not this computer's
+        print(f"cxsim dashboard: cannot serve on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SystemExit as exit_:  # werkzeug exits when the port is taken, after saying so
+        return EXIT_BAD_INPUT if exit_.code else 0
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulation.use_workers(0)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cxsim dashboard`` with ``argv`` (default: the process's arguments)."""
+    parser = argparse.ArgumentParser(
+        prog="cxsim dashboard",
+        description="Serve the interactive dashboard for students.",
+    )
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code) if isinstance(exit_.code, int) else EXIT_BAD_INPUT
+    return run_dashboard(args)

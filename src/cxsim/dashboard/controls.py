@@ -1,0 +1,558 @@
+"""The dashboard's controls: what each sets in the parameter schema and what it means in the world.
+
+Every control is a :class:`Control`: a dotted key into
+:class:`~cxsim.params.ModelParams` (relative to a company for the company
+levers), a label, a sentence for students saying what it means in the world,
+and a widget with bounds. The schema's own description and bounds are shown as
+the control's tooltip, and the schema is what validates the values:
+:func:`build_params` turns the page's values into validated parameters or
+raises :class:`ControlError` with a message naming the control.
+
+The dashboard starts every story at a classroom size (:data:`DEFAULT_CUSTOMERS`
+people for :data:`DEFAULT_DAYS` days) so that a change shows within about a
+second, and refuses markets beyond :data:`MAX_CUSTOMERS` and
+:data:`MAX_PERSON_DAYS` with a message rather than freezing the page.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from cxsim.params import (
+    POLICY_PRESETS,
+    CompanyParams,
+    ModelParams,
+    NetworkKind,
+    PolicyParams,
+    submodel,
+)
+from cxsim.scenario import describe_error
+
+#: People in the market when a story is opened (the story files use 20,000; this answers in ~1 s).
+DEFAULT_CUSTOMERS = 2_000
+#: Days simulated when a story is opened.
+DEFAULT_DAYS = 365
+#: People drawn in the network picture by default.
+DEFAULT_DRAWN = 1_000
+#: Largest market the page runs (``cxsim run`` has no such limit).
+MAX_CUSTOMERS = 20_000
+#: Longest run the page accepts.
+MAX_DAYS = 3_650
+#: Largest customers x days the page runs: a story file's full size, about half a minute.
+MAX_PERSON_DAYS = 20_000 * 1_095
+#: Most people drawn in the network picture (a browser draws a few thousand points smoothly).
+MAX_DRAWN = 3_000
+
+#: Network shapes offered, with names for people.
+NETWORK_KINDS: dict[str, str] = {
+    NetworkKind.small_world.value: "small world (friends of friends, a few long links)",
+    NetworkKind.scale_free.value: "scale free (a few people know very many)",
+    NetworkKind.random.value: "random (anyone may know anyone)",
+    NetworkKind.fully_mixed.value: "fully mixed (everyone can reach everyone)",
+}
+
+PRESET_OPTIONS = (("manage", "manage"), ("fix", "fix"), ("custom", "custom"))
+
+
+class ControlError(ValueError):
+    """A value on the page that cannot be run; the message names the control and says why."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control on the page.
+
+    Attributes:
+        key: dotted key into ``ModelParams``; for company levers, relative to the company
+            (``policy.refund_rule``); ``drawn`` and ``price_over_quote`` are the dashboard's own.
+        label: short name shown above the widget.
+        help: what the control means in the world, in a sentence for students.
+        widget: ``slider``, ``radio``, ``number``, ``check`` or ``dropdown``.
+        minimum: smallest value the widget offers.
+        maximum: largest value the widget offers.
+        step: the widget's step.
+        options: (value, label) pairs for radio buttons and drop-downs.
+        schema_key: the schema field whose description and bounds make the tooltip
+            (``companies.N.`` prefixed for company levers).
+
+    """
+
+    key: str
+    label: str
+    help: str
+    widget: str
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    options: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    schema_key: str | None = None
+
+    @property
+    def tooltip(self) -> str:
+        """The schema's description of the field, with its bounds and dotted key."""
+        if self.schema_key is None:
+            return self.help
+        info = schema_field(self.schema_key)
+        bounds = describe_bounds(info)
+        return f"{info.description} {bounds}[{self.schema_key}]".strip()
+
+
+# --------------------------------------------------------------------------- the controls
+
+#: Controls of the whole market: size, luck, network and word of mouth.
+MARKET_CONTROLS: tuple[Control, ...] = (
+    Control(
+        "market.customers",
+        "People in the market",
+        "Customers and prospects. About 2,000 answer within a second; larger markets take "
+        f"longer (at most {MAX_CUSTOMERS:,} here).",
+        "number",
+        2,
+        MAX_CUSTOMERS,
+        1,
+        schema_key="market.customers",
+    ),
+    Control(
+        "market.days",
+        "Days",
+        "How long the story runs: 365 is one year.",
+        "number",
+        1,
+        MAX_DAYS,
+        1,
+        schema_key="market.days",
+    ),
+    Control(
+        "market.seed",
+        "Seed (the market's luck)",
+        "The same seed gives the same people, friendships and chance events; change it to "
+        "see another draw of luck.",
+        "number",
+        0,
+        None,
+        1,
+        schema_key="market.seed",
+    ),
+    Control(
+        "network.kind",
+        "Who knows whom",
+        "The shape of the customers' social network, along which word of mouth travels.",
+        "dropdown",
+        options=tuple(NETWORK_KINDS.items()),
+        schema_key="network.kind",
+    ),
+    Control(
+        "network.mean_degree",
+        "Contacts per person",
+        "How many people each customer talks to, on average.",
+        "slider",
+        2,
+        30,
+        2,
+        schema_key="network.mean_degree",
+    ),
+    Control(
+        "behaviour.word_of_mouth.negative_audience",
+        "An unhappy customer tells",
+        "How many people hear about a bad experience (TARP: 9 to 10).",
+        "slider",
+        0,
+        20,
+        0.5,
+        schema_key="behaviour.word_of_mouth.negative_audience",
+    ),
+    Control(
+        "behaviour.word_of_mouth.positive_audience",
+        "A happy customer tells",
+        "How many people hear about a good one (TARP: 4 to 5; later studies find good news "
+        "travels at least as often).",
+        "slider",
+        0,
+        20,
+        0.5,
+        schema_key="behaviour.word_of_mouth.positive_audience",
+    ),
+    Control(
+        "drawn",
+        "People drawn in the picture",
+        f"How many customers the network picture shows (at most {MAX_DRAWN:,}); it does not "
+        "change the market.",
+        "number",
+        10,
+        MAX_DRAWN,
+        10,
+    ),
+)
+
+#: Levers of each company: its policy preset and the policies that matter in the stories.
+COMPANY_LEVERS: tuple[Control, ...] = (
+    Control(
+        "policy.preset",
+        "Policy",
+        "manage: acknowledge, survey, queue, promise to call back, refund by policy. fix: fix "
+        "at once, refund without questions, apologise. custom: the story's own policy.",
+        "radio",
+        options=PRESET_OPTIONS,
+        schema_key="companies.N.policy.preset",
+    ),
+    Control(
+        "delivered_quality",
+        "Delivered quality",
+        "How often a purchase is free of defects.",
+        "slider",
+        0.5,
+        1.0,
+        0.01,
+        schema_key="companies.N.delivered_quality",
+    ),
+    Control(
+        "promised_quality",
+        "Promised quality",
+        "What the advertising promises. Promising more than is delivered disappoints "
+        "customers even when nothing is broken.",
+        "slider",
+        0.5,
+        1.0,
+        0.01,
+        schema_key="companies.N.promised_quality",
+    ),
+    Control(
+        "price_over_quote",
+        "Bill above the quote (%)",
+        "How much the bill exceeds the quote or estimate (the dealership: 15%).",
+        "slider",
+        0,
+        50,
+        1,
+        schema_key="companies.N.price",
+    ),
+    Control(
+        "policy.handling",
+        "Complaints are handled",
+        "at once: whoever hears the complaint deals with it. queue: it waits in a department "
+        "queue, oldest first.",
+        "radio",
+        options=(("immediate", "at once"), ("fifo_queue", "in a queue")),
+        schema_key="companies.N.policy.handling",
+    ),
+    Control(
+        "policy.queue_capacity",
+        "Queue capacity",
+        "Complaints the department works through per day, per 1,000 people in the market "
+        "(queue only; the manage preset's queue is at the edge of overload).",
+        "number",
+        0,
+        None,
+        0.005,
+        schema_key="companies.N.policy.queue_capacity",
+    ),
+    Control(
+        "policy.refund_rule",
+        "Refunds",
+        "never; by policy (some serious problems); or without questions.",
+        "radio",
+        options=(("never", "never"), ("policy", "by policy"), ("no_questions", "no questions")),
+        schema_key="companies.N.policy.refund_rule",
+    ),
+    Control(
+        "policy.callback_kept",
+        "Call-back promises kept",
+        "Share of promised call-backs that actually come. A broken promise hurts more than "
+        "silence.",
+        "slider",
+        0,
+        1,
+        0.05,
+        schema_key="companies.N.policy.callback_kept",
+    ),
+    Control(
+        "policy.goodwill_probability",
+        "Goodwill",
+        "Chance the company makes good a problem that was not its fault (the air conditioner "
+        "dropped from a window).",
+        "slider",
+        0,
+        1,
+        0.05,
+        schema_key="companies.N.policy.goodwill_probability",
+    ),
+    Control(
+        "policy.review_response_probability",
+        "Listens to reviews",
+        "Chance it answers a bad public review the next day with a fix, an apology and a "
+        "refund (the pet store).",
+        "slider",
+        0,
+        1,
+        0.05,
+        schema_key="companies.N.policy.review_response_probability",
+    ),
+    Control(
+        "policy.crm_touches_per_month",
+        "CRM touches per month",
+        "Acknowledgements, tracking notices, surveys and promotions per customer: welcome when "
+        "all is well, wearing while a problem is open.",
+        "slider",
+        0,
+        20,
+        0.5,
+        schema_key="companies.N.policy.crm_touches_per_month",
+    ),
+    Control(
+        "policy.shares_service_information",
+        "Sales knows about open problems",
+        "The account manager who calls knows the client's open service issue and gets it "
+        "handled, instead of pitching.",
+        "check",
+        schema_key="companies.N.policy.shares_service_information",
+    ),
+    Control(
+        "promotion_excluded_share",
+        "Promotion it cannot deliver",
+        "Share of customers promised a promotion they cannot get (free delivery just past the "
+        "boundary). Only for a company running a promotion.",
+        "slider",
+        0,
+        0.5,
+        0.01,
+        schema_key="companies.N.promotions.N.excluded_share",
+    ),
+)
+
+CONTROLS_BY_KEY: dict[str, Control] = {c.key: c for c in (*MARKET_CONTROLS, *COMPANY_LEVERS)}
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def schema_field(dotted: str) -> FieldInfo:
+    """The pydantic field at ``dotted`` (list items written ``N``), e.g. ``companies.N.price``."""
+    model: type[BaseModel] = ModelParams
+    info: FieldInfo | None = None
+    for part in dotted.split("."):
+        if part == "N":
+            continue
+        if info is not None:
+            group = submodel(info.annotation)
+            if group is None:
+                raise KeyError(f"{dotted}: {part} is inside a value, not a group of parameters")
+            model = group
+        info = model.model_fields[part]
+    assert info is not None
+    return info
+
+
+def describe_bounds(info: FieldInfo) -> str:
+    """The field's bounds for a tooltip, e.g. ``(0 to 1) ``, or an empty string."""
+    low = high = None
+    for meta in info.metadata:
+        if isinstance(meta, Ge | Gt):
+            low = meta.ge if isinstance(meta, Ge) else meta.gt
+        elif isinstance(meta, Le | Lt):
+            high = meta.le if isinstance(meta, Le) else meta.lt
+    if low is not None and high is not None:
+        return f"({low:g} to {high:g}) "
+    if low is not None:
+        return f"(at least {low:g}) "
+    if high is not None:
+        return f"(at most {high:g}) "
+    return ""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def market_values(params: ModelParams, drawn: int = DEFAULT_DRAWN) -> dict[str, Any]:
+    """The market controls' values for ``params``, at the dashboard's default size."""
+    data = params.model_dump(mode="json")
+    values = {c.key: _get(data, c.key) for c in MARKET_CONTROLS if c.key != "drawn"}
+    values["market.customers"] = DEFAULT_CUSTOMERS
+    values["market.days"] = DEFAULT_DAYS
+    values["drawn"] = min(drawn, DEFAULT_CUSTOMERS)
+    return values
+
+
+def lever_values(company: CompanyParams) -> dict[str, Any]:
+    """The company levers' values for ``company``."""
+    data = company.model_dump(mode="json")
+    values = {c.key: _get(data, c.key) for c in COMPANY_LEVERS if c.key in _PLAIN_LEVERS}
+    quoted = company.quoted_price if company.quoted_price is not None else company.price
+    over = (company.price / quoted - 1.0) * 100.0 if quoted > 0 else 0.0
+    values["price_over_quote"] = round(over, 2)
+    shares = [p.excluded_share for p in company.promotions]
+    values["promotion_excluded_share"] = max(shares) if shares else 0.0
+    return values
+
+
+def preset_lever_values(preset: str) -> dict[str, Any]:
+    """The policy levers' values of a preset (``manage`` or ``fix``)."""
+    policy = PolicyParams(preset=preset).model_dump(mode="json")  # type: ignore[arg-type]
+    return {
+        c.key: policy[c.key.removeprefix("policy.")]
+        for c in COMPANY_LEVERS
+        if c.key.startswith("policy.")
+    }
+
+
+_PLAIN_LEVERS = frozenset(
+    c.key for c in COMPANY_LEVERS if c.key not in ("price_over_quote", "promotion_excluded_share")
+)
+
+
+def _get(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+
+
+# --------------------------------------------------------------------------- building parameters
+
+
+def build_params(
+    base: ModelParams,
+    market: dict[str, Any],
+    companies: list[dict[str, Any]],
+) -> tuple[ModelParams, int]:
+    """Validated parameters and the number of people to draw, from the page's values.
+
+    Args:
+        base: the story's parameters (what the controls do not set comes from here).
+        market: market control key -> value.
+        companies: per company, lever key -> value.
+
+    Returns:
+        The parameters, and how many people the network picture draws.
+
+    Raises:
+        ControlError: a value the schema or the page refuses; the message names the control.
+
+    """
+    if len(companies) != len(base.companies):
+        raise ControlError(
+            f"the story has {len(base.companies)} companies but the page sent {len(companies)}"
+        )
+    data = base.model_dump(mode="json")
+    drawn = market.get("drawn")
+    for key, value in market.items():
+        if key != "drawn":
+            _set(data, key, value)
+    for i, levers in enumerate(companies):
+        data["companies"][i] = _company_data(data["companies"][i], levers)
+    try:
+        params = ModelParams.model_validate(data)
+    except ValidationError as err:
+        raise ControlError(_explain(err, data)) from None
+    check_size(params)
+    return params, _check_drawn(drawn, params.market.customers)
+
+
+def _company_data(company: dict[str, Any], levers: dict[str, Any]) -> dict[str, Any]:
+    company = copy.deepcopy(company)
+    preset = levers.get("policy.preset", company["policy"].get("preset", "custom"))
+    if preset in POLICY_PRESETS and preset != company["policy"].get("preset"):
+        # A newly chosen preset replaces the story's policy; the levers then set their fields.
+        company["policy"] = {"preset": preset}
+    else:
+        company["policy"]["preset"] = preset
+    for key, value in levers.items():
+        if key in ("policy.preset", "price_over_quote", "promotion_excluded_share"):
+            continue
+        if key == "policy.shares_service_information" and isinstance(value, list):
+            value = bool(value)  # a checklist's value is the list of ticked options
+        _set(company, key, value)
+    if "price_over_quote" in levers:
+        over = levers["price_over_quote"]
+        if isinstance(over, int | float) and not isinstance(over, bool) and over < -100:
+            label = CONTROLS_BY_KEY["price_over_quote"].label
+            raise ControlError(
+                f"{label} ({company.get('name')}): must be at least -100 (free), got {over:g}"
+            )
+        quoted = company.get("quoted_price")
+        quoted = company["price"] if quoted is None else quoted
+        company["quoted_price"] = quoted
+        if isinstance(over, int | float) and not isinstance(over, bool) and math.isfinite(over):
+            company["price"] = round(quoted * (1.0 + over / 100.0), 6)
+        else:
+            company["price"] = over  # let the schema say what is wrong with it
+    excluded = levers.get("promotion_excluded_share")
+    if excluded is not None:
+        for promotion in company.get("promotions", []):
+            promotion["excluded_share"] = excluded
+    delivered = company.get("delivered_quality")
+    if isinstance(delivered, int | float) and delivered > company.get("max_quality", 1.0):
+        # Learning cannot lower quality: a delivery above the ceiling raises the ceiling.
+        company["max_quality"] = delivered
+    return company
+
+
+def check_size(params: ModelParams) -> None:
+    """Refuse a market too large for the page, with a message naming the control."""
+    m = params.market
+    if m.customers > MAX_CUSTOMERS:
+        raise ControlError(
+            f"People in the market: {m.customers:,} is too many for the page (at most "
+            f"{MAX_CUSTOMERS:,} here; `cxsim run` runs larger markets)"
+        )
+    if m.days > MAX_DAYS:
+        raise ControlError(f"Days: {m.days:,} is too long for the page (at most {MAX_DAYS:,})")
+    if m.customers * m.days > MAX_PERSON_DAYS:
+        raise ControlError(
+            f"{m.customers:,} people for {m.days:,} days is too large for the page (at most "
+            f"{MAX_PERSON_DAYS:,} person-days; `cxsim run` runs larger markets)"
+        )
+
+
+def _check_drawn(drawn: Any, customers: int) -> int:
+    label = CONTROLS_BY_KEY["drawn"].label
+    if drawn is None:
+        raise ControlError(f"{label}: enter a whole number from 10 to {MAX_DRAWN:,}")
+    if isinstance(drawn, bool) or not isinstance(drawn, int | float) or drawn != int(drawn):
+        raise ControlError(f"{label}: expected a whole number, got {drawn!r}")
+    if not 10 <= drawn <= MAX_DRAWN:
+        raise ControlError(
+            f"{label}: {int(drawn):,} is outside 10 to {MAX_DRAWN:,} (a browser draws a few "
+            "thousand people smoothly)"
+        )
+    return min(int(drawn), customers)
+
+
+def _explain(err: ValidationError, data: dict[str, Any]) -> str:
+    """The first schema error, named by its control (``Goodwill (fixing): ...``)."""
+    errors = err.errors()
+    loc, message = describe_error(errors[0])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{_control_label(loc, data)}: {message}{more}"
+
+
+def _control_label(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    parts = [str(p) for p in loc]
+    if len(parts) >= 2 and parts[0] == "companies" and parts[1].isdigit():
+        i = int(parts[1])
+        name = data["companies"][i].get("name", f"company {i + 1}")
+        rest = ".".join(parts[2:])
+        if rest == "price" or rest == "quoted_price":
+            rest = "price_over_quote"
+        elif rest.startswith("promotions.") and rest.endswith(".excluded_share"):
+            rest = "promotion_excluded_share"
+        control = CONTROLS_BY_KEY.get(rest)
+        label = control.label if control is not None else rest or "company"
+        return f"{label} ({name})"
+    key = ".".join(parts)
+    control = CONTROLS_BY_KEY.get(key)
+    return control.label if control is not None else key or "parameters"

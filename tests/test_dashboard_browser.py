@@ -1,0 +1,376 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright.
+
+The server runs as ``python -m cxsim.dashboard`` on a free port of 127.0.0.1.
+Chromium is installed with apt-get when missing and we are root; otherwise
+these tests are skipped with the reason. Playwright's own browser download is
+never used: the tests launch ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("dash", reason="the dashboard extra (dash) is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Where a run's screenshots are also copied for people to look at (set CXSIM_SHOTS=DIR).
+SHOTS_ENV = "CXSIM_SHOTS"
+RUN_TIMEOUT_MS = 60_000
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium, installed with apt-get when missing and we are root."""
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            subprocess.run(
+                ["apt-get", "update", "-qq"], env=env, timeout=300, check=False, capture_output=True
+            )
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "chromium"],
+                env=env,
+                timeout=600,
+                check=False,
+                capture_output=True,
+            )
+        except subprocess.TimeoutExpired:
+            pass
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing and could not be installed (needs root and apt-get)")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    timeout: float = 90.0, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m cxsim.dashboard`` on a free port; return the process and its address.
+
+    The server's log goes to a temporary file, not a pipe: nobody reads a pipe
+    while the tests run, and a full pipe would stall the server mid-request.
+    """
+    port = _free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (the server writes to it after we return)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cxsim.dashboard",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the dashboard server stopped: {log.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the dashboard server did not start in time")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    process, url = start_server()
+    try:
+        yield url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """One student's browser session on the dashboard, after its first run arrived.
+
+    The tests below share it, in order, as a student would (loading the page
+    once keeps the browser tests fast); each leaves the page runnable.
+    """
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(server)
+    wait_for_run(tab)
+    wait_for_network(tab)
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wait_for_run(tab: Any, previous: str | None = None) -> str:
+    """Wait until the message bar reports a finished run (a new one, if ``previous`` is given)."""
+    tab.wait_for_function(
+        """(previous) => {
+            const m = document.querySelector('#message');
+            return m && m.innerText.includes('simulated in') && m.innerText !== previous;
+        }""",
+        arg=previous,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    return tab.inner_text("#message")
+
+
+def wait_for_network(tab: Any) -> None:
+    tab.wait_for_function(
+        """() => {
+            const gd = document.querySelector('#network-graph .js-plotly-plot');
+            return gd && gd.data && gd.data.length > 1 && gd.data[1].customdata;
+        }""",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def figure_data(tab: Any, graph_id: str) -> str:
+    """The data of a chart as the browser draws it, as JSON."""
+    return tab.evaluate(
+        """(id) => {
+            const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+            return JSON.stringify(gd.data.map(t => [t.name, t.y]));
+        }""",
+        graph_id,
+    )
+
+
+def lever(tab: Any, company: int, key: str) -> Any:
+    ident = {"company": company, "key": key.replace(".", "__"), "type": "lever"}
+    return tab.locator(f"[id='{json.dumps(ident, separators=(',', ':'))}']")
+
+
+def node_position(tab: Any, index: int) -> tuple[float, float, int]:
+    """Page coordinates and customer id of the ``index``-th person drawn."""
+    x, y, person = tab.evaluate(
+        """(i) => {
+            const gd = document.querySelector('#network-graph .js-plotly-plot');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const t = gd.data[1];
+            const box = gd.getBoundingClientRect();
+            return [box.left + xa._offset + xa.l2p(t.x[i]),
+                    box.top + ya._offset + ya.l2p(t.y[i]), t.customdata[i]];
+        }""",
+        index,
+    )
+    return float(x), float(y), int(person)
+
+
+def unhappiest_customer(tab: Any) -> int:
+    """Index, in the picture, of the customer with the lowest attitude toward its company."""
+    return int(
+        tab.evaluate(
+            """() => {
+                const t = document.querySelector('#network-graph .js-plotly-plot').data[1];
+                let best = 0, low = 2;
+                t.text.forEach((s, i) => {
+                    const m = s.match(/attitude ([-+][0-9.]+)/);
+                    if (m && parseFloat(m[1]) < low) { low = parseFloat(m[1]); best = i; }
+                });
+                return best;
+            }"""
+        )
+    )
+
+
+def click_person(tab: Any, index: int) -> int:
+    """Click a person in the network picture; return its customer id."""
+    tab.locator("#network-graph").scroll_into_view_if_needed()
+    x, y, person = node_position(tab, index)
+    tab.mouse.move(x, y)
+    tab.mouse.click(x, y)
+    return person
+
+
+def screenshot(tab: Any, path: Path, height: int = 2450) -> Path:
+    """Save the page, seen in a window tall enough to show it all."""
+    size = tab.viewport_size
+    tab.set_viewport_size({"width": size["width"], "height": height})
+    tab.wait_for_timeout(300)  # let the charts take the new size
+    tab.screenshot(path=str(path))
+    tab.set_viewport_size(size)
+    assert path.stat().st_size > 10_000
+    shots = os.environ.get(SHOTS_ENV)
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(shots) / path.name)
+    return path
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_page_opens_on_the_flagship_story(page: Any, tmp_path: Path) -> None:
+    assert "manage vs fix: 2,000 people for 365 days" in page.inner_text("#message")
+    assert "managing" in page.inner_text("#kpis")
+    assert "fixing" in page.inner_text("#kpis")
+    assert page.inner_text("#day-label") == "day 365"
+    screenshot(page, tmp_path / "dashboard-default.png")
+
+
+def test_moving_a_slider_changes_the_charts(page: Any) -> None:
+    before = figure_data(page, "money-graph")
+    shown = page.inner_text("#message")
+    thumb = lever(page, 0, "policy.callback_kept").locator("[role=slider]")
+    thumb.focus()
+    thumb.press("End")  # every promised call-back kept
+    wait_for_run(page, shown)
+    page.wait_for_function(
+        """(before) => {
+            const gd = document.querySelector('#money-graph .js-plotly-plot');
+            return JSON.stringify(gd.data.map(t => [t.name, t.y])) !== before;
+        }""",
+        arg=before,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    assert figure_data(page, "money-graph") != before
+
+
+def test_play_moves_the_network_through_time(page: Any) -> None:
+    tally_before = page.inner_text("#network-tally")
+    page.click("#play-button")  # at the last day, play starts over from day 0
+    page.wait_for_function(
+        """() => {
+            const d = parseInt(document.querySelector('#day-label').innerText.replace('day ', ''));
+            return d > 0 && d < 365;
+        }""",
+        timeout=30_000,
+    )
+    if page.inner_text("#play-button") == "Pause":  # not already at the end on a slow machine
+        page.click("#play-button")
+    page.wait_for_function(
+        "() => document.querySelector('#play-button').innerText === 'Play'", timeout=20_000
+    )
+    page.wait_for_timeout(1_000)  # a frame already on its way may still land
+    stopped = page.inner_text("#day-label")
+    page.wait_for_function(
+        "(label) => document.querySelector('#network-tally').innerText.startsWith(label + ':')",
+        arg=stopped,
+        timeout=20_000,
+    )
+    page.wait_for_timeout(1_000)
+    assert page.inner_text("#day-label") == stopped  # paused
+    assert page.inner_text("#network-tally") != tally_before
+
+
+def test_clicking_a_person_shows_their_journey(page: Any, tmp_path: Path) -> None:
+    person = click_person(page, unhappiest_customer(page))
+    page.wait_for_selector("#journey-events", timeout=RUN_TIMEOUT_MS)
+    assert f"Person {person}:" in page.inner_text("#journey-story")
+    assert f"Journey of customer {person}" in page.evaluate(
+        "() => document.querySelector('#journey-graph .js-plotly-plot').layout.title.text"
+    )
+    rings = page.evaluate(
+        "() => document.querySelector('#network-graph .js-plotly-plot').data.length"
+    )
+    assert rings >= 6  # contacts, people, legend entries and the ring round the chosen person
+    screenshot(page, tmp_path / "dashboard-journey.png")
+
+
+def test_side_by_side_with_network_and_journey(page: Any, tmp_path: Path) -> None:
+    shown = page.inner_text("#message")
+    page.locator("#compare-toggle input").check()
+    shown = wait_for_run(page, shown)
+    assert "side by side with baseline A" in shown
+    lever(page, 0, "policy.preset").get_by_text("fix", exact=True).click()
+    wait_for_run(page, shown)
+    page.wait_for_selector("#diff-panel", state="visible")
+    assert "A" in page.inner_text("#kpis")
+    traces = page.evaluate(
+        "() => document.querySelector('#diff-graph .js-plotly-plot').data.length"
+    )
+    assert traces >= 8
+    person = click_person(page, unhappiest_customer(page))
+    page.wait_for_selector("#journey-events", timeout=RUN_TIMEOUT_MS)
+    assert f"Person {person}:" in page.inner_text("#journey-story")
+    screenshot(page, tmp_path / "dashboard-side-by-side.png")
+
+
+def test_a_value_out_of_range_shows_a_message_and_keeps_the_charts(page: Any) -> None:
+    before = figure_data(page, "share-graph")
+    box = page.locator('[id=\'{"key":"market__customers","type":"market"}\']')
+    box.fill("99999999")
+    box.press("Enter")
+    page.wait_for_selector("#message.cx-error", timeout=RUN_TIMEOUT_MS)
+    assert "People in the market" in page.inner_text("#message")
+    assert figure_data(page, "share-graph") == before
+    box.fill("1500")  # back to a market the page runs
+    box.press("Enter")
+    wait_for_run(page)
+    assert "1,500 people" in page.inner_text("#message")
+
+
+def test_opening_a_story_keeps_its_own_levers(page: Any) -> None:
+    shown = page.inner_text("#message")
+    page.click("#try-panel summary")
+    page.locator('[id=\'{"story":"quiet_by_wearing_out","type":"open-story"}\']').click()
+    shown = wait_for_run(page, shown)
+    assert shown.startswith("quiet by wearing out")
+    heavy = lever(page, 1, "policy.crm_touches_per_month").locator("[role=slider]")
+    assert heavy.get_attribute("aria-valuenow") == "12"
+    assert "heavy CRM" in page.inner_text("#kpis")
