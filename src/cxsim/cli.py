@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare two scenarios on common random numbers (paired differences B - A)",
         description="Run A and B with the same seeds per replication and print, per company "
         "position, the mean paired difference B - A of retention, market share, profit, NPS and "
-        "complaints per customer with 95%% paired-t confidence intervals; writes comparison.csv, "
+        "complaints per customer-year with 95%% paired-t confidence intervals; writes comparison.csv, "
         "pairs.csv and comparison.html into DIR.",
     )
     p.add_argument("a", metavar="A", help="first scenario (the baseline)")
