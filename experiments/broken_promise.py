@@ -36,15 +36,8 @@ def run(job: tuple[bool, int]) -> dict:
     c = market.customers
     day0 = np.flatnonzero(c.provider == 0)
     excluded = c.location >= 1.0 - excluded_share  # the same people in both arms
-    net = market.network
     has_excluded_contact = np.zeros(c.n, dtype=bool)
-    who = np.flatnonzero(excluded)
-    deg = net.degree[who].astype(np.int64)
-    contacts = net.indices[
-        np.repeat(net.indptr[who], deg)
-        + (np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg))
-    ]
-    has_excluded_contact[contacts] = True
+    has_excluded_contact[market.network.contacts(np.flatnonzero(excluded))[1]] = True
     neighbour = has_excluded_contact & ~excluded
     market.run()
     lost = ~((c.provider[day0] == 0) & (c.join_day[day0] <= 0))

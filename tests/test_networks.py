@@ -494,3 +494,14 @@ def test_empty_networks() -> None:
         assert net.n == 0
         assert net.n_edges == 0
         assert net.degree.size == 0
+
+
+def test_contacts_of_many_nodes_are_their_rows_in_order():
+    net = small_world(200, 6, 0.2, np.random.default_rng(3))
+    nodes = np.array([5, 0, 199, 5])
+    degree, contact = net.contacts(nodes)
+    assert degree.tolist() == [len(net.neighbors(i)) for i in nodes]
+    expected = np.concatenate([net.neighbors(i) for i in nodes])
+    assert np.array_equal(contact, expected)
+    with pytest.raises(ValueError, match="fully mixed"):
+        fully_mixed(10).contacts(np.array([1]))

@@ -191,11 +191,7 @@ class Market(mesa.Model):
     ) -> None:
         counts = self.customers.neighbor_customers
         assert counts is not None
-        net = self.network
-        deg = net.degree[who].astype(np.int64)
-        starts = net.indptr[who]
-        offsets = np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
-        contacts = net.indices[np.repeat(starts, deg) + offsets]
+        deg, contacts = self.network.contacts(who)
         flat = counts.reshape(-1)
         n = self.customers.n
         for providers, sign in ((old, -1), (new, 1)):

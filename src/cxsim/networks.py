@@ -137,6 +137,21 @@ class Network:
             return np.delete(np.arange(self.n, dtype=np.int32), i)
         return self.indices[self.indptr[i] : self.indptr[i + 1]]
 
+    def contacts(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All contacts of ``nodes`` at once: their degrees and their rows, concatenated.
+
+        Returns ``(degree, contact)``: ``degree[j]`` (int64) is the number of
+        contacts of ``nodes[j]``, and ``contact`` holds them row after row, so
+        ``np.repeat(np.arange(nodes.size), degree)`` says whose each one is.
+        Not for a fully mixed population, which stores no contacts.
+        """
+        if self.indptr is None or self.indices is None:
+            raise ValueError("a fully mixed population stores no contacts")
+        nodes = np.asarray(nodes, dtype=np.int64)
+        degree = self._degree[nodes].astype(np.int64)
+        within_row = np.arange(degree.sum()) - np.repeat(np.cumsum(degree) - degree, degree)
+        return degree, self.indices[np.repeat(self.indptr[nodes], degree) + within_row]
+
     def sample_listeners(
         self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:

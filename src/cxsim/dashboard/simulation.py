@@ -268,18 +268,13 @@ def make_picture(net: Network, drawn: int) -> Picture:
 
 def _ball(net: Network, start: int, size: int) -> np.ndarray:
     """The ``size`` people nearest to ``start`` (breadth first; then others, by id)."""
-    assert net.indptr is not None
-    assert net.indices is not None
     seen = np.zeros(net.n, dtype=bool)
     seen[start] = True
     order = [np.array([start], dtype=np.int64)]
     frontier = order[0]
     total = 1
     while total < size and frontier.size:
-        deg = net.degree[frontier].astype(np.int64)
-        starts = net.indptr[frontier]
-        offsets = np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
-        nbrs = net.indices[np.repeat(starts, deg) + offsets].astype(np.int64)
+        nbrs = net.contacts(frontier)[1].astype(np.int64)
         nbrs = np.unique(nbrs[~seen[nbrs]])
         nbrs = nbrs[: size - total]
         seen[nbrs] = True
@@ -294,14 +289,9 @@ def _ball(net: Network, start: int, size: int) -> np.ndarray:
 
 def _edges_among(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Contacts among ``nodes``, once each, as indices into ``nodes``."""
-    assert net.indptr is not None
-    assert net.indices is not None
     local = np.full(net.n, -1, dtype=np.int64)
     local[nodes] = np.arange(nodes.size)
-    deg = net.degree[nodes].astype(np.int64)
-    starts = net.indptr[nodes]
-    offsets = np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
-    nbrs = net.indices[np.repeat(starts, deg) + offsets]
+    deg, nbrs = net.contacts(nodes)
     src = np.repeat(np.arange(nodes.size), deg)
     dst = local[nbrs]
     keep = (dst >= 0) & (src < dst)
