@@ -16,7 +16,6 @@ import math
 import os
 import platform
 import shutil
-import statistics
 import sys
 import time
 import uuid
@@ -37,7 +36,7 @@ from cxsim.model import Market
 from cxsim.params import ModelParams, apply_overrides
 from cxsim.results import LEVELS, METRICS
 from cxsim.scenario import Scenario, ScenarioError
-from cxsim.summary import FIGURES, summarize
+from cxsim.summary import FIGURES, summarize, t_quantile_975
 
 #: Figures in the paired-difference table of ``cxsim compare``.
 COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per_customer_year")
@@ -45,39 +44,10 @@ COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per
 #: Files a run writes.
 RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "report.html")
 
-#: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (t_{0.975, df}).
-T_975 = (
-    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
-    2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
-    2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
-    2.048407, 2.045230, 2.042272,
-)  # fmt: skip
-
 Progress = Callable[[int], None]
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (for 95% intervals).
-
-    A stored table for ``df <= 30``; beyond it the Cornish-Fisher expansion around
-    the normal quantile (error below 1e-7 there).
-    """
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
-    if df <= len(T_975):
-        return T_975[df - 1]
-    z = statistics.NormalDist().inv_cdf(0.975)
-    v = float(df)
-    return (
-        z
-        + (z**3 + z) / (4 * v)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
-    )
 
 
 def mean_ci(values: np.ndarray | list[float]) -> tuple[float, float, float]:

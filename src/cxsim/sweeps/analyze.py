@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxsim.summary import t_quantile_975
 from cxsim.sweeps.store import OK, SweepStore
 
 #: Most bins of a continuous factor in main-effect plots.
@@ -120,15 +121,6 @@ def load_daily(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def t_quantile_975(df: np.ndarray | int) -> np.ndarray:
-    """The 0.975 quantile of Student's t (NaN for df < 1)."""
-    from scipy.stats import t
-
-    df = np.asarray(df, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(df >= 1, t.ppf(0.975, np.maximum(df, 1)), np.nan)
 
 
 def mean_ci(grouped: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
