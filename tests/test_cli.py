@@ -17,6 +17,8 @@ from cxsim import Market, cli, runner, scenario
 from cxsim.params import apply_overrides
 from cxsim.results import METRICS
 
+from .test_scenarios import SHIPPED
+
 SMALL = ["--set", "market.customers=2000", "--days", "120"]
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 FLAGSHIP = SCENARIO_DIR / "manage_vs_fix.toml"
@@ -406,18 +408,7 @@ def test_scenarios_lists_all_shipped_with_descriptions(capsys: pytest.CaptureFix
     assert code == 0
     lines = out.splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == sorted(
-        [
-            "manage_vs_fix",
-            "dealership",
-            "quiet_by_wearing_out",
-            "goodwill_guarantee",
-            "free_delivery_promotion",
-            "review_refund",
-            "account_manager",
-            "tarp_repurchase",
-        ]
-    )
+    assert names == sorted(SHIPPED)
     assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
 
 
