@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cxsim import runner, scenario
+from cxsim.summary import t_quantile_975
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SHORT = {"market.customers": 4000, "market.days": 365}
@@ -90,13 +92,28 @@ def test_dealership_that_overcharges_and_breaks_callbacks_loses_more_customers()
         result, "independent garage", "annual_churn"
     )
     assert mean(result, "dealership", "nps") < mean(result, "independent garage", "nps")
-    # Broken promises teach silence: fewer complaints per problem.
-    assert mean(result, "dealership", "problems_per_complaint") > mean(
-        result, "independent garage", "problems_per_complaint"
-    )
     assert mean(result, "dealership", "broken_promises") > 5 * mean(
         result, "independent garage", "broken_promises"
     )
+
+
+def test_dealerships_broken_callbacks_teach_silence_at_the_shipped_size() -> None:
+    """More problems per complaint at the dealership: a small effect, so tested where it shows.
+
+    On the short market (4,000 people, one year) the difference is about 0.5
+    problems per complaint with a standard deviation of about 6 between
+    replications, which no affordable number of replications resolves. At the
+    shipped size (20,000 people, three years) it is about 1.9 with a standard
+    deviation of about 1.3, so six paired replications put the lower end of
+    its 95% interval above zero with room to spare.
+    """
+    replications = 6
+    result = runner.run(scenario.load("dealership"), replications=replications, seed=1)
+    diff = result.figure_values("dealership", "problems_per_complaint") - result.figure_values(
+        "independent garage", "problems_per_complaint"
+    )
+    half_width = t_quantile_975(replications - 1) * diff.std(ddof=1) / np.sqrt(replications)
+    assert diff.mean() - half_width > 0
 
 
 def test_heavy_crm_gets_fewer_complaints_but_loses_more_customers() -> None:

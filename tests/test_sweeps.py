@@ -368,7 +368,11 @@ def test_temporary_files_and_uncommitted_daily_parts_are_ignored(tmp_path: Path)
 
 
 def test_kill_9_mid_sweep_loses_no_finished_run_and_resume_completes(tmp_path: Path) -> None:
-    text = TINY_PLAN.replace("replications = 2", "replications = 10")
+    # A year per run (about 0.1 s): the sweep outlasts the first one-second batch by
+    # several seconds, so the kill below finds some runs written and some not.
+    text = TINY_PLAN.replace("replications = 2", "replications = 10").replace(
+        "days = 30", "days = 365"
+    )
     path = write_plan(tmp_path, text)
     out = tmp_path / "out"
     planned = 4 * 10
