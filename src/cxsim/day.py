@@ -140,22 +140,21 @@ class Today:
     def _flatten(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if not self.experiences:
             return _empty(np.int8), _empty(), _empty(np.int8), _empty(np.float32)
-        events = np.concatenate(
-            [np.full(c.size, e, dtype=np.int8) for e, c, _, _ in self.experiences]
-        )
+        sizes = [c.size for _, c, _, _ in self.experiences]
+        events = np.repeat(np.array([e for e, _, _, _ in self.experiences], dtype=np.int8), sizes)
         customers = np.concatenate([c for _, c, _, _ in self.experiences]).astype(
             np.int64, copy=False
         )
-        companies = np.concatenate(
-            [
-                np.broadcast_to(np.asarray(k, dtype=np.int8), c.shape)
-                for _, c, k, _ in self.experiences
-            ]
-        )
-        strengths = np.concatenate(
-            [
-                np.ones(c.size, dtype=np.float32) if s is None else np.asarray(s, dtype=np.float32)
-                for _, c, _, s in self.experiences
-            ]
-        )
+        # Most experiences are with one company at full strength: fill those at once,
+        # then copy in the few given per customer.
+        scalar = [k if isinstance(k, int | np.integer) else 0 for _, _, k, _ in self.experiences]
+        companies = np.repeat(np.array(scalar, dtype=np.int8), sizes)
+        strengths = np.ones(customers.size, dtype=np.float32)
+        start = 0
+        for (_, _, k, strength), size in zip(self.experiences, sizes, strict=True):
+            if not isinstance(k, int | np.integer):
+                companies[start : start + size] = k
+            if strength is not None:
+                strengths[start : start + size] = strength
+            start += size
         return events, customers, companies, strengths

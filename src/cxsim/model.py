@@ -13,7 +13,7 @@ import pandas as pd
 
 from cxsim import networks
 from cxsim.company import Company
-from cxsim.customers import ISSUE_NONE, PROSPECT, Customers
+from cxsim.customers import ISSUE_NONE, ISSUE_OPEN, PROSPECT, Customers
 from cxsim.day import Today, run_day
 from cxsim.events import Event
 from cxsim.journey import JourneyLog
@@ -134,6 +134,11 @@ class Market(mesa.Model):
             Company(self, k, cp) for k, cp in enumerate(params.companies)
         ]
         k = len(self.companies)
+        self.prices = np.array([c.params.price for c in self.companies], dtype=np.float64)
+        self.advertising_weights = np.array(
+            [c.params.advertising_weight for c in self.companies], dtype=np.float64
+        )
+        self.cost_rates = accounts.cost_rates(self)
         max_degree = None if self.network.fully_mixed else int(self.network.degree.max(initial=0))
         self.customers = Customers.allocate(n, k, max_degree)
         self.customer_counts = np.zeros(k, dtype=np.int64)
@@ -194,14 +199,18 @@ class Market(mesa.Model):
         deg, contacts = self.network.contacts(who)
         flat = counts.reshape(-1)
         n = self.customers.n
-        for providers, sign in ((old, -1), (new, 1)):
+        for providers, change in ((old, np.subtract), (new, np.add)):
             if providers is None:
                 continue
-            rep = np.repeat(providers.astype(np.int64), deg)
-            ok = rep >= 0
-            keys = rep[ok] * n + contacts[ok]
+            served = providers >= 0
+            if served.all():
+                keys = np.repeat(providers * np.int64(n), deg) + contacts
+            elif served.any():
+                keys = (np.repeat(providers * np.int64(n), deg) + contacts)[np.repeat(served, deg)]
+            else:
+                continue
             # ufunc.at is unbuffered, so a contact counted twice in one call is counted twice.
-            (np.add if sign > 0 else np.subtract).at(flat, keys, 1)
+            change.at(flat, keys, 1)
 
     # ------------------------------------------------------------------ the day
 
@@ -249,8 +258,24 @@ class Market(mesa.Model):
         self.today.experiences.append((int(event), customers, companies, strength))
         self.journey.record(self.day, event, customers, companies)
 
-    def log(self, event: Event, customers: np.ndarray, companies: np.ndarray | int) -> None:
-        """Record an event that does not move attitude (journey log only)."""
+    def log(
+        self,
+        event: Event,
+        customers: np.ndarray,
+        companies: np.ndarray | int,
+        where: np.ndarray | None = None,
+    ) -> None:
+        """Record an event that does not move attitude (journey log only).
+
+        ``where`` (a mask over ``customers``) selects whom it happened to; the
+        selection is only made when a journey log is kept.
+        """
+        if not self.journey.enabled:
+            return
+        if where is not None:
+            customers = customers[where]
+            if not isinstance(companies, int | np.integer):
+                companies = companies[where]
         self.journey.record(self.day, event, customers, companies)
 
     # ------------------------------------------------------------------ derived
@@ -264,13 +289,14 @@ class Market(mesa.Model):
         """Whether customers ``idx`` have an open issue; forgets open problems past memory."""
         c = self.customers
         issue = c.issue[idx]
-        stale = (issue == 1) & (
+        is_open = issue != ISSUE_NONE
+        stale = (issue == ISSUE_OPEN) & (
             self.day - c.issue_day[idx] > self.params.behaviour.problems.problem_memory_days
         )
         if stale.any():
             c.issue[idx[stale]] = ISSUE_NONE
-            issue = c.issue[idx]
-        return issue != ISSUE_NONE
+            is_open &= ~stale
+        return is_open
 
     def results_frame(self) -> pd.DataFrame:
         """Tidy daily results: one row per day and company."""

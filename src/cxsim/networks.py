@@ -148,9 +148,14 @@ class Network:
         if self.indptr is None or self.indices is None:
             raise ValueError("a fully mixed population stores no contacts")
         nodes = np.asarray(nodes, dtype=np.int64)
-        degree = self._degree[nodes].astype(np.int64)
-        within_row = np.arange(degree.sum()) - np.repeat(np.cumsum(degree) - degree, degree)
-        return degree, self.indices[np.repeat(self.indptr[nodes], degree) + within_row]
+        if nodes.size == 0:
+            return np.zeros(0, dtype=np.int64), self.indices[:0]
+        start = self.indptr[nodes]
+        degree = (self.indptr[nodes + 1] - start).astype(np.int64, copy=False)
+        end = np.cumsum(degree)
+        # Position p of the output is row entry start[j] + (p - first output of j).
+        rows = np.arange(end[-1]) + np.repeat(start - (end - degree), degree)
+        return degree, self.indices[rows]
 
     def sample_listeners(
         self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator

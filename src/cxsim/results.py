@@ -92,20 +92,43 @@ class Results:
 
     def count(
         self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0
-    ) -> None:
-        """Add ``amount`` (per element) to ``metric`` of ``companies`` for today."""
+    ) -> np.ndarray | None:
+        """Add ``amount`` (per element) to ``metric`` of ``companies`` for today.
+
+        With an array of companies, returns what was added per company.
+        """
         col = METRIC_INDEX[metric]
         if isinstance(companies, int | np.integer):
-            self._today[companies, col] += float(np.sum(amount))
-            return
+            if not isinstance(amount, int | float):
+                amount = float(np.sum(amount))
+            self._today[companies, col] += amount
+            return None
+        k = self._today.shape[0]
+        if companies.size == 0:
+            return np.zeros(k)
+        if isinstance(amount, int | float):
+            sums = np.bincount(companies, minlength=k)[:k] * float(amount)
+        else:
+            sums = np.bincount(companies, weights=amount, minlength=k)[:k]
+        self._today[:, col] += sums
+        return sums
+
+    def add(self, company: int, **amounts: float) -> None:
+        """Add several metrics' amounts for one company at once: ``add(k, refunds=2, handled=5)``."""
+        row = self._today[company]
+        for metric, amount in amounts.items():
+            row[METRIC_INDEX[metric]] += amount
+
+    def count_split(
+        self, metric_if: str, metric_else: str, companies: np.ndarray, condition: np.ndarray
+    ) -> None:
+        """Count ``companies`` under ``metric_if`` where ``condition`` holds and ``metric_else`` where not."""
+        k = self._today.shape[0]
         if companies.size == 0:
             return
-        k = self._today.shape[0]
-        weights = None if np.isscalar(amount) else np.asarray(amount, dtype=np.float64)
-        sums = np.bincount(companies.astype(np.intp), weights=weights, minlength=k)[:k]
-        if weights is None:
-            sums = sums * float(amount)  # type: ignore[arg-type]
-        self._today[:, col] += sums
+        both = np.bincount(companies * 2 + condition, minlength=2 * k).reshape(k, 2)
+        self._today[:, METRIC_INDEX[metric_if]] += both[:, 1]
+        self._today[:, METRIC_INDEX[metric_else]] += both[:, 0]
 
     def today(self, metric: str) -> np.ndarray:
         """Today's running value of ``metric`` for every company (a view)."""

@@ -13,30 +13,42 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxsim.customers import PROSPECT
-
 if TYPE_CHECKING:
     from cxsim.model import Market
+
+
+def cost_rates(model: Market) -> np.ndarray:
+    """Per company: unit cost, handling cost, fix cost, CRM cost per touch, advertising per day."""
+    return np.array(
+        [
+            [
+                cp.unit_cost,
+                cp.handling_cost,
+                cp.fix_cost,
+                cp.crm_cost_per_touch,
+                cp.advertising_cost_per_day,
+            ]
+            for cp in (co.params for co in model.companies)
+        ]
+    ).T
 
 
 def step(model: Market) -> None:
     """Close the day's books."""
     res = model.results
-    for company in model.companies:
-        k = company.index
-        cp = company.params
-        fixed = res.today("resolved")[k] - res.today("goodwill")[k]
-        cost = (
-            cp.unit_cost * res.today("purchases")[k]
-            + cp.handling_cost * res.today("handled")[k]
-            + cp.fix_cost * fixed
-            + res.today("refund_cost")[k]
-            + res.today("goodwill_cost")[k]
-            + cp.crm_cost_per_touch * res.today("crm_touches")[k]
-            + cp.advertising_cost_per_day
-        )
-        res.today("cost")[k] = cost
-        res.today("profit")[k] = res.today("revenue")[k] - cost
+    today = res.today
+    unit, handling, fix, crm, advertising = model.cost_rates
+    cost = (
+        unit * today("purchases")
+        + handling * today("handled")
+        + fix * (today("resolved") - today("goodwill"))
+        + today("refund_cost")
+        + today("goodwill_cost")
+        + crm * today("crm_touches")
+        + advertising
+    )
+    today("cost")[:] = cost
+    today("profit")[:] = today("revenue") - cost
     record_levels(model)
     res.close_day(model.day)
 
@@ -45,24 +57,26 @@ def record_levels(model: Market) -> None:
     """Write the end-of-day state: customers, share, quality, mean attitude, NPS."""
     c = model.customers
     res = model.results
-    k = len(model.companies)
     att = model.params.behaviour.attitude
-    served = np.flatnonzero(c.provider != PROSPECT)
-    provider = c.provider[served].astype(np.intp)
-    own = c.attitude[provider, served]
-    customers = np.bincount(provider, minlength=k).astype(np.float64)
-    total = customers.sum()
-    res.today("customers")[:] = customers
-    # Day-0 customers have join days <= 0; anyone who joins or switches later gets a later one.
-    retained = served[c.join_day[served] <= 0]
-    res.today("retained")[:] = np.bincount(c.provider[retained].astype(np.intp), minlength=k)
-    res.today("market_share")[:] = customers / total if total else 0.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(provider, weights=own, minlength=k) / customers
-        promoters = np.bincount(provider[own >= att.promoter_threshold], minlength=k)
-        detractors = np.bincount(provider[own <= att.detractor_threshold], minlength=k)
-        nps = 100.0 * (promoters - detractors) / customers
-    res.today("mean_attitude")[:] = np.nan_to_num(mean)
-    res.today("nps")[:] = np.nan_to_num(nps)
-    res.today("delivered_quality")[:] = [co.delivered_quality for co in model.companies]
+    # Whole-population comparisons and counts, company by company: at market sizes
+    # these beat gathering each customer's own attitude (a random-access pass).
+    day0 = c.join_day <= 0  # day-0 customers; anyone who joins or switches later gets a later day
+    for k in range(len(model.companies)):
+        mine = c.provider == k
+        attitude = c.attitude[k]
+        customers = np.count_nonzero(mine)
+        res.today("customers")[k] = customers
+        res.today("retained")[k] = np.count_nonzero(mine & day0)
+        if customers:
+            promoters = np.count_nonzero(mine & (attitude >= att.promoter_threshold))
+            detractors = np.count_nonzero(mine & (attitude <= att.detractor_threshold))
+            res.today("mean_attitude")[k] = float(np.dot(attitude, mine)) / customers
+            res.today("nps")[k] = 100.0 * (promoters - detractors) / customers
+        else:
+            res.today("mean_attitude")[k] = 0.0
+            res.today("nps")[k] = 0.0
+        res.today("delivered_quality")[k] = model.companies[k].delivered_quality
+    served = res.today("customers")
+    total = served.sum()
+    res.today("market_share")[:] = served / total if total else 0.0
     res.prospects[model.day] = c.n - int(total)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from cxsim.events import Event
 from cxsim.rng import bernoulli_indices
 
@@ -28,7 +26,6 @@ def step(model: Market) -> None:
     company = c.provider[buyers]
     model.today.buyers = buyers
     model.today.buyer_company = company
-    price = np.array([co.params.price for co in model.companies])
-    model.results.count("purchases", company)
-    model.results.count("revenue", company, price[company.astype(np.intp)])
+    purchases = model.results.count("purchases", company)
+    model.results.today("revenue")[:] += purchases * model.prices
     model.log(Event.purchase, buyers, company)

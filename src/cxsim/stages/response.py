@@ -48,11 +48,12 @@ def step(model: Market) -> None:
         rng = model.streams("response", model.day, company.index)
         answer_reviews(model, company, rng)
         take_complaints(model, company, rng)
-        if company.uses_queue:
-            work_queue(model, company, rng)
+        waiting = work_queue(model, company, rng) if company.uses_queue else 0
         call_back(model, company, rng)
         touch_customers(model, company, rng)
-        model.results.today("queue_length")[company.index] = count_waiting(model, company)
+        if company.uses_queue and company.policy.shares_service_information:
+            waiting = count_waiting(model, company)  # follow-ups may have handled queued complaints
+        model.results.today("queue_length")[company.index] = waiting
 
 
 # --------------------------------------------------------------------------- handling
@@ -105,7 +106,7 @@ def handle(
     if pol.apology:
         model.experience(Event.apology, who, k)
     model.experience(Event.complaint_ignored, who[unresolved], k)
-    model.log(Event.callback_promised, who[callback], k)
+    model.log(Event.callback_promised, who, k, where=callback)
 
     resolved = fixed | goodwill
     c.issue[who[resolved]] = ISSUE_NONE
@@ -120,15 +121,18 @@ def handle(
         who[callback].astype(np.int32), c.issue_day[who[callback]], day + pol.callback_days
     )
 
-    res = model.results
-    price = company.params.price
-    res.count("handled", k, who.size)
-    res.count("resolved", k, int(resolved.sum()))
-    res.count("refunds", k, int(refund.sum()))
-    res.count("refund_cost", k, float(refund.sum()) * price * pol.refund_share)
-    res.count("goodwill", k, int(goodwill.sum()))
-    res.count("goodwill_cost", k, float(goodwill.sum()) * company.params.goodwill_cost)
-    res.count("callbacks_promised", k, int(callback.sum()))
+    n_refunds = np.count_nonzero(refund)
+    n_goodwill = np.count_nonzero(goodwill)
+    model.results.add(
+        k,
+        handled=who.size,
+        resolved=np.count_nonzero(resolved),
+        refunds=n_refunds,
+        refund_cost=n_refunds * company.params.price * pol.refund_share,
+        goodwill=n_goodwill,
+        goodwill_cost=n_goodwill * company.params.goodwill_cost,
+        callbacks_promised=np.count_nonzero(callback),
+    )
 
 
 def learn_silence(model: Market, who: np.ndarray) -> None:
@@ -142,10 +146,10 @@ def learn_silence(model: Market, who: np.ndarray) -> None:
 
 def answer_reviews(model: Market, company: Company, rng: np.random.Generator) -> None:
     """Answer yesterday's negative reviews about ``company`` with a fix, an apology and a refund."""
-    reviewers = model.backlog.answers_for(company.index)
     pol = company.policy
-    if reviewers.size == 0 or pol.review_response_probability <= 0:
+    if model.backlog.answer_customers.size == 0 or pol.review_response_probability <= 0:
         return
+    reviewers = model.backlog.answers_for(company.index)
     who = reviewers[rng.random(reviewers.size) < pol.review_response_probability]
     if who.size == 0:
         return
@@ -160,17 +164,17 @@ def answer_reviews(model: Market, company: Company, rng: np.random.Generator) ->
         model.experience(Event.refund, who, k)
     own = who[(c.provider[who] == k) & (c.issue[who] != ISSUE_NONE)]
     c.issue[own] = ISSUE_NONE
-    res = model.results
-    res.count("reviews_answered", k, who.size)
-    res.count("handled", k, who.size)
-    res.count("resolved", k, own.size)
+    model.results.add(k, reviews_answered=who.size, handled=who.size, resolved=own.size)
     if refunded:
-        res.count("refunds", k, who.size)
-        res.count("refund_cost", k, who.size * company.params.price * pol.refund_share)
+        model.results.add(
+            k, refunds=who.size, refund_cost=who.size * company.params.price * pol.refund_share
+        )
 
 
 def take_complaints(model: Market, company: Company, rng: np.random.Generator) -> None:
     """Today's complaints: handled at once, or appended to the queue."""
+    if model.today.complainers.size == 0:
+        return
     mine = model.today.complainer_company == company.index
     who = model.today.complainers[mine]
     if who.size == 0:
@@ -195,8 +199,11 @@ def _valid(
     )
 
 
-def work_queue(model: Market, company: Company, rng: np.random.Generator) -> None:
-    """Abandonment, first-in-first-out service up to capacity, and the pain of waiting."""
+def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int:
+    """Abandonment, first-in-first-out service up to capacity, and the pain of waiting.
+
+    Returns the number of complaints still waiting.
+    """
     day = model.day
     queue = company.queue
     patience = model.params.behaviour.voice.patience_days
@@ -233,6 +240,7 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> Non
     customers, issue_days, _ = queue.waiting()
     still = customers[_valid(model, company, customers, issue_days, ISSUE_QUEUED)]
     model.experience(Event.queue_wait, still.astype(np.int64), k)
+    return still.size
 
 
 def count_waiting(model: Market, company: Company) -> int:
@@ -252,7 +260,7 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
     who = who[_valid(model, company, who, days, ISSUE_CALLBACK)].astype(np.int64)
     kept = rng.random(who.size) < company.policy.callback_kept
     k = company.index
-    model.log(Event.callback_kept, who[kept], k)
+    model.log(Event.callback_kept, who, k, where=kept)
     handle(model, company, who[kept], rng, allow_callback=False)
     broken = who[~kept]
     model.customers.issue[broken] = ISSUE_OPEN
@@ -279,7 +287,8 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     troubled = touched[open_issue]
     if company.policy.shares_service_information:
         # The follow-up gets an open problem or a waiting complaint handled now.
-        actionable = troubled[np.isin(c.issue[troubled], (ISSUE_OPEN, ISSUE_QUEUED))]
+        issue = c.issue[troubled]
+        actionable = troubled[(issue == ISSUE_OPEN) | (issue == ISSUE_QUEUED)]
         handle(model, company, actionable, rng)
     else:
         model.experience(Event.crm_touch_open_problem, troubled, k)

@@ -30,6 +30,7 @@ only a few people a day.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,30 +66,34 @@ def leave(model: Market, rng: np.random.Generator) -> None:
     pars = model.params.behaviour.retention
     c = model.customers
     h_max = (pars.base_churn_per_year + pars.max_churn_per_year) / 365.0
-    p_max = 1.0 - np.exp(-h_max)
+    p_max = -np.expm1(-h_max)
     drawn = bernoulli_indices(rng, c.n, p_max)
-    candidates = drawn[c.provider[drawn] != PROSPECT]
-    hazard = leaving_hazard(model, c.own_attitude(candidates), model.day - c.join_day[candidates])
-    u = rng.random(candidates.size)
-    leavers = candidates[u * p_max < 1.0 - np.exp(-hazard)]
-    if leavers.size == 0:
+    provider = c.provider[drawn]
+    served = provider != PROSPECT
+    candidates, provider = drawn[served], provider[served]
+    hazard = leaving_hazard(
+        model, c.attitude[provider, candidates], model.day - c.join_day[candidates]
+    )
+    go = rng.random(candidates.size) * p_max < -np.expm1(-hazard)
+    if not go.any():
         return
-    old = c.provider[leavers].copy()
-    k = len(model.companies)
+    leavers, old = candidates[go], provider[go]
     new = np.full(leavers.size, PROSPECT, dtype=np.int8)
-    if k > 1:
-        others = c.attitude[:, leavers].copy()
-        others[old.astype(np.intp), np.arange(leavers.size)] = -np.inf
+    if len(model.companies) > 1:
+        others = c.attitude[:, leavers]  # a copy (fancy indexing)
+        columns = np.arange(leavers.size)
+        others[old, columns] = -np.inf
         best = np.argmax(others, axis=0)
-        liked = others[best, np.arange(leavers.size)] > pars.switch_threshold
+        liked = others[best, columns] > pars.switch_threshold
         new[liked] = best[liked]
     change_provider(model, leavers, old, new)
     switched = new != PROSPECT
     model.results.count("churned", old)
-    model.log(Event.left, leavers[~switched], old[~switched])
-    model.log(Event.switched_out, leavers[switched], old[switched])
     model.results.count("acquired", new[switched])
-    model.log(Event.switched_in, leavers[switched], new[switched])
+    if model.journey.enabled:
+        model.log(Event.left, leavers, old, where=~switched)
+        model.log(Event.switched_out, leavers, old, where=switched)
+        model.log(Event.switched_in, leavers, new, where=switched)
 
 
 def adopt(model: Market, rng: np.random.Generator) -> None:
@@ -96,51 +101,58 @@ def adopt(model: Market, rng: np.random.Generator) -> None:
     market = model.params.market
     c = model.customers
     k = len(model.companies)
-    weights = np.array([co.params.advertising_weight for co in model.companies], dtype=np.float64)
-    share_of_voice = weights / weights.sum() if weights.sum() > 0 else np.zeros(k)
-    lift = np.array([co.advertising_lift(model.day) for co in model.companies])
-    p = market.advertising_rate / 365.0 * share_of_voice * lift
+    weights = model.advertising_weights
+    total_weight = weights.sum()
+    p = market.advertising_rate / 365.0 * (weights / total_weight if total_weight > 0 else weights)
+    if any(co.params.promotions for co in model.companies):
+        p = p * np.array([co.advertising_lift(model.day) for co in model.companies])
     q = market.imitation_rate / 365.0
     s = market.choice_sensitivity
-    h_bound = (p.sum() + q) * np.exp(s)  # attitudes are at most 1 and the f_k add to at most 1
+    h_bound = (p.sum() + q) * math.exp(s)  # attitudes are at most 1 and the f_k add to at most 1
     if h_bound <= 0:
         return
-    p_bound = 1.0 - np.exp(-h_bound)
+    p_bound = -math.expm1(-h_bound)
     drawn = bernoulli_indices(rng, c.n, p_bound)
     prospects = drawn[c.provider[drawn] == PROSPECT]
     if prospects.size == 0:
         return
     if c.neighbor_customers is None:
-        f = np.repeat((model.customer_counts / c.n)[:, None], prospects.size, axis=1)
+        f = (model.customer_counts / c.n)[:, None]
     else:
-        degree = np.maximum(model.network.degree[prospects], 1)
-        f = c.neighbor_customers[:, prospects] / degree
+        f = c.neighbor_customers[:, prospects] / np.maximum(model.network.degree[prospects], 1)
     hazard = (p[:, None] + q * f) * np.exp(s * c.attitude[:, prospects])
-    total = hazard.sum(axis=0)
+    cumulative = np.cumsum(hazard, axis=0)
+    total = cumulative[-1]
     u_adopt, u_choice = rng.random((2, prospects.size))
-    adopts = u_adopt * p_bound < 1.0 - np.exp(-total)
+    adopts = u_adopt * p_bound < -np.expm1(-total)
+    if not adopts.any():
+        return
     who = prospects[adopts]
-    cumulative = np.cumsum(hazard[:, adopts], axis=0)
     pick = u_choice[adopts] * total[adopts]
-    chosen = np.minimum((cumulative < pick[None, :]).sum(axis=0), k - 1).astype(np.int8)
-    old = np.full(who.size, PROSPECT, dtype=np.int8)
-    change_provider(model, who, old, chosen)
+    chosen = np.minimum((cumulative[:, adopts] < pick).sum(axis=0), k - 1).astype(np.int8)
+    change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
     model.log(Event.joined, who, chosen)
 
 
-def change_provider(model: Market, who: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
-    """Move ``who`` from ``old`` to ``new`` providers (-1 = none): the one place providers change."""
+def change_provider(
+    model: Market, who: np.ndarray, old: np.ndarray | None, new: np.ndarray
+) -> None:
+    """Move ``who`` from ``old`` to ``new`` providers (-1 = none; ``old=None``: all were prospects).
+
+    The one place providers change.
+    """
     c = model.customers
     k = len(model.companies)
     c.provider[who] = new
     c.issue[who] = ISSUE_NONE
     joined = new != PROSPECT
-    c.join_day[who[joined]] = model.day
+    members, company = (who, new) if joined.all() else (who[joined], new[joined])
+    c.join_day[members] = model.day
     # A customer who chose a company starts out at least as well disposed as a day-0 customer.
-    new_idx = new[joined].astype(np.intp)
     floor = model.params.behaviour.attitude.initial_customer
-    c.attitude[new_idx, who[joined]] = np.maximum(c.attitude[new_idx, who[joined]], floor)
-    model.customer_counts -= np.bincount(old[old != PROSPECT].astype(np.intp), minlength=k)
-    model.customer_counts += np.bincount(new_idx, minlength=k)
+    c.attitude[company, members] = np.maximum(c.attitude[company, members], floor)
+    if old is not None:
+        model.customer_counts -= np.bincount(old[old != PROSPECT], minlength=k)
+    model.customer_counts += np.bincount(company, minlength=k)
     model.update_neighbor_counts(who, old, new)

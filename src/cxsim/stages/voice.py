@@ -47,4 +47,4 @@ def step(model: Market) -> None:
     model.today.complainer_company = comp[complain]
     model.results.count("complaints", comp[complain])
     model.experience(Event.complained, who[complain], comp[complain])
-    model.log(Event.stayed_silent, who[~complain], comp[~complain])
+    model.log(Event.stayed_silent, who, comp, where=~complain)

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 _TELL_SIGN = np.zeros(len(Event), dtype=np.int8)
 for _event, _sign in TELLABLE.items():
     _TELL_SIGN[_event] = _sign
+_HEARD_NEGATIVE, _HEARD_POSITIVE = np.int8(Event.heard_negative), np.int8(Event.heard_positive)
+_SATISFIED = np.int8(Event.satisfied)
 
 
 def _none(dtype: type = np.int64) -> np.ndarray:
@@ -110,15 +112,16 @@ def first_hand_stories(
     story = np.sign(net).astype(np.int8)
 
     # Promoters tell about an ordinary good purchase.
-    satisfied = events == Event.satisfied
+    satisfied = events == _SATISFIED
     happy = customers[satisfied]
     happy_company = companies[satisfied]
     promoter = model.customers.attitude[happy_company.astype(np.intp), happy] >= (
         model.params.behaviour.attitude.promoter_threshold
     )
-    promoter_keys = np.setdiff1d(
-        happy[promoter] * k + happy_company[promoter].astype(np.int64), uniq
-    )
+    promoter_keys = happy[promoter] * k + happy_company[promoter].astype(np.int64)
+    if uniq.size:  # those who have a story of their own today tell that instead
+        at = np.minimum(np.searchsorted(uniq, promoter_keys), uniq.size - 1)
+        promoter_keys = promoter_keys[uniq[at] != promoter_keys]
     promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
 
     keys = np.concatenate([uniq, promoter_keys[promoter_tells]])
@@ -153,17 +156,16 @@ def spread(
     listener_strength = strength[position]
     heard_negative = listener_sign < 0
 
-    event = np.where(heard_negative, Event.heard_negative, Event.heard_positive).astype(np.int8)
+    event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
     attitude.apply(model, event, listeners, listener_company, listener_strength)
 
-    res.count("negative_tellers", company[negative])
-    res.count("positive_tellers", company[~negative])
-    res.count("wom_negative", listener_company[heard_negative])
-    res.count("wom_positive", listener_company[~heard_negative])
-    model.log(Event.told_negative, tellers[negative], company[negative])
-    model.log(Event.told_positive, tellers[~negative], company[~negative])
-    model.log(Event.heard_negative, listeners[heard_negative], listener_company[heard_negative])
-    model.log(Event.heard_positive, listeners[~heard_negative], listener_company[~heard_negative])
+    res.count_split("negative_tellers", "positive_tellers", company, negative)
+    res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
+    if model.journey.enabled:
+        model.log(Event.told_negative, tellers, company, where=negative)
+        model.log(Event.told_positive, tellers, company, where=~negative)
+        model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
+        model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
 
     next_strength = (listener_strength * pars.hearsay_attenuation).astype(np.float32)
     again = (rng.random(listeners.size) < pars.retell_probability) & (
@@ -180,6 +182,8 @@ def publish(
     sign: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Post reviews; readers anywhere are moved; returns tomorrow's chime-in reviews."""
+    if reviewers.size == 0:
+        return reviewers, company, sign
     pars = model.params.behaviour.word_of_mouth
     n = model.customers.n
     model.results.count("reviews", company)
@@ -189,7 +193,7 @@ def publish(
     readers = rng.integers(0, n, size=position.size)
     read_company = company[position]
     read_sign = sign[position]
-    event = np.where(read_sign < 0, Event.heard_negative, Event.heard_positive).astype(np.int8)
+    event = np.where(read_sign < 0, _HEARD_NEGATIVE, _HEARD_POSITIVE)
     strength = np.full(readers.size, pars.review_effect, dtype=np.float32)
     attitude.apply(model, event, readers, read_company, strength)
     model.log(Event.review_read, readers, read_company)

@@ -1,0 +1,73 @@
+"""Random streams and Bernoulli index sampling."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cxsim.rng import Streams, bernoulli_indices
+
+
+@pytest.mark.parametrize(("n", "p"), [(50, 0.3), (1_000, 0.05), (10_000, 0.002), (200, 0.97)])
+def test_bernoulli_indices_are_sorted_distinct_and_in_range(n, p):
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        idx = bernoulli_indices(rng, n, p)
+        assert idx.dtype == np.int64
+        assert np.all(np.diff(idx) > 0)
+        assert idx.size == 0 or (idx[0] >= 0 and idx[-1] < n)
+
+
+def test_bernoulli_indices_count_is_binomial_and_every_index_equally_likely():
+    n, p, reps = 400, 0.05, 20_000
+    rng = np.random.default_rng(7)
+    sizes = np.empty(reps)
+    hits = np.zeros(n)
+    for r in range(reps):
+        idx = bernoulli_indices(rng, n, p)
+        sizes[r] = idx.size
+        hits[idx] += 1
+    # Mean count within 4 standard errors of n p.
+    se = math.sqrt(n * p * (1 - p) / reps)
+    assert abs(sizes.mean() - n * p) < 4 * se
+    # Variance of the count: n p (1 - p), within 4 standard errors of a sample variance.
+    var = n * p * (1 - p)
+    assert abs(sizes.var(ddof=1) - var) < 4 * var * math.sqrt(2 / (reps - 1))
+    # Each index is selected with probability p: a chi-square test over all indices.
+    expected = reps * p
+    chi2 = float(((hits - expected) ** 2 / expected).sum())
+    assert stats.chi2.sf(chi2, n - 1) > 1e-4
+    # First and last index (edge effects of the gap method) in particular.
+    se_hit = math.sqrt(reps * p * (1 - p))
+    assert abs(hits[0] - expected) < 4 * se_hit
+    assert abs(hits[-1] - expected) < 4 * se_hit
+
+
+def test_bernoulli_indices_edge_probabilities():
+    rng = np.random.default_rng(0)
+    assert bernoulli_indices(rng, 10, 0.0).size == 0
+    assert bernoulli_indices(rng, 0, 0.5).size == 0
+    assert np.array_equal(bernoulli_indices(rng, 5, 1.0), np.arange(5))
+
+
+def test_a_days_stream_does_not_depend_on_other_days_draws():
+    """Common random numbers: day 3's numbers are the same whatever was drawn on days 1 and 2."""
+    a, b = Streams(11), Streams(11)
+    a("voice", 1).random(5)
+    a("voice", 2).random(10_000)
+    b("voice", 1).random(3)
+    assert np.array_equal(a("voice", 3).random(8), b("voice", 3).random(8))
+    # Asking again for the same day starts that day's block again.
+    assert np.array_equal(a("voice", 3).random(8), Streams(11)("voice", 3).random(8))
+
+
+def test_streams_differ_by_stage_day_company_and_seed():
+    s = Streams(3)
+    draws = {
+        key: s(*key).random(4).tolist()
+        for key in [("voice", 1, 0), ("voice", 2, 0), ("voice", 1, 1), ("problem", 1, 0)]
+    }
+    draws[("seed 4",)] = Streams(4)("voice", 1, 0).random(4).tolist()
+    values = [tuple(v) for v in draws.values()]
+    assert len(set(values)) == len(values)
