@@ -98,16 +98,17 @@ class Results:
         With an array of companies, returns what was added per company.
         """
         col = METRIC_INDEX[metric]
+        scalar = np.isscalar(amount)
         if isinstance(companies, int | np.integer):
-            if not isinstance(amount, int | float):
+            if not scalar:
                 amount = float(np.sum(amount))
             self._today[companies, col] += amount
             return None
         k = self._today.shape[0]
         if companies.size == 0:
             return np.zeros(k)
-        if isinstance(amount, int | float):
-            sums = np.bincount(companies, minlength=k)[:k] * float(amount)
+        if scalar:
+            sums = np.bincount(companies, minlength=k)[:k] * float(amount)  # type: ignore[arg-type]
         else:
             sums = np.bincount(companies, weights=amount, minlength=k)[:k]
         self._today[:, col] += sums
