@@ -82,11 +82,3 @@ class Customers:
     def nbytes(self) -> int:
         """Bytes held by the columns."""
         return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
-
-    def own_attitude(self, idx: np.ndarray) -> np.ndarray:
-        """Attitude of customers ``idx`` toward their own provider (they must have one)."""
-        return self.attitude[self.provider[idx].astype(np.intp), idx]
-
-    def clear_issue(self, idx: np.ndarray) -> None:
-        """Close the open issue of ``idx`` (it is resolved, forgotten, or the customer left)."""
-        self.issue[idx] = ISSUE_NONE

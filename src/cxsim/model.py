@@ -203,12 +203,11 @@ class Market(mesa.Model):
             if providers is None:
                 continue
             served = providers >= 0
-            if served.all():
-                keys = np.repeat(providers * np.int64(n), deg) + contacts
-            elif served.any():
-                keys = (np.repeat(providers * np.int64(n), deg) + contacts)[np.repeat(served, deg)]
-            else:
+            if not served.any():
                 continue
+            keys = np.repeat(providers * np.int64(n), deg) + contacts
+            if not served.all():  # a leaver to no one, or an adopter from no one
+                keys = keys[np.repeat(served, deg)]
             # ufunc.at is unbuffered, so a contact counted twice in one call is counted twice.
             change.at(flat, keys, 1)
 
