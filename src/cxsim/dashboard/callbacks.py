@@ -388,9 +388,12 @@ function(day, run, net, colorBy, selected) {
 PLAY_JS = """
 function(clicks, ticks, day, last, disabled) {
     const dc = window.dash_clientside;
-    const trigger = (dc.callback_context.triggered[0] || {}).prop_id || '';
+    // A click and a tick that land in the same frame arrive as one call: the click wins,
+    // or a busy browser would swallow the student's pause.
+    const clicked = (dc.callback_context.triggered || []).some(
+        t => (t.prop_id || '').startsWith('play-button'));
     const step = Math.max(1, Math.round(last / 60));  // a story plays in about 60 frames
-    if (trigger.startsWith('play-button')) {
+    if (clicked) {
         if (disabled) {
             const start = day >= last ? 0 : day;
             return [false, start, 'Pause'];
@@ -449,7 +452,8 @@ def _register_journey(app: Dash, stories: dict[str, Story]) -> None:
         click: dict[str, Any] | None, ref: dict[str, Any] | None, selected: Any
     ) -> Any:
         customer = selected
-        if ctx.triggered_id == "network-graph":
+        # A click and a finished run can arrive in one call; the click must not be lost.
+        if "network-graph.clickData" in ctx.triggered_prop_ids:
             customer = _clicked_customer(click)
             if customer is None:
                 return no_update, no_update, no_update
