@@ -29,6 +29,7 @@ from cxsim.customers import PROSPECT
 from cxsim.model import Market, build_network
 from cxsim.networks import Network
 from cxsim.params import ModelParams, NetworkKind, NetworkParams
+from cxsim.processes import local_pool
 from cxsim.rng import Streams
 
 #: Runs kept in memory (a default-size run holds about 2 MB).
@@ -161,7 +162,7 @@ def use_workers(count: int) -> None:
         _Workers.pool = None
     if count > 1:
         # spawn, not fork: the web server is multi-threaded, and forking threads can deadlock.
-        _Workers.pool = ProcessPoolExecutor(count, mp_context=mp.get_context("spawn"))
+        _Workers.pool = local_pool(count, mp.get_context("spawn"))
 
 
 @lru_cache(maxsize=RUN_CACHE_SIZE)

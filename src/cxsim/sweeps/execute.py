@@ -29,7 +29,6 @@ from concurrent.futures import (
     CancelledError,
     Executor,
     Future,
-    ProcessPoolExecutor,
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from cxsim.processes import local_pool
 from cxsim.sweeps.plan import RunSpec, SweepPlan
 from cxsim.sweeps.store import FAILED, OK, RunOutcome, SweepStore
 
@@ -333,7 +333,7 @@ class _Runner:
     def new_executor(self) -> Executor:
         """A pool of local worker processes."""
         assert self.n_workers is not None
-        return ProcessPoolExecutor(max_workers=self.n_workers, mp_context=process_context())
+        return local_pool(self.n_workers, process_context())
 
     def run(
         self,
