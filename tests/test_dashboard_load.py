@@ -29,7 +29,7 @@ from tests.test_dashboard_browser import start_server, stop_server
 
 SESSIONS = 30
 #: Small markets so that 60 runs on a shared server finish in seconds; the default
-#: page size is measured by hand (see the dashboard's README section).
+#: page size is measured by hand: python benchmarks/bench_dashboard.py.
 DAYS = 60
 REQUEST_TIMEOUT = 120.0
 TOTAL_TIMEOUT = 240.0
