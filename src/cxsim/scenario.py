@@ -31,8 +31,13 @@ from pydantic import BaseModel, ValidationError
 from cxsim import networks
 from cxsim.params import ModelParams, NetworkKind, parse_key, set_dotted, submodel
 
-#: Where the shipped scenarios live: the repository's top-level ``scenarios/`` folder.
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+#: Where the shipped scenarios live. A wheel carries them inside the package (its build
+#: copies the repository's top-level ``scenarios/`` there, see ``setup.py``); a checkout
+#: (an editable install, or ``src`` on the path) has them at its top level.
+_PACKAGED = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_DIR = (
+    _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+)
 
 #: Bytes per person that do not depend on companies or contacts: provider, join day, issue
 #: state, issue day, severity, fault, ignored count, CRM fatigue, location (see ``Customers``).
@@ -106,7 +111,7 @@ class Scenario:
 
 
 def shipped_scenarios() -> list[Path]:
-    """The scenario files shipped in the repository's ``scenarios/`` folder, by name."""
+    """The shipped scenario files (in :data:`SCENARIO_DIR`), by name."""
     if not SCENARIO_DIR.is_dir():
         return []
     return sorted(SCENARIO_DIR.glob("*.toml"))
