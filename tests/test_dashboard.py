@@ -95,7 +95,13 @@ def run_request(
     }
 
 
-def journey_request(app: Any, run_ref: dict[str, Any], customer: int) -> dict[str, Any]:
+def journey_request(
+    app: Any,
+    run_ref: dict[str, Any],
+    customer: int,
+    selected: int | None = None,
+    changed: tuple[str, ...] = ("network-graph.clickData",),
+) -> dict[str, Any]:
     """The body the browser POSTs when a person in the network is clicked."""
     key, outputs = _output_spec(app, "journey-graph.figure")
     return {
@@ -109,8 +115,8 @@ def journey_request(app: Any, run_ref: dict[str, Any], customer: int) -> dict[st
             },
             {"id": "run-ref", "property": "data", "value": run_ref},
         ],
-        "state": [{"id": "selected-node", "property": "data", "value": None}],
-        "changedPropIds": ["network-graph.clickData"],
+        "state": [{"id": "selected-node", "property": "data", "value": selected}],
+        "changedPropIds": list(changed),
     }
 
 
@@ -459,6 +465,24 @@ def test_clicking_a_person_shows_their_journey(app: Any, client: Any) -> None:
     assert answer["selected-node"]["data"] == person
     assert f"Journey of customer {person}" in json.dumps(answer["journey-graph"]["figure"])
     assert f"Person {person}" in json.dumps(answer["journey-story"]["children"])
+
+
+def test_a_click_that_arrives_with_a_new_run_is_not_lost(app: Any, client: Any) -> None:
+    response = post(client, run_request(app, market=SMALL))
+    ref = response["run-ref"]["data"]
+    earlier, clicked = response["network-store"]["data"]["ids"][3:5]
+    # A busy page hands the click and the finished run to the callback in one call.
+    for changed in (
+        ("run-ref.data", "network-graph.clickData"),
+        ("network-graph.clickData", "run-ref.data"),
+    ):
+        answer = post(client, journey_request(app, ref, clicked, selected=earlier, changed=changed))
+        assert answer["selected-node"]["data"] == clicked
+    # A new run alone keeps following the person already selected.
+    answer = post(
+        client, journey_request(app, ref, clicked, selected=earlier, changed=("run-ref.data",))
+    )
+    assert f"Person {earlier}" in json.dumps(answer["journey-story"]["children"])
 
 
 def test_a_forged_journey_request_cannot_run_a_huge_market(app: Any, client: Any) -> None:
