@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxsim.processes import alive
 from cxsim.sweeps.plan import PlanError, SweepPlan
 
 PLAN_FILE = "plan.json"
@@ -133,16 +134,6 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
     fsync_dir(path.parent)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SweepStore:
     """The results folder of one sweep."""
 
@@ -199,7 +190,7 @@ class SweepStore:
                 rest = temp.name[len(TEMP_PREFIX) :]
                 head, _, tail = rest.rpartition("-")
                 writer_host, _, pid = head.rpartition("-")
-                if writer_host == host and pid.isdigit() and not _pid_alive(int(pid)) and tail:
+                if writer_host == host and pid.isdigit() and not alive(int(pid)) and tail:
                     temp.unlink(missing_ok=True)
 
     def read_record(self) -> dict[str, Any]:
