@@ -164,22 +164,11 @@ def test_control_a_plain_pools_workers_are_orphaned(tmp_path: Path) -> None:
 
 
 def test_a_killed_sweep_leaves_no_worker_behind(tmp_path: Path) -> None:
-    from tests.test_sweeps import TINY_PLAN, write_plan
+    from tests.test_sweeps import TINY_PLAN, sweep_command, write_plan
 
     plan = write_plan(tmp_path, TINY_PLAN.replace("days = 30", "days = 365"))
     owner = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "cxsim.sweeps",
-            "sweep",
-            str(plan),
-            "--out",
-            str(tmp_path / "out"),
-            "--workers",
-            "2",
-            "-q",
-        ],
+        sweep_command(plan, tmp_path / "out", "--workers", "2", "-q"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

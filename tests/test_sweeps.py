@@ -81,6 +81,11 @@ def write_plan(folder: Path, text: str = TINY_PLAN, name: str = "plan.toml") -> 
     return path
 
 
+def sweep_command(plan: Path, out: Path, *options: str) -> list[str]:
+    """``cxsim sweep`` as its own process (``python -m cxsim.sweeps``)."""
+    return [PYTHON, "-m", "cxsim.sweeps", "sweep", str(plan), "--out", str(out), *options]
+
+
 def figures(out: Path) -> pd.DataFrame:
     """Recorded figures, one row per run and company, in a fixed order (for exact comparisons)."""
     runs = load_results(out).ok
@@ -377,18 +382,7 @@ def test_kill_9_mid_sweep_loses_no_finished_run_and_resume_completes(tmp_path: P
     out = tmp_path / "out"
     planned = 4 * 10
     sweep_process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "cxsim.sweeps",
-            "sweep",
-            str(path),
-            "--out",
-            str(out),
-            "--workers",
-            "2",
-            "-q",
-        ],
+        sweep_command(path, out, "--workers", "2", "-q"),
         start_new_session=True,  # its own process group: the kill takes its workers too
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

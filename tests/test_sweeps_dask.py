@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from cxsim.sweeps import load_plan, load_results, sweep
-from tests.test_sweeps import figures, write_plan
+from tests.test_sweeps import figures, sweep_command, write_plan
 
 pytest.importorskip("distributed")
 
@@ -109,17 +109,7 @@ def test_cli_sweep_on_dask_gives_the_same_results_as_local_processes(
     path = write_plan(tmp_path)
     sweep(load_plan(path), tmp_path / "local", workers=1, progress=False)
     done = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "cxsim.sweeps",
-            "sweep",
-            str(path),
-            "--out",
-            str(tmp_path / "dask"),
-            "--scheduler",
-            scheduler_address,
-        ],
+        sweep_command(path, tmp_path / "dask", "--scheduler", scheduler_address),
         capture_output=True,
         text=True,
         timeout=120,
