@@ -25,8 +25,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.test_dashboard import run_request
 from tests.test_dashboard_browser import start_server, stop_server
-from tests.test_dashboard_load import post
+from tests.test_dashboard_load import all_at_once, post
 
 from cxsim.dashboard.app import create_app
 
@@ -77,37 +75,10 @@ def one_student(url: str, app: Any, repeats: int) -> None:
 def many_students(url: str, app: Any, sessions: int) -> None:
     """All students move a lever at once; each asks for a run nobody else asked for."""
     bodies = [run_request(app, levers={LEVER: round(0.2 + 0.02 * i, 2)}) for i in range(sessions)]
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(sessions)
-
-    def student(i: int) -> None:
-        barrier.wait(timeout=60)
-        try:
-            seconds = timed(url, bodies[i])
-        except Exception as err:  # reported below, never hidden
-            with lock:
-                failures.append(f"session {i}: {type(err).__name__}: {err}")
-            return
-        with lock:
-            latencies.append(seconds)
-
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(sessions)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wave = time.perf_counter() - began
-    if failures:
-        print(f"  {len(failures)} of {sessions} sessions failed: {failures[:3]}")
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    print(
-        f"  {sessions} students at once: latency median {statistics.median(ordered):.2f} s, "
-        f"95th percentile {p95:.2f} s, the whole wave {wave:.1f} s"
-    )
+    wave = all_at_once(sessions, lambda i: [timed(url, bodies[i])], timeout=3600)
+    if wave.failures or wave.waiting:
+        print(f"  {len(wave.failures)} failed, {wave.waiting} unfinished: {wave.failures[:3]}")
+    print(f"  {sessions} students at once: {wave.describe()}")
 
 
 def main() -> None:

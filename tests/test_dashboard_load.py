@@ -16,7 +16,8 @@ import statistics
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -89,49 +90,79 @@ def check_answer(response: dict[str, Any], customers: int, seed: int, callback_k
     assert len(response["share-graph"]["figure"]["data"]) == 4  # two companies, two panels
 
 
-def test_thirty_sessions_at_once_each_see_their_own_settings(server: str) -> None:
-    app = create_app()  # the same page the server runs, to build the browser's request bodies
+@dataclass
+class Wave:
+    """What sessions released at the same moment measured."""
+
+    latencies: list[float]
+    failures: list[str]
+    seconds: float  # from the release to the last session's end (or the time limit)
+    waiting: int  # sessions still unfinished at the time limit
+
+    def describe(self) -> str:
+        ordered = sorted(self.latencies)
+        p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+        return (
+            f"latency median {statistics.median(ordered):.2f} s, "
+            f"95th percentile {p95:.2f} s, all in {self.seconds:.1f} s"
+        )
+
+
+def all_at_once(count: int, session: Callable[[int], list[float]], timeout: float) -> Wave:
+    """Run ``session(i)`` for each ``i < count`` in threads released together.
+
+    A session returns the latencies it measured; one that raises is a failure.
+    """
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
-    start_together = threading.Barrier(SESSIONS)
+    start_together = threading.Barrier(count)
 
-    def student(i: int) -> None:
-        settings = session_settings(i)
-        market = settings["market"]
+    def run(i: int) -> None:
         try:
             start_together.wait(timeout=60)
-            for step in range(2):
-                levers = dict(settings["levers"])
-                kept = levers[(0, "policy.callback_kept")]
-                if step == 1:  # the student moves a lever
-                    kept = round(1.0 - kept, 2)
-                    levers[(0, "policy.callback_kept")] = kept
-                body = run_request(app, market=market, levers=levers)
-                seconds, response = post(server, body)
-                check_answer(response, market["market.customers"], market["market.seed"], kept)
-                with lock:
-                    latencies.append(seconds)
-        except Exception as err:
+            measured = session(i)
+        except Exception as err:  # reported by the caller, never hidden
             with lock:
                 failures.append(f"session {i}: {type(err).__name__}: {err}")
+            return
+        with lock:
+            latencies.extend(measured)
 
-    threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(SESSIONS)]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
     began = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=max(1.0, TOTAL_TIMEOUT - (time.perf_counter() - began)))
-    elapsed = time.perf_counter() - began
-    assert not any(t.is_alive() for t in threads), f"sessions still waiting after {elapsed:.0f} s"
-    assert not failures, failures[:5]
-    assert len(latencies) == 2 * SESSIONS
+        t.join(timeout=max(1.0, timeout - (time.perf_counter() - began)))
+    waiting = sum(t.is_alive() for t in threads)
+    return Wave(latencies, failures, time.perf_counter() - began, waiting)
 
-    ordered = sorted(latencies)
-    median = statistics.median(ordered)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+def test_thirty_sessions_at_once_each_see_their_own_settings(server: str) -> None:
+    app = create_app()  # the same page the server runs, to build the browser's request bodies
+
+    def student(i: int) -> list[float]:
+        settings = session_settings(i)
+        market = settings["market"]
+        seconds_each: list[float] = []
+        for step in range(2):
+            levers = dict(settings["levers"])
+            kept = levers[(0, "policy.callback_kept")]
+            if step == 1:  # the student moves a lever
+                kept = round(1.0 - kept, 2)
+                levers[(0, "policy.callback_kept")] = kept
+            body = run_request(app, market=market, levers=levers)
+            seconds, response = post(server, body)
+            check_answer(response, market["market.customers"], market["market.seed"], kept)
+            seconds_each.append(seconds)
+        return seconds_each
+
+    wave = all_at_once(SESSIONS, student, TOTAL_TIMEOUT)
+    assert not wave.waiting, f"sessions still waiting after {wave.seconds:.0f} s"
+    assert not wave.failures, wave.failures[:5]
+    assert len(wave.latencies) == 2 * SESSIONS
     print(
         f"\n{SESSIONS} sessions x 2 callbacks ({DAYS}-day markets of 300-590 people, "
-        f"{WORKERS} worker processes): "
-        f"latency median {median:.2f} s, 95th percentile {p95:.2f} s, all in {elapsed:.1f} s"
+        f"{WORKERS} worker processes): {wave.describe()}"
     )
