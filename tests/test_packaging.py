@@ -69,9 +69,10 @@ def test_an_installed_wheel_runs_a_shipped_scenario_by_name(wheel: Path, tmp_pat
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}  # before the checkout's editable install
 
-    def cxsim(*args: str) -> subprocess.CompletedProcess[str]:
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        """This interpreter, run from outside the checkout with the unpacked wheel first."""
         return subprocess.run(
-            [sys.executable, "-m", "cxsim", *args],
+            [sys.executable, *args],
             cwd=elsewhere,
             env=env,
             capture_output=True,
@@ -80,14 +81,11 @@ def test_an_installed_wheel_runs_a_shipped_scenario_by_name(wheel: Path, tmp_pat
             timeout=300,
         )
 
-    where = subprocess.run(
-        [sys.executable, "-c", "import cxsim.scenario as s; print(s.SCENARIO_DIR)"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    def cxsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return python("-m", "cxsim", *args)
+
+    where = python("-c", "import cxsim.scenario as s; print(s.SCENARIO_DIR)")
+    assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()) == site / "cxsim" / "scenarios"
     listed = cxsim("scenarios")
     assert listed.returncode == 0, listed.stderr
