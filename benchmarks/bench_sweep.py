@@ -32,7 +32,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 from cxsim import Market  # noqa: E402
-from cxsim.params import apply_overrides  # noqa: E402
+from cxsim.params import resolve  # noqa: E402
 from cxsim.sweeps import plan_from_dict, sweep  # noqa: E402
 from cxsim.sweeps.plan import SweepPlan  # noqa: E402
 
@@ -93,7 +93,7 @@ def direct_runs(plan: SweepPlan) -> tuple[float, float]:
     """Wall and CPU seconds of calling the model directly for every run of ``plan`` here."""
     cpu0, wall0 = cpu_times()[0], time.perf_counter()
     for run in plan.runs():
-        params = apply_overrides(plan.base, {**run.values, "market.seed": run.seed})
+        params = resolve(plan.base, {**run.values, "market.seed": run.seed})
         Market(params).run().summary()
     return time.perf_counter() - wall0, cpu_times()[0] - cpu0
 

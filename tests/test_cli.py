@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from cxsim import Market, cli, runner, scenario
-from cxsim.params import apply_overrides
+from cxsim.params import resolve
 from cxsim.results import METRICS
 
 from .test_scenarios import SHIPPED
@@ -363,7 +363,7 @@ def test_available_memory_is_read_from_the_machine() -> None:
     ],
 )
 def test_memory_estimate_is_within_a_factor_2_of_a_real_market(settings: dict) -> None:
-    params = apply_overrides(None, {"market.days": 1, **settings})
+    params = resolve(None, {"market.days": 1, **settings})
     market = Market(params)
     real = market.customers.nbytes() + market.network.nbytes()
     estimate = scenario.estimate_bytes(params)

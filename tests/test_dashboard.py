@@ -227,12 +227,23 @@ def test_delivering_above_the_learning_ceiling_raises_the_ceiling() -> None:
         ({"market": {"market.customers": -5}}, "People in the market"),
         ({"market": {"market.customers": None}}, "People in the market"),
         ({"market": {"market.customers": 10**9}}, "People in the market"),
-        ({"market": {"market.customers": 40_000}}, "too many for the page"),
-        ({"market": {"market.days": 5000}}, "too long for the page"),
+        ({"market": {"market.customers": 40_000}}, "from 2 to 20000, got 40000"),
+        ({"market": {"market.days": 5000}}, "Days: expected a number from 1 to 3650"),
+        (
+            {"market": {"market.customers": 20_000, "market.days": 3650}},
+            "too large for the page",
+        ),
         ({"market": {"drawn": 50_000}}, "People drawn"),
         ({"market": {"network.mean_degree": 7}}, "mean_degree must be even"),
+        ({"market": {"network.mean_degree": 1000}}, "Contacts per person: expected a number"),
+        ({"market": {"network.kind": "file"}}, "Who knows whom: expected one of small_world"),
+        ({"market": {"network.path": "/etc/passwd"}}, "is not a control of this page"),
         ({"levers": {(1, "policy.queue_capacity"): -1}}, "Queue capacity (fixing)"),
-        ({"levers": {(0, "price_over_quote"): -150}}, "(managing): must be at least -100"),
+        ({"levers": {(1, "unit_cost"): 1}}, "is not a control of this page"),
+        (
+            {"levers": {(0, "price_over_quote"): -150}},
+            "Bill above the quote (%) (managing): expected a number from 0 to 50",
+        ),
     ],
 )
 def test_odd_input_is_refused_with_a_message_naming_the_control(
@@ -255,9 +266,9 @@ def test_drawn_people_are_capped_by_the_market() -> None:
 
 
 def small_params(**overrides: Any) -> ModelParams:
-    from cxsim.params import apply_overrides
+    from cxsim.params import resolve
 
-    return apply_overrides(None, {"market.customers": 400, "market.days": 60, **overrides})
+    return resolve(None, {"market.customers": 400, "market.days": 60, **overrides})
 
 
 def test_runs_are_cached_by_their_full_parameter_set() -> None:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cxsim import Market
-from cxsim.params import apply_overrides
+from cxsim.params import resolve
 from cxsim.sweeps import PlanError, load_plan, load_results, plan_from_text, sweep
 from cxsim.sweeps.cli import main
 from cxsim.sweeps.design import latin_hypercube
@@ -193,7 +193,7 @@ PLAN_ERRORS = [
     ),
     (
         ('"companies.0.policy.callback_kept"', '"companies.2.policy.callback_kept"'),
-        "factors.companies.2.policy.callback_kept: index 2 is out of range: the base scenario has 2 companies",
+        "factors.companies.2.policy.callback_kept: value 0.0: index 2 is out of range: there are 2 companies",
     ),
     (
         ('"broken_promises"', '"broken_promise"'),
@@ -294,7 +294,7 @@ def test_a_run_depends_only_on_its_point_and_seed(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(one, figures(tmp_path / "threads"))
     # ... and equals a direct run of the model with the same parameters and seed.
     run = plan.runs()[5]
-    params = apply_overrides(plan.base, {**run.values, "market.seed": run.seed})
+    params = resolve(plan.base, {**run.values, "market.seed": run.seed})
     direct = Market(params).run().summary()
     recorded = load_results(tmp_path / "one").ok.set_index(["run_id", "company"])
     for company in ("managing", "fixing"):

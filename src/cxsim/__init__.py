@@ -2,21 +2,66 @@
 
 An agent-based model (Mesa) of companies with complaint-handling policies and
 customers on a social network. See ``docs/ODD.md`` for the model.
+
+The names below are imported on first use, so that ``import cxsim`` and
+``cxsim --help`` stay fast; ``from cxsim import Market`` works as usual.
 """
 
-from cxsim.model import Market
-from cxsim.params import POLICY_PRESETS, CompanyParams, ModelParams, PolicyParams, apply_overrides
-from cxsim.sweeps import sweep  # after Market: the sweep layer builds on the model
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from cxsim.version import __version__
+
+#: Public name -> the module that defines it.
+_LAZY = {
+    "Market": "cxsim.model",
+    "run_market": "cxsim.run",
+    "ModelParams": "cxsim.params",
+    "CompanyParams": "cxsim.params",
+    "PolicyParams": "cxsim.params",
+    "POLICY_PRESETS": "cxsim.params",
+    "ParameterError": "cxsim.params",
+    "resolve": "cxsim.params",
+    "sweep": "cxsim.sweeps",
+}
+
+if TYPE_CHECKING:
+    from cxsim.model import Market
+    from cxsim.params import (
+        POLICY_PRESETS,
+        CompanyParams,
+        ModelParams,
+        ParameterError,
+        PolicyParams,
+        resolve,
+    )
+    from cxsim.run import run_market
+    from cxsim.sweeps import sweep
 
 __all__ = [
     "POLICY_PRESETS",
     "CompanyParams",
     "Market",
     "ModelParams",
+    "ParameterError",
     "PolicyParams",
     "__version__",
-    "apply_overrides",
+    "resolve",
+    "run_market",
     "sweep",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cxsim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

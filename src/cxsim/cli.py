@@ -201,16 +201,8 @@ def _overrides(args: argparse.Namespace, label: str) -> dict[str, Any]:
 
 def _load(name: str, args: argparse.Namespace, replications: int = 1) -> Scenario:
     """Load and fully check a scenario (schema, network file, memory) before anything is written."""
-    try:
-        loaded = scenario.load(name, _overrides(args, name))
-    except ScenarioError as err:
-        # --seed and --days are applied as overrides; name them as the user wrote them.
-        message = (
-            str(err)
-            .replace("--set market.seed:", "--seed:")
-            .replace("--set market.days:", "--days:")
-        )
-        raise ScenarioError(message) from None
+    names = {"market.seed": "--seed", "market.days": "--days"}
+    loaded = scenario.load(name, _overrides(args, name), names=names)
     scenario.check_memory(loaded, replications)
     return loaded
 

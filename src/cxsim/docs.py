@@ -89,14 +89,15 @@ def parameters_table() -> str:
 
 
 def presets_table() -> str:
-    """The manage and fix policy presets side by side."""
+    """The manage and fix policy presets side by side (presets are differences from the defaults)."""
+    presets = {name: PolicyParams(preset=name).model_dump(mode="json") for name in POLICY_PRESETS}
     lines = ["| policy field | manage | fix | meaning |", "|---|---|---|---|"]
     for name, info in PolicyParams.model_fields.items():
         if name == "preset":
             continue
         desc = (info.description or "").replace("|", "\\|")
         lines.append(
-            f"| `{name}` | `{POLICY_PRESETS['manage'][name]}` | `{POLICY_PRESETS['fix'][name]}` | {desc} |"
+            f"| `{name}` | `{presets['manage'][name]}` | `{presets['fix'][name]}` | {desc} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,7 @@ from cxsim.customers import ISSUE_NONE, ISSUE_OPEN, PROSPECT, Customers
 from cxsim.day import Today, run_day
 from cxsim.events import Event
 from cxsim.journey import JourneyLog
-from cxsim.params import ModelParams, NetworkKind, NetworkParams, apply_overrides
+from cxsim.params import ModelParams, NetworkKind, NetworkParams, resolve
 from cxsim.results import METRICS, Results
 from cxsim.rng import Streams, bernoulli_indices
 from cxsim.stages import accounts, attitude
@@ -115,7 +115,7 @@ class Market(mesa.Model):
         **overrides: Any,
     ) -> None:
         if overrides or not isinstance(params, ModelParams):
-            params = apply_overrides(params, overrides)
+            params = resolve(params, overrides, label="Market(...)")
         super().__init__(seed=params.market.seed)
         self.params: ModelParams = params
         self.day = 0

@@ -33,7 +33,7 @@ import pandas as pd
 import cxsim
 from cxsim import networks
 from cxsim.model import Market
-from cxsim.params import ModelParams, apply_overrides
+from cxsim.params import ModelParams, resolve
 from cxsim.results import LEVELS, METRICS
 from cxsim.scenario import Scenario, ScenarioError
 from cxsim.summary import FIGURES, summarize, t_quantile_975
@@ -200,7 +200,7 @@ def provenance(started: str, wall_seconds: float) -> dict[str, Any]:
 
 def replication_params(params: ModelParams, seed: int) -> ModelParams:
     """``params`` with the root seed replaced."""
-    return apply_overrides(params, {"market.seed": seed})
+    return resolve(params, {"market.seed": seed})
 
 
 def build_market(scenario: Scenario, params: ModelParams) -> Market:

@@ -16,20 +16,18 @@ line naming the file, the field and what was expected, for example::
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import os
-import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from cxsim import networks
-from cxsim.params import ModelParams, NetworkKind, parse_key, set_dotted, submodel
+from cxsim.errors import InputError
+from cxsim.params import DottedKeyError, ModelParams, NetworkKind, did_you_mean, parse_key, resolve
+from cxsim.results import METRICS
 
 #: Where the shipped scenarios live. A wheel carries them inside the package (its build
 #: copies the repository's top-level ``scenarios/`` there, see ``setup.py``); a checkout
@@ -61,8 +59,8 @@ BASELINE_BYTES = 300 * 1024**2
 FALLBACK_AVAILABLE = 4 * 1024**3
 
 
-class ScenarioError(ValueError):
-    """Bad input: the message is one line naming the file, the field and what was expected."""
+#: Bad input about a scenario (its file, a field, ``--set``): one line naming the file and the field.
+ScenarioError = InputError
 
 
 @dataclass(eq=False)
@@ -117,7 +115,7 @@ def shipped_scenarios() -> list[Path]:
     return sorted(SCENARIO_DIR.glob("*.toml"))
 
 
-def resolve(name: str | os.PathLike[str]) -> Path:
+def find(name: str | os.PathLike[str]) -> Path:
     """Find a scenario file: a path, or a bare shipped name such as ``manage_vs_fix``.
 
     Raises:
@@ -138,7 +136,7 @@ def resolve(name: str | os.PathLike[str]) -> Path:
         if shipped.is_file():
             return shipped
         names = [p.stem for p in shipped_scenarios()]
-        hint = _did_you_mean(path.stem, names)
+        hint = did_you_mean(path.stem, names)
         known = f"; shipped scenarios: {', '.join(names)}" if names and not hint else hint
         raise ScenarioError(f"{name}: no such scenario file{known}")
     if path.is_dir():
@@ -177,6 +175,7 @@ def load(
     source: str | os.PathLike[str],
     overrides: dict[str, Any] | None = None,
     *,
+    names: Mapping[str, str] | None = None,
     check_network_file: bool = True,
 ) -> Scenario:
     """Read, parse and check a scenario file, with dotted-key ``overrides`` applied.
@@ -184,6 +183,7 @@ def load(
     Args:
         source: a path or a shipped scenario's bare name.
         overrides: dotted keys (``companies.0.policy.apology``) to values.
+        names: how errors call each override (default ``--set KEY``).
         check_network_file: check that a ``network.kind = "file"`` path exists.
 
     Returns:
@@ -193,12 +193,12 @@ def load(
         ScenarioError: with one line naming the file, the field and what was expected.
 
     """
-    path = resolve(source)
+    path = find(source)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"{path}: cannot read: {err}") from None
-    return from_text(text, path, overrides, check_network_file=check_network_file)
+    return from_text(text, path, overrides, names=names, check_network_file=check_network_file)
 
 
 def from_text(
@@ -206,16 +206,28 @@ def from_text(
     path: Path | None = None,
     overrides: dict[str, Any] | None = None,
     *,
+    names: Mapping[str, str] | None = None,
     check_network_file: bool = True,
 ) -> Scenario:
-    """Parse and check a scenario given as TOML text (``path`` names it in errors)."""
+    """Parse and check a scenario given as TOML text (``path`` names it in errors).
+
+    The file is checked whole before ``overrides`` apply (see :func:`cxsim.params.resolve`);
+    ``names`` says how errors call each override (default ``--set KEY``).
+    """
     label = str(path) if path is not None else "<scenario>"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{label}: not valid TOML: {err}") from None
+    if not data:
+        raise ScenarioError(
+            f"{label}: has no settings; an empty scenario would silently run the default world "
+            "(give at least one table, such as [market], or name a shipped scenario)"
+        )
     overrides = dict(overrides or {})
-    params = validate(data, label, overrides)
+    shown = {key: f"--set {key}" for key in overrides}
+    shown.update(names or {})
+    params = resolve(data, overrides, label=label, names=shown)
     scenario = Scenario(
         path=path,
         text=text,
@@ -228,37 +240,6 @@ def from_text(
     if check_network_file:
         check_network(scenario)
     return scenario
-
-
-def validate(
-    data: dict[str, Any], label: str, overrides: dict[str, Any] | None = None
-) -> ModelParams:
-    """Check ``data`` (with ``overrides``) against :class:`~cxsim.params.ModelParams`.
-
-    Raises:
-        ScenarioError: naming ``label``, the field path and what was expected.
-
-    """
-    base = copy.deepcopy(data)
-    overrides = overrides or {}
-    if "companies" not in base and any(k.startswith("companies") for k in overrides):
-        # Overrides of a file that keeps the default companies apply to those companies.
-        base["companies"] = ModelParams().model_dump(mode="json")["companies"]
-    # Presets first so that field overrides win regardless of the order given (as apply_overrides).
-    for key, value in sorted(
-        overrides.items(), key=lambda kv: 0 if kv[0].endswith(".preset") else 1
-    ):
-        try:
-            set_dotted(base, key, value)
-        except KeyError as err:
-            message = str(err.args[0]) if err.args else key
-            if message.startswith(f"{key}: "):
-                message = message[len(key) + 2 :]
-            raise ScenarioError(f"{label}: --set {key}: {message}") from None
-    try:
-        return ModelParams.model_validate(base)
-    except ValidationError as err:
-        raise ScenarioError(format_validation_error(err, label, overrides)) from None
 
 
 def check_network(scenario: Scenario) -> None:
@@ -322,8 +303,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             f"--set {text}: expected key=value, such as companies.0.policy.apology=false"
         )
     try:
-        tuple(parse_key(key))
-    except KeyError:
+        parse_key(key)
+    except DottedKeyError:
         raise ScenarioError(f"--set {text}: malformed key {key!r}") from None
     return key, parse_value(raw.strip())
 
@@ -334,135 +315,6 @@ def parse_value(raw: str) -> Any:
         return tomllib.loads(f"value = {raw}")["value"]
     except tomllib.TOMLDecodeError:
         return raw
-
-
-# --------------------------------------------------------------------------- errors for people
-
-
-def format_loc(loc: tuple[int | str, ...]) -> str:
-    """``('companies', 1, 'policy', 'refund_rule')`` -> ``companies[1].policy.refund_rule``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _schema_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The parameter group that holds the field at ``loc`` (``None`` if it is not a group)."""
-    model: type[BaseModel] | None = ModelParams
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        model = submodel(info.annotation)
-    return model
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {match[0]}?" if match else ""
-
-
-def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """Drop pydantic's union and function tags (``function-after[...]``, ``str``) from a location."""
-    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]-]", p))
-
-
-def _got(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list" if value else "an empty list"
-    return repr(value)
-
-
-def _expected(err: dict[str, Any]) -> str:
-    """What a pydantic error says was expected, in words."""
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    bounds = {
-        "greater_than_equal": ">=",
-        "greater_than": ">",
-        "less_than_equal": "<=",
-        "less_than": "<",
-    }
-    if kind in bounds:
-        (limit,) = ctx.values()
-        return f"expected a number {bounds[kind]} {limit}"
-    if kind in ("enum", "literal_error"):
-        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        return (
-            f"expected one of {', '.join(choices)}"
-            if choices
-            else f"expected {ctx.get('expected')}"
-        )
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "expected a whole number"
-    if kind in ("float_parsing", "float_type"):
-        return "expected a number"
-    if kind in ("bool_parsing", "bool_type"):
-        return "expected true or false"
-    if kind in ("string_type",):
-        return "expected a string"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "expected a table"
-    if kind == "list_type":
-        return "expected a list (an array of tables [[...]])"
-    if kind == "too_short":
-        return f"expected at least {ctx.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"expected at most {ctx.get('max_length')} item(s)"
-    if kind == "string_too_short":
-        return f"expected at least {ctx.get('min_length')} character(s)"
-    if kind == "string_too_long":
-        return f"expected at most {ctx.get('max_length')} characters"
-    msg = str(err.get("msg", "invalid value"))
-    return msg[0].lower() + msg[1:] if msg else "invalid value"
-
-
-def describe_error(err: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
-    """One pydantic error as (location, message for people)."""
-    loc = _clean_loc(tuple(err.get("loc", ())))
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        group = _schema_at(loc[:-1])
-        names = list(group.model_fields) if group is not None else []
-        hint = _did_you_mean(key, names) or (
-            f"; expected one of {', '.join(names)}" if names else ""
-        )
-        return loc, f"unknown key {key!r}{hint}"
-    if kind == "missing":
-        return loc, "required field is missing"
-    if kind == "value_error":
-        msg = str(err.get("msg", ""))
-        msg = msg.removeprefix("Value error, ")
-        return loc, msg
-    return loc, f"{_expected(err)}, got {_got(err.get('input'))}"
-
-
-def format_validation_error(
-    error: ValidationError, label: str, overrides: dict[str, Any] | None = None
-) -> str:
-    """One line for a failed validation: file, field path, what was expected (and how many more)."""
-    errors = error.errors()
-    # Unknown keys first: a typo in a key is the likeliest cause of whatever else went wrong.
-    errors.sort(key=lambda e: 0 if e["type"] == "extra_forbidden" else 1)
-    loc, message = describe_error(errors[0])
-    where = format_loc(loc)
-    for key in overrides or {}:
-        parts = tuple(parse_key(key))
-        if parts == tuple(loc):
-            where = f"--set {key}"
-        elif loc and parts[: len(loc)] == tuple(loc):
-            where = f"--set {key}: {where}"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{label}: {where}: {message}{more}" if where else f"{label}: {message}{more}"
 
 
 # --------------------------------------------------------------------------- memory
@@ -482,7 +334,7 @@ def estimate_bytes(params: ModelParams) -> int:
     if params.network.kind != NetworkKind.fully_mixed:
         per_person += 2 * k  # contacts who are each company's customers
         network += BYTES_PER_NODE * n + BYTES_PER_CONTACT * n * params.network.mean_degree
-    results = BYTES_PER_RESULT * (params.market.days + 1) * k * 30
+    results = BYTES_PER_RESULT * (params.market.days + 1) * k * len(METRICS)
     return int(per_person * n + network + results)
 
 
@@ -514,8 +366,10 @@ def peak_bytes(params: ModelParams, replications: int = 1) -> int:
     contacts = (
         0 if params.network.kind == NetworkKind.fully_mixed else n * params.network.mean_degree
     )
-    # The tidy tables of all replications (about 35 columns of 8 bytes), held twice while joined.
-    tables = 2 * replications * (params.market.days + 1) * len(params.companies) * 35 * 8
+    # The tidy tables of all replications (a column per metric, plus day, company and
+    # replication, 8 bytes each), held twice while joined.
+    columns = len(METRICS) + 3
+    tables = 2 * replications * (params.market.days + 1) * len(params.companies) * columns * 8
     return int(
         estimate_bytes(params)
         + BUILD_BYTES_PER_CONTACT * contacts

@@ -8,6 +8,12 @@ the control's tooltip, and the schema is what validates the values:
 :func:`build_params` turns the page's values into validated parameters or
 raises :class:`ControlError` with a message naming the control.
 
+The page's controls are also the server's allowlist: :func:`build_params`
+accepts only the settings and the ranges the controls offer (a request that
+names any other field, such as a network file, or a value past a slider's end,
+is refused) and resolves them through :func:`cxsim.params.resolve`, like every
+other input.
+
 The dashboard starts every story at a classroom size (:data:`DEFAULT_CUSTOMERS`
 people for :data:`DEFAULT_DAYS` days) so that a change shows within about a
 second, and refuses markets beyond :data:`MAX_CUSTOMERS` and
@@ -16,24 +22,24 @@ second, and refuses markets beyond :data:`MAX_CUSTOMERS` and
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from cxsim.errors import InputError
 from cxsim.params import (
-    POLICY_PRESETS,
     CompanyParams,
     ModelParams,
     NetworkKind,
+    ParameterError,
     PolicyParams,
-    submodel,
+    field_info,
+    resolve,
 )
-from cxsim.scenario import describe_error
+from cxsim.params import bounds as schema_bounds
+from cxsim.params.resolve import Allowed
 
 #: People in the market when a story is opened (the story files use 20,000; this answers in ~1 s).
 DEFAULT_CUSTOMERS = 2_000
@@ -61,7 +67,7 @@ NETWORK_KINDS: dict[str, str] = {
 PRESET_OPTIONS = (("manage", "manage"), ("fix", "fix"), ("custom", "custom"))
 
 
-class ControlError(ValueError):
+class ControlError(InputError):
     """A value on the page that cannot be run; the message names the control and says why."""
 
 
@@ -334,29 +340,12 @@ CONTROLS_BY_KEY: dict[str, Control] = {c.key: c for c in (*MARKET_CONTROLS, *COM
 
 def schema_field(dotted: str) -> FieldInfo:
     """The pydantic field at ``dotted`` (list items written ``N``), e.g. ``companies.N.price``."""
-    model: type[BaseModel] = ModelParams
-    info: FieldInfo | None = None
-    for part in dotted.split("."):
-        if part == "N":
-            continue
-        if info is not None:
-            group = submodel(info.annotation)
-            if group is None:
-                raise KeyError(f"{dotted}: {part} is inside a value, not a group of parameters")
-            model = group
-        info = model.model_fields[part]
-    assert info is not None
-    return info
+    return field_info(dotted)
 
 
 def describe_bounds(info: FieldInfo) -> str:
     """The field's bounds for a tooltip, e.g. ``(0 to 1) ``, or an empty string."""
-    low = high = None
-    for meta in info.metadata:
-        if isinstance(meta, Ge | Gt):
-            low = meta.ge if isinstance(meta, Ge) else meta.gt
-        elif isinstance(meta, Le | Lt):
-            high = meta.le if isinstance(meta, Le) else meta.lt
+    low, high = schema_bounds(info)
     if low is not None and high is not None:
         return f"({low:g} to {high:g}) "
     if low is not None:
@@ -413,15 +402,37 @@ def _get(data: dict[str, Any], key: str) -> Any:
     return node
 
 
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = data
-    for part in parts[:-1]:
-        node = node[part]
-    node[parts[-1]] = value
-
-
 # --------------------------------------------------------------------------- building parameters
+
+#: Controls of the page's own, which set no one schema field directly.
+PAGE_CONTROLS = frozenset({"drawn", "price_over_quote", "promotion_excluded_share"})
+
+
+def allowed(control: Control) -> Allowed:
+    """What the page accepts for ``control``: its widget's range or options, else the schema's."""
+    if control.options:
+        return Allowed(options=tuple(value for value, _ in control.options))
+    if control.widget == "check":
+        return Allowed(options=(True, False))
+    low, high = control.minimum, control.maximum
+    if control.schema_key is not None and control.key not in PAGE_CONTROLS:
+        schema_low, schema_high = schema_bounds(field_info(control.schema_key))
+        low = schema_low if low is None else low
+        high = schema_high if high is None else high
+    return Allowed(low=low, high=high)
+
+
+def _allowlist(n_companies: int) -> dict[str, Allowed]:
+    """Generic dotted key -> what the page accepts: the controls, and what page controls set."""
+    limits = {c.key: allowed(c) for c in MARKET_CONTROLS if c.key not in PAGE_CONTROLS}
+    for lever in COMPANY_LEVERS:
+        if lever.key not in PAGE_CONTROLS:
+            limits[f"companies.N.{lever.key}"] = allowed(lever)
+    # Set from checked page controls (the bill above the quote, the promotion it cannot
+    # deliver) or from a checked lever (a delivery above the learning ceiling raises it).
+    for derived in ("price", "quoted_price", "promotions.N.excluded_share", "max_quality"):
+        limits[f"companies.N.{derived}"] = Allowed()
+    return limits
 
 
 def build_params(
@@ -443,62 +454,105 @@ def build_params(
         ControlError: a value the schema or the page refuses; the message names the control.
 
     """
+    if not isinstance(market, dict) or not isinstance(companies, list):
+        raise ControlError("the page sent settings of the wrong shape")
     if len(companies) != len(base.companies):
         raise ControlError(
             f"the story has {len(base.companies)} companies but the page sent {len(companies)}"
         )
-    data = base.model_dump(mode="json")
-    drawn = market.get("drawn")
+    overrides: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for key, value in market.items():
-        if key != "drawn":
-            _set(data, key, value)
-    for i, levers in enumerate(companies):
-        data["companies"][i] = _company_data(data["companies"][i], levers)
-    try:
-        params = ModelParams.model_validate(data)
-    except ValidationError as err:
-        raise ControlError(_explain(err, data)) from None
-    check_size(params)
-    return params, _check_drawn(drawn, params.market.customers)
-
-
-def _company_data(company: dict[str, Any], levers: dict[str, Any]) -> dict[str, Any]:
-    company = copy.deepcopy(company)
-    preset = levers.get("policy.preset", company["policy"].get("preset", "custom"))
-    if preset in POLICY_PRESETS and preset != company["policy"].get("preset"):
-        # A newly chosen preset replaces the story's policy; the levers then set their fields.
-        company["policy"] = {"preset": preset}
-    else:
-        company["policy"]["preset"] = preset
-    for key, value in levers.items():
-        if key in ("policy.preset", "price_over_quote", "promotion_excluded_share"):
+        if key == "drawn":
             continue
-        if key == "policy.shares_service_information" and isinstance(value, list):
-            value = bool(value)  # a checklist's value is the list of ticked options
-        _set(company, key, value)
-    if "price_over_quote" in levers:
-        over = levers["price_over_quote"]
-        if isinstance(over, int | float) and not isinstance(over, bool) and over < -100:
-            label = CONTROLS_BY_KEY["price_over_quote"].label
-            raise ControlError(
-                f"{label} ({company.get('name')}): must be at least -100 (free), got {over:g}"
-            )
-        quoted = company.get("quoted_price")
-        quoted = company["price"] if quoted is None else quoted
-        company["quoted_price"] = quoted
-        if isinstance(over, int | float) and not isinstance(over, bool) and math.isfinite(over):
-            company["price"] = round(quoted * (1.0 + over / 100.0), 6)
+        control = _known(MARKET_CONTROLS_BY_KEY, key, "the market")
+        overrides[key] = value
+        names[key] = control.label
+    for i, levers in enumerate(companies):
+        if not isinstance(levers, dict):
+            raise ControlError("the page sent settings of the wrong shape")
+        _company_overrides(base, i, levers, overrides, names)
+    try:
+        params = resolve(
+            base, overrides, label="page", names=names, limits=_allowlist(len(base.companies))
+        )
+    except ParameterError as err:
+        raise ControlError(str(err).removeprefix("page: ")) from None
+    check_size(params)
+    return params, _check_drawn(market.get("drawn"), params.market.customers)
+
+
+MARKET_CONTROLS_BY_KEY: dict[str, Control] = {c.key: c for c in MARKET_CONTROLS}
+LEVERS_BY_KEY: dict[str, Control] = {c.key: c for c in COMPANY_LEVERS}
+
+
+def _known(controls: dict[str, Control], key: Any, where: str) -> Control:
+    control = controls.get(key) if isinstance(key, str) else None
+    if control is None:
+        raise ControlError(f"{where}: {str(key)[:40]!r} is not a control of this page")
+    return control
+
+
+def _company_overrides(
+    base: ModelParams,
+    i: int,
+    levers: dict[str, Any],
+    overrides: dict[str, Any],
+    names: dict[str, str],
+) -> None:
+    """One company's levers as dotted-key overrides (and how errors name them)."""
+    company = base.companies[i]
+
+    def add(key: str, value: Any, control: Control) -> None:
+        overrides[f"companies.{i}.{key}"] = value
+        names[f"companies.{i}.{key}"] = f"{control.label} ({company.name})"
+
+    for key, value in levers.items():
+        control = _known(LEVERS_BY_KEY, key, company.name)
+        if key == "policy.preset":
+            # A newly chosen preset replaces the story's policy; the levers then set its fields.
+            if value != company.policy.preset:
+                add(key, value, control)
+        elif key == "price_over_quote":
+            _bill_above_quote(company, value, control, add)
+        elif key == "promotion_excluded_share":
+            _check_page_number(control, value, company.name)
+            for j in range(len(company.promotions)):
+                add(f"promotions.{j}.excluded_share", value, control)
         else:
-            company["price"] = over  # let the schema say what is wrong with it
-    excluded = levers.get("promotion_excluded_share")
-    if excluded is not None:
-        for promotion in company.get("promotions", []):
-            promotion["excluded_share"] = excluded
-    delivered = company.get("delivered_quality")
-    if isinstance(delivered, int | float) and delivered > company.get("max_quality", 1.0):
+            if key == "policy.shares_service_information" and isinstance(value, list):
+                value = bool(value)  # a checklist's value is the list of ticked options
+            add(key, value, control)
+    delivered = levers.get("delivered_quality")
+    if _is_number(delivered) and delivered > company.max_quality:
         # Learning cannot lower quality: a delivery above the ceiling raises the ceiling.
-        company["max_quality"] = delivered
-    return company
+        add("max_quality", delivered, LEVERS_BY_KEY["delivered_quality"])
+
+
+def _bill_above_quote(company: CompanyParams, over: Any, control: Control, add: Any) -> None:
+    """The bill above the quote, in %, sets the price from the quote."""
+    _check_page_number(control, over, company.name)
+    quoted = company.quoted_price if company.quoted_price is not None else company.price
+    add("quoted_price", quoted, control)
+    add("price", round(quoted * (1.0 + over / 100.0), 6), control)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_page_number(control: Control, value: Any, company: str) -> None:
+    """A page control's value must be a number within its widget's range."""
+    where = f"{control.label} ({company})"
+    if not _is_number(value):
+        raise ControlError(f"{where}: expected a number, got {str(value)[:40]!r}")
+    assert control.minimum is not None
+    assert control.maximum is not None
+    if not control.minimum <= value <= control.maximum:
+        raise ControlError(
+            f"{where}: expected a number from {control.minimum:g} to {control.maximum:g}, "
+            f"got {value:g}"
+        )
 
 
 def check_size(params: ModelParams) -> None:
@@ -530,29 +584,3 @@ def _check_drawn(drawn: Any, customers: int) -> int:
             "thousand people smoothly)"
         )
     return min(int(drawn), customers)
-
-
-def _explain(err: ValidationError, data: dict[str, Any]) -> str:
-    """The first schema error, named by its control (``Goodwill (fixing): ...``)."""
-    errors = err.errors()
-    loc, message = describe_error(errors[0])
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{_control_label(loc, data)}: {message}{more}"
-
-
-def _control_label(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
-    parts = [str(p) for p in loc]
-    if len(parts) >= 2 and parts[0] == "companies" and parts[1].isdigit():
-        i = int(parts[1])
-        name = data["companies"][i].get("name", f"company {i + 1}")
-        rest = ".".join(parts[2:])
-        if rest == "price" or rest == "quoted_price":
-            rest = "price_over_quote"
-        elif rest.startswith("promotions.") and rest.endswith(".excluded_share"):
-            rest = "promotion_excluded_share"
-        control = CONTROLS_BY_KEY.get(rest)
-        label = control.label if control is not None else rest or "company"
-        return f"{label} ({name})"
-    key = ".".join(parts)
-    control = CONTROLS_BY_KEY.get(key)
-    return control.label if control is not None else key or "parameters"

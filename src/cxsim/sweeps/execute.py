@@ -106,10 +106,10 @@ def run_task(task: RunTask) -> RunOutcome:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         from cxsim.model import Market
-        from cxsim.params import apply_overrides
+        from cxsim.params import resolve
         from cxsim.summary import summarize
 
-        params = apply_overrides(task.base, {**task.overrides, "market.seed": task.seed})
+        params = resolve(task.base, {**task.overrides, "market.seed": task.seed})
         model = Market(params, base_dir=task.base_dir)
         model.run()
         frame = model.results_frame()

@@ -35,7 +35,6 @@ points of a replication share their luck (common random numbers).
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import hashlib
 import json
@@ -52,9 +51,21 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cxsim import scenario
-from cxsim.params import ModelParams, apply_overrides, field_paths
+from cxsim.errors import InputError
+from cxsim.params import (
+    DottedKeyError,
+    ModelParams,
+    ParameterError,
+    describe_error,
+    did_you_mean,
+    field_paths,
+    format_loc,
+    generic,
+    leaf_annotation,
+    resolve,
+    value_type,
+)
 from cxsim.results import METRICS
-from cxsim.scenario import ScenarioError, describe_error, format_loc
 from cxsim.summary import HEADLINE, summarize
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
@@ -63,7 +74,7 @@ DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
 RESERVED_KEYS = {"market.seed": "market.seed is set per replication from the plan's seed"}
 
 
-class PlanError(ScenarioError):
+class PlanError(InputError):
     """Bad sweep plan: the message is one line naming the file, the field and what was expected."""
 
 
@@ -345,84 +356,6 @@ def summary_metric_names() -> tuple[str, ...]:
     return tuple(summarize(pd.DataFrame(row)).columns)
 
 
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]}?" if match else ""
-
-
-def _leaf_annotation(key: str, base: ModelParams) -> Any:
-    """The type annotation of the parameter at dotted ``key``.
-
-    Raises:
-        KeyError: with a message for people if ``key`` is not a parameter of the schema.
-
-    """
-    parts = key.replace("[", ".").replace("]", "").split(".")
-    node: type[BaseModel] = ModelParams
-    value: Any = base
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        info = node.model_fields.get(part)
-        if info is None:
-            raise KeyError("not a parameter of the scenario schema")
-        annotation = info.annotation
-        value = getattr(value, part, None) if value is not None else None
-        sub = _parameter_group(annotation)
-        if sub is None:
-            if i != len(parts) - 1:
-                raise KeyError(f"{'.'.join(parts[: i + 1])} is a parameter, not a group")
-            return annotation
-        if typing.get_origin(annotation) is list:
-            if i + 1 >= len(parts) or not parts[i + 1].isdigit():
-                raise KeyError(f"{part} is a list; name an item, such as {part}.0")
-            index = int(parts[i + 1])
-            items = value if isinstance(value, list) else []
-            if index >= len(items):
-                raise KeyError(
-                    f"index {index} is out of range: the base scenario has {len(items)} {part}"
-                )
-            value = items[index]
-            i += 1
-        node = sub
-        i += 1
-    raise KeyError(f"{key} is a group of parameters; name one of its fields")
-
-
-def _parameter_group(annotation: Any) -> type[BaseModel] | None:
-    """The parameter group a field holds (directly or as list items), if any."""
-    for candidate in (annotation, *typing.get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-def _value_type(annotation: Any) -> str:
-    """``int``, ``float``, ``bool`` or ``str`` for a leaf annotation (optional values unwrapped)."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if args and typing.get_origin(annotation) is not Literal:
-        annotation = args[0]
-    if annotation is bool:
-        return "bool"
-    if annotation is int:
-        return "int"
-    if annotation is float:
-        return "float"
-    return "str"  # strings, enums (refund_rule, handling) and literals (preset)
-
-
-def _suggest_key(key: str) -> str:
-    """``; did you mean companies.0.policy.callback_kept?`` for a misspelt dotted key."""
-    parts = key.split(".")
-    generic = ".".join("N" if p.isdigit() else p for p in parts)
-    match = difflib.get_close_matches(generic, field_paths(), n=1, cutoff=0.6)
-    if not match:
-        return ""
-    indices = iter(p for p in parts if p.isdigit())
-    suggestion = ".".join(next(indices, "0") if p == "N" else p for p in match[0].split("."))
-    return f"; did you mean {suggestion}?"
-
-
 def _flatten_keys(
     table: dict[str, Any], is_spec: typing.Callable[[str, Any], bool]
 ) -> dict[str, Any]:
@@ -435,8 +368,11 @@ def _flatten_keys(
     generic_paths = set(field_paths())
 
     def walk(prefix: str, value: Any) -> None:
-        generic = ".".join("N" if p.isdigit() else p for p in prefix.split("."))
-        if generic in generic_paths or is_spec(prefix, value) or not isinstance(value, dict):
+        try:
+            known = generic(prefix) in generic_paths
+        except DottedKeyError:
+            known = False
+        if known or is_spec(prefix, value) or not isinstance(value, dict):
             flat[prefix] = value
             return
         for k, v in value.items():
@@ -548,7 +484,7 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
         group = tables.get(tuple(loc[:-1]))
         names = list(group.model_fields) if group is not None else []
         key = str(loc[-1])
-        hint = _did_you_mean(key, names) or (
+        hint = did_you_mean(key, names) or (
             f"; expected one of {', '.join(names)}" if names else ""
         )
         return f"{label}: {format_loc(loc)}: unknown key {key!r}{hint}{more}"
@@ -560,12 +496,21 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
     return f"{label}: {format_loc(loc)}: {message}{more}"
 
 
+def _resolve(
+    base: ModelParams | dict[str, Any], values: dict[str, Any], label: str, names: dict[str, str]
+) -> ModelParams:
+    """``base`` with ``values`` applied through the one parameter resolver, as a plan error."""
+    try:
+        return resolve(base, values, label=label, names=names)
+    except ParameterError as err:
+        raise PlanError(str(err)) from None
+
+
 def _load_base(spec: PlanFile, path: Path | None, label: str) -> tuple[ModelParams, Path | None]:
     """The base scenario's parameters and the folder its relative paths are resolved against."""
     plan_dir = path.parent if path is not None else Path.cwd()
     if isinstance(spec.base, dict):
-        loaded = scenario.validate(spec.base, f"{label}: base")
-        return loaded, plan_dir.resolve()
+        return _resolve(spec.base, {}, f"{label}: base", {}), plan_dir.resolve()
     candidate = Path(spec.base)
     if not candidate.is_absolute():
         candidate = plan_dir / candidate
@@ -582,48 +527,35 @@ def _apply_fixed(spec: PlanFile, base: ModelParams, label: str) -> ModelParams:
     if not spec.fixed:
         return base
     for key in spec.fixed:
-        _check_key(key, base, label, "fixed")
-    try:
-        return apply_overrides(base, spec.fixed)
-    except ValidationError as err:
-        loc, message = describe_error(err.errors()[0])
-        return _raise(f"{label}: fixed: {format_loc(loc)}: {message}")
-    except KeyError as err:
-        return _raise(f"{label}: fixed: {err.args[0] if err.args else err}")
+        _check_key(key, label, "fixed")
+    return _resolve(base, spec.fixed, label, {key: f"fixed.{key}" for key in spec.fixed})
 
 
-def _raise(message: str) -> typing.NoReturn:
-    raise PlanError(message)
-
-
-def _check_key(key: str, base: ModelParams, label: str, table: str) -> Any:
+def _check_key(key: str, label: str, table: str) -> Any:
     """The annotation of the parameter at ``key``; a plan error if it is not a schema path."""
     if key in RESERVED_KEYS:
         raise PlanError(
             f"{label}: {table}.{key}: {RESERVED_KEYS[key]}; it cannot be varied or fixed"
         )
     try:
-        return _leaf_annotation(key, base)
-    except KeyError as err:
-        message = str(err.args[0])
-        hint = _suggest_key(key) if message.startswith("not a parameter") else ""
-        raise PlanError(f"{label}: {table}.{key}: {message}{hint}") from None
+        return leaf_annotation(key)
+    except DottedKeyError as err:
+        raise PlanError(f"{label}: {table}.{key}: {err}") from None
 
 
 def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: str) -> Factor:
     """Check one factor: a schema path, and levels (or a range) the schema accepts."""
     where = f"{label}: factors.{key}"
-    annotation = _check_key(key, base, label, "factors")
-    value_type = _value_type(annotation)
+    kind = value_type(_check_key(key, label, "factors"))
     if isinstance(raw, list):
         if not raw:
             raise PlanError(f"{where}: expected at least one value")
-        levels = [_normalise(v, value_type) for v in raw]
+        levels = [_normalise(v, kind) for v in raw]
         for i, level in enumerate(levels):
             if levels.index(level) != i:
                 raise PlanError(f"{where}: value {raw[i]!r} is listed twice")
-            _check_value(base, key, level, f"{where}: value {raw[i]!r}")
-        return Factor(key=key, levels=tuple(levels), value_type=value_type)
+            _check_value(base, key, level, label, f"factors.{key}: value {raw[i]!r}")
+        return Factor(key=key, levels=tuple(levels), value_type=kind)
     if not isinstance(raw, dict):
         raise PlanError(
             f"{where}: expected a list of values or a table {{ range = [low, high] }}, got {raw!r}"
@@ -635,13 +567,13 @@ def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: 
         if err0["type"] == "extra_forbidden":
             names = list(FactorRange.model_fields)
             bad = str(err0["loc"][-1])
-            hint = _did_you_mean(bad, names) or f"; expected one of {', '.join(names)}"
+            hint = did_you_mean(bad, names) or f"; expected one of {', '.join(names)}"
             raise PlanError(f"{where}: unknown key {bad!r}{hint}") from None
         loc, message = describe_error(err0)
         raise PlanError(f"{where}.{format_loc(loc)}: {message}") from None
-    if value_type not in ("int", "float"):
+    if kind not in ("int", "float"):
         raise PlanError(
-            f"{where}: a range needs a numeric parameter, but {key} takes {value_type} values; "
+            f"{where}: a range needs a numeric parameter, but {key} takes {kind} values; "
             "give a list of values"
         )
     low, high = spec_range.range
@@ -650,7 +582,7 @@ def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: 
     if spec_range.scale == "log" and low <= 0:
         raise PlanError(f"{where}.range: a log scale needs low > 0, got {low}")
     for end in (low, high):
-        _check_value(base, key, _normalise(end, value_type), f"{where}.range: {end!r}")
+        _check_value(base, key, _normalise(end, kind), label, f"factors.{key}.range: {end!r}")
     if spec.design == "full_factorial" and spec_range.levels is None:
         raise PlanError(f"{where}: a range in a full_factorial design needs levels = N")
     if spec.design != "full_factorial" and spec_range.levels is not None:
@@ -664,7 +596,7 @@ def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: 
         high=float(high),
         scale=spec_range.scale,
         grid_levels=spec_range.levels,
-        value_type=value_type,
+        value_type=kind,
     )
 
 
@@ -677,12 +609,8 @@ def _normalise(value: Any, value_type: str) -> Any:
     return value
 
 
-def _check_value(base: ModelParams, key: str, value: Any, where: str) -> None:
-    try:
-        apply_overrides(base, {key: value})
-    except ValidationError as err:
-        _, message = describe_error(err.errors()[0])
-        raise PlanError(f"{where}: {message}") from None
+def _check_value(base: ModelParams, key: str, value: Any, label: str, name: str) -> None:
+    _resolve(base, {key: value}, label, {key: name})
 
 
 def _check_design(spec: PlanFile, factors: list[Factor], label: str) -> None:
@@ -713,27 +641,23 @@ def _check_metrics(spec: PlanFile, label: str) -> tuple[list[str], list[str]]:
     summary = list(known) if spec.metrics.summary == "all" else list(spec.metrics.summary)
     for i, name in enumerate(summary):
         if name not in known:
-            hint = _did_you_mean(name, known) or f"; expected one of {', '.join(known)}"
+            hint = did_you_mean(name, known) or f"; expected one of {', '.join(known)}"
             raise PlanError(f"{label}: metrics.summary[{i}]: unknown metric {name!r}{hint}")
     if not summary:
         raise PlanError(f"{label}: metrics.summary: expected at least one metric")
     for i, name in enumerate(spec.metrics.daily):
         if name not in METRICS:
-            hint = _did_you_mean(name, METRICS) or f"; expected one of {', '.join(METRICS)}"
+            hint = did_you_mean(name, METRICS) or f"; expected one of {', '.join(METRICS)}"
             raise PlanError(f"{label}: metrics.daily[{i}]: unknown metric {name!r}{hint}")
     return list(dict.fromkeys(summary)), list(dict.fromkeys(spec.metrics.daily))
 
 
 def _check_points(points: list[dict[str, Any]], base: ModelParams, label: str) -> None:
     """Every point must make valid parameters (some combinations break cross-field rules)."""
-    base_data = base.model_dump(mode="json")
     for i, values in enumerate(points):
+        settings = ", ".join(f"{k} = {v!r}" for k, v in values.items())
         try:
-            apply_overrides(base_data, values)
-        except ValidationError as err:
-            loc, message = describe_error(err.errors()[0])
-            settings = ", ".join(f"{k} = {v!r}" for k, v in values.items())
-            where = format_loc(loc)
-            raise PlanError(
-                f"{label}: design point {i} ({settings}): {where + ': ' if where else ''}{message}"
-            ) from None
+            resolve(base, values, label=label)
+        except ParameterError as err:
+            reason = str(err).removeprefix(f"{label}: ")
+            raise PlanError(f"{label}: design point {i} ({settings}): {reason}") from None

@@ -2,9 +2,9 @@
 
 Every parameter of the model lives here, typed, bounded and documented, with
 the place its default comes from (a seed figure, a paper, or "assumption").
-The same schema feeds the Python API, scenario files, the dashboard and sweeps;
-nested fields are addressable by dotted keys such as
-``companies.0.policy.refund_rule`` (see :func:`apply_overrides`).
+The same schema feeds the Python API, scenario files, the dashboard, sweeps and
+calibration, always through :func:`cxsim.params.resolve`; nested fields are
+addressable by dotted keys such as ``companies.0.policy.refund_rule``.
 
 Rates are given in the units people quote them in (per year for Bass's p and
 q, per month for CRM touches, days for intervals) and converted to per-day
@@ -13,7 +13,6 @@ rates by the engine.
 
 from __future__ import annotations
 
-import copy
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -521,9 +520,11 @@ class PolicyParams(Strict):
         return data
 
 
-#: Presets per BRIEF.md: a managing company (acknowledge, survey, queue, promise
-#: to call back, refund by policy, learn nothing) and a fixing company (fix at
-#: once, refund without questions, apologise, goodwill, answer reviews, learn).
+#: Policy presets, stored as differences from the :class:`PolicyParams` defaults (which are
+#: the fixing company's policy). A managing company acknowledges, surveys and queues
+#: complaints, promises call-backs it often breaks, refunds by policy and learns nothing; a
+#: fixing company fixes at once, refunds without questions, apologises, offers goodwill,
+#: answers reviews and learns from complaints.
 POLICY_PRESETS: dict[str, dict[str, Any]] = {
     "manage": {
         "handling": "fifo_queue",
@@ -534,11 +535,8 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
         "reachability": 0.6,
         "fix_probability": 0.5,
         "refund_rule": "policy",
-        "policy_refund_probability": 0.3,
-        "refund_share": 1.0,
         "callback_probability": 0.8,
         "callback_kept": 0.3,
-        "callback_days": 3,
         "apology": False,
         "goodwill_probability": 0.0,
         "review_response_probability": 0.0,
@@ -546,25 +544,7 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
         "crm_touches_per_month": 4.0,
         "shares_service_information": False,
     },
-    "fix": {
-        "handling": "immediate",
-        "response_days": 0,
-        "queue_capacity": 1.0,
-        "reachability": 1.0,
-        "fix_probability": 0.9,
-        "refund_rule": "no_questions",
-        "policy_refund_probability": 0.3,
-        "refund_share": 1.0,
-        "callback_probability": 0.0,
-        "callback_kept": 1.0,
-        "callback_days": 3,
-        "apology": True,
-        "goodwill_probability": 0.5,
-        "review_response_probability": 0.9,
-        "learning_rate": 0.5,
-        "crm_touches_per_month": 0.5,
-        "shares_service_information": True,
-    },
+    "fix": {},
 }
 
 
@@ -691,108 +671,3 @@ class ModelParams(Strict):
                 "at least one company needs initial_share > 0 when initial_adoption > 0"
             )
         return self
-
-
-# --------------------------------------------------------------------------- overrides
-
-
-def parse_key(key: str) -> list[str | int]:
-    """``companies.0.policy.apology`` or ``companies[0].policy.apology`` -> its parts."""
-    parts: list[str | int] = []
-    for part in key.replace("[", ".").replace("]", "").split("."):
-        if part == "":
-            raise KeyError(f"malformed key {key!r}")
-        parts.append(int(part) if part.isdigit() else part)
-    return parts
-
-
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``value`` at dotted ``key`` (``companies.0.policy.refund_rule``) in a nested dict.
-
-    Missing intermediate groups are created; list indices must exist (a company
-    is added by giving the whole ``companies`` list). A policy given as a preset
-    name (``policy = "fix"``) is opened up into ``{"preset": "fix"}`` so one of
-    its fields can be overridden.
-    """
-    parts = parse_key(key)
-    node: Any = data
-    for depth, part in enumerate(parts[:-1]):
-        where = ".".join(map(str, parts[: depth + 1]))
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                size = len(node) if isinstance(node, list) else 0
-                raise KeyError(f"{key}: index {part} out of range (there are {size})")
-            child = node[part]
-        else:
-            if not isinstance(node, dict):
-                raise KeyError(f"{key}: {where} is not a group")
-            child = node.get(part)
-            if child is None:
-                child = [] if isinstance(parts[depth + 1], int) else {}
-                node[part] = child
-            elif isinstance(child, str) and child in POLICY_PRESETS:
-                child = {"preset": child}
-                node[part] = child
-        if not isinstance(child, dict | list):
-            raise KeyError(f"{key}: {where} is a value, not a group")
-        node = child
-    last = parts[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list) or last >= len(node):
-            raise KeyError(f"{key}: index {last} out of range")
-        node[last] = value
-        return
-    if not isinstance(node, dict):
-        raise KeyError(f"{key}: not a group")
-    if last == "preset" and value in POLICY_PRESETS:
-        # Choosing a preset replaces the whole policy, so the old preset's values do not leak.
-        node.clear()
-    node[last] = value
-
-
-def apply_overrides(
-    params: ModelParams | dict[str, Any] | None, overrides: dict[str, Any]
-) -> ModelParams:
-    """Return new validated parameters: ``params`` with dotted-key ``overrides`` applied.
-
-    Setting ``companies.N.policy.preset`` to ``manage`` or ``fix`` resets that
-    company's policy to the preset before later keys apply, so
-    ``{"companies.0.policy.preset": "fix", "companies.0.policy.apology": False}``
-    gives the fix preset without the apology.
-    """
-    if params is None:
-        base: dict[str, Any] = ModelParams().model_dump(mode="json")
-    elif isinstance(params, ModelParams):
-        base = params.model_dump(mode="json")
-    else:
-        base = copy.deepcopy(params)
-    # Presets first so that field overrides win regardless of the order given.
-    ordered = sorted(overrides.items(), key=lambda kv: 0 if kv[0].endswith(".preset") else 1)
-    for key, value in ordered:
-        set_dotted(base, key, value)
-    return ModelParams.model_validate(base)
-
-
-def field_paths(model: type[BaseModel] = ModelParams, prefix: str = "") -> list[str]:
-    """All dotted field paths of the schema (list items shown as ``N``)."""
-    paths: list[str] = []
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        ann = info.annotation
-        sub = submodel(ann)
-        if sub is not None:
-            is_list = getattr(ann, "__origin__", None) is list
-            paths.extend(field_paths(sub, f"{path}.N." if is_list else f"{path}."))
-        else:
-            paths.append(path)
-    return paths
-
-
-def submodel(ann: Any) -> type[BaseModel] | None:
-    """The parameter group a field holds (directly or as list items), if any."""
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for arg in getattr(ann, "__args__", ()) or ():
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return None
