@@ -16,10 +16,12 @@ import pytest
 from cxsim import Market, cli, runner, scenario
 from cxsim.params import resolve
 from cxsim.results import METRICS
+from cxsim.run import run_market
 
 from .test_scenarios import SHIPPED
 
 SMALL = ["--set", "market.customers=2000", "--days", "120"]
+SMALL_OVERRIDES = {"market.customers": 2000, "market.days": 120}
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 FLAGSHIP = SCENARIO_DIR / "manage_vs_fix.toml"
 
@@ -82,7 +84,8 @@ def test_summary_has_figures_per_company_and_provenance(flagship_run: Path) -> N
     assert summary["scenario"]["text"] == text
     assert summary["scenario"]["sha256"] == scenario.from_text(text).sha256
     assert summary["scenario"]["overrides"] == {"market.customers": 2000, "market.days": 120}
-    assert summary["run"]["seeds"] == [1]
+    assert summary["run"]["seed"] == 1
+    assert summary["run"]["replication_indices"] == [0]
     prov = summary["provenance"]
     for key in ("cxsim", "python", "numpy", "mesa", "wall_seconds", "started"):
         assert prov[key] is not None, key
@@ -138,36 +141,24 @@ def test_same_seed_gives_identical_timeseries_bit_for_bit(tmp_path: Path) -> Non
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
-def test_replication_r_uses_base_seed_plus_r(tmp_path: Path) -> None:
+def test_replication_r_is_run_seed_r_whoever_runs_it(tmp_path: Path) -> None:
+    out = tmp_path / "reps"
     assert (
         cli.main(
-            [
-                "run",
-                "manage_vs_fix",
-                "--out",
-                str(tmp_path / "reps"),
-                "-q",
-                "-r",
-                "3",
-                "--seed",
-                "5",
-                *SMALL,
-            ]
+            ["run", "manage_vs_fix", "--out", str(out), "-q", "-r", "3", "--seed", "5", *SMALL]
         )
         == 0
     )
-    assert (
-        cli.main(
-            ["run", "manage_vs_fix", "--out", str(tmp_path / "one"), "-q", "--seed", "7", *SMALL]
-        )
-        == 0
-    )
-    summary = json.loads((tmp_path / "reps" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["run"]["seeds"] == [5, 6, 7]
-    reps = pd.read_parquet(tmp_path / "reps" / "timeseries.parquet")
-    one = pd.read_parquet(tmp_path / "one" / "timeseries.parquet")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["run"]["seed"] == 5
+    assert summary["run"]["replication_indices"] == [0, 1, 2]
+    reps = pd.read_parquet(out / "timeseries.parquet")
+    loaded = scenario.load("manage_vs_fix", {"market.seed": 5, **SMALL_OVERRIDES})
+    direct = run_market(loaded.params, 2).results_frame()
     third = reps[reps["replication"] == 2].drop(columns="replication").reset_index(drop=True)
-    pd.testing.assert_frame_equal(third, one.drop(columns="replication"))
+    pd.testing.assert_frame_equal(third, direct, check_categorical=False)
+    first = reps[reps["replication"] == 0].drop(columns="replication").reset_index(drop=True)
+    assert not first.equals(third)
     assert summary["companies"][0]["figures"]["retention"]["ci95"] is not None
 
 
@@ -435,7 +426,8 @@ def test_compare_prints_paired_differences_and_writes_table(
     assert row.difference == pytest.approx(row.mean_b - row.mean_a)
     assert row.ci95_low <= row.difference <= row.ci95_high
     pairs = pd.read_csv(out_dir / "pairs.csv")
-    assert sorted(set(pairs.seed)) == [1, 2, 3]
+    assert set(pairs.seed) == {1}
+    assert sorted(set(pairs.replication)) == [0, 1, 2]
 
 
 def test_compare_of_a_scenario_with_itself_has_zero_differences(

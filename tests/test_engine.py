@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from cxsim import Market
 from cxsim.day import DAY
 from cxsim.events import Event
+from cxsim.journey import JourneyLog
 from cxsim.results import METRICS, REAL_VALUED
 from cxsim.stages import retention
 
@@ -18,7 +19,7 @@ from .conftest import make_market, one_company
 
 def test_the_day_runs_the_briefs_stages_in_order():
     assert [s.name for s in DAY] == [
-        "promise",
+        "purchase",
         "problem",
         "voice",
         "response",
@@ -339,13 +340,21 @@ def test_network_from_an_edge_list_file(tmp_path):
 
 
 def test_journey_can_track_chosen_customers():
-    m = make_market(2000, days=90)
     chosen = np.array([3, 14, 159])
-    m.journey.track(chosen)
+    journeys = JourneyLog.of(2000, chosen)
+    m = make_market(2000, days=90, observers=[journeys])
     m.run()
-    log = m.journey_frame()
+    log = journeys.to_frame([c.name for c in m.companies])
     assert set(log["customer"]) <= set(chosen)
     assert not log.empty
+
+
+def test_customer_counts_kept_by_changes_of_provider_match_a_recount():
+    m = make_market(3000, days=200)
+    for _ in range(200):
+        m.step()
+        recount = np.bincount(m.customers.provider[m.customers.provider >= 0], minlength=2)
+        assert np.array_equal(m.customer_counts, recount)
 
 
 def test_voicing_a_complaint_moves_attitude_by_its_parameter():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import socket
@@ -23,7 +25,7 @@ from cxsim.params import resolve
 from cxsim.sweeps import PlanError, load_plan, load_results, plan_from_text, sweep
 from cxsim.sweeps.cli import main
 from cxsim.sweeps.design import latin_hypercube
-from cxsim.sweeps.plan import Factor, replication_seeds
+from cxsim.sweeps.plan import Factor
 from cxsim.sweeps.store import SweepStore
 
 PYTHON = sys.executable
@@ -108,15 +110,9 @@ def test_full_factorial_runs_every_combination_with_common_seeds(tmp_path: Path)
     runs = plan.runs()
     assert len(runs) == 8
     assert len({r.run_id for r in runs}) == 8
-    # Common random numbers: replication r has the same seed at every point.
-    for r in range(2):
-        assert len({run.seed for run in runs if run.replication == r}) == 1
-    assert runs[0].seed != runs[1].seed
-
-
-def test_replication_seeds_do_not_depend_on_how_many_replications() -> None:
-    assert replication_seeds(7, 5)[:3] == replication_seeds(7, 3)
-    assert replication_seeds(7, 3) != replication_seeds(8, 3)
+    # Common random numbers: every run has the plan's root seed; replication r is run (seed, r).
+    assert {run.seed for run in runs} == {plan.spec.seed}
+    assert sorted({run.replication for run in runs}) == [0, 1]
 
 
 def test_adding_replications_keeps_the_run_ids_of_finished_runs(tmp_path: Path) -> None:
@@ -189,7 +185,7 @@ PLAN_ERRORS = [
     ),
     (
         ('"companies.0.policy.callback_kept"', '"market.seed"'),
-        "factors.market.seed: market.seed is set per replication",
+        "factors.market.seed: market.seed is the plan's seed",
     ),
     (
         ('"companies.0.policy.callback_kept"', '"companies.2.policy.callback_kept"'),
@@ -292,14 +288,38 @@ def test_a_run_depends_only_on_its_point_and_seed(tmp_path: Path) -> None:
     one = figures(tmp_path / "one")
     pd.testing.assert_frame_equal(one, figures(tmp_path / "two"))
     pd.testing.assert_frame_equal(one, figures(tmp_path / "threads"))
-    # ... and equals a direct run of the model with the same parameters and seed.
+    # ... and equals a direct run of the model with the same parameters, seed and replication.
     run = plan.runs()[5]
+    assert run.replication == 1
     params = resolve(plan.base, {**run.values, "market.seed": run.seed})
-    direct = Market(params).run().summary()
+    direct = Market(params, replication=run.replication).run().summary()
     recorded = load_results(tmp_path / "one").ok.set_index(["run_id", "company"])
     for company in ("managing", "fixing"):
         assert recorded.loc[(run.run_id, company), "profit"] == direct.loc[company, "profit"]
         assert recorded.loc[(run.run_id, company), "retention"] == direct.loc[company, "retention"]
+
+
+def test_cxsim_run_at_a_sweep_point_gives_that_points_replications_exactly(tmp_path: Path) -> None:
+    from cxsim import cli
+
+    plan = load_plan(write_plan(tmp_path))
+    sweep(plan, tmp_path / "sweep", workers=1, progress=False)
+    # The base as a scenario file: the plan's [base] tables without their "base." prefix.
+    scenario_file = tmp_path / "base.toml"
+    scenario_file.write_text(TINY_BASE.replace("[base.", "[").replace("[[base.", "[["))
+    point = 2
+    values = plan.points[point]
+    sets = [x for key, value in values.items() for x in ("--set", f"{key}={value!r}".replace("'", '"'))]
+    out = tmp_path / "run"
+    argv = ["run", str(scenario_file), "--out", str(out), "-q", "-r", "2", "--seed", "7", *sets]
+    assert cli.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    recorded = load_results(tmp_path / "sweep").ok
+    for company in summary["companies"]:
+        mine = recorded[(recorded.point == point) & (recorded.company == company["name"])]
+        by_replication = mine.sort_values("replication")
+        for figure in ("profit", "retention", "broken_promises"):
+            assert company["figures"][figure]["values"] == by_replication[figure].tolist(), figure
 
 
 def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(

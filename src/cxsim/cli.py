@@ -53,7 +53,13 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
     p.add_argument(
         "--out", metavar="DIR", type=Path, help="output folder (default: runs/<scenario name>)"
     )
-    p.add_argument("--seed", type=int, metavar="N", help="base seed; replication r uses seed N + r")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="root seed (overrides market.seed); replication r is run (N, r), the same run in "
+        "run, compare, sweeps and calibration",
+    )
     p.add_argument("--days", type=int, metavar="N", help="days to simulate (overrides market.days)")
     p.add_argument(
         "-r",
@@ -105,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compare",
         help="compare two scenarios on common random numbers (paired differences B - A)",
-        description="Run A and B with the same seeds per replication and print, per company "
+        description="Run A and B as the same runs (root seed, replication r) and print, per company "
         "position, the mean paired difference B - A of retention, market share, profit, NPS and "
         "complaints per customer-year with 95%% paired-t confidence intervals; writes comparison.csv, "
         "pairs.csv and comparison.html into DIR.",
@@ -281,7 +287,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"cxsim {__version__}: {loaded.name} ({loaded.label}): {params.market.customers:,} people, "
             f"{len(params.companies)} companies, {params.market.days:,} days, {reps} replication"
             f"{'s' if reps != 1 else ''}, seed {params.market.seed}"
-            + (f" (replication r: seed {params.market.seed} + r)" if reps > 1 else "")
+            + (f", replications 0..{reps - 1}" if reps > 1 else "")
         )
     bar = _Bar(reps * params.market.days, loaded.name, args.quiet)
     try:
@@ -331,7 +337,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"cxsim {__version__}: compare B = {b.label} minus A = {a.label}, {reps} paired "
-            f"replication{'s' if reps != 1 else ''} (seeds {base}..{base + reps - 1}, common random numbers)"
+            f"replication{'s' if reps != 1 else ''} (seed {base}, replications 0..{reps - 1}: "
+            "common random numbers)"
         )
     bar = _Bar(reps * (a.params.market.days + b.params.market.days), "compare", args.quiet)
     try:

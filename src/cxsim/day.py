@@ -1,8 +1,11 @@
 """The order of the simulated day: the one place it is written.
 
 Reading :data:`DAY` tells the whole model. Each stage is a module of
-:mod:`cxsim.stages` with a ``step(model)`` function; stages pass what
-happened today to later stages through :class:`Today`.
+:mod:`cxsim.stages` with a ``step(model)`` function, and optionally an
+``init(model)`` that allocates the stage's own state when a market is built
+(after its people, network and companies, in the order of the day), like
+starsim's ``init_pre``. Stages pass what happened today to later stages
+through :class:`Today`; every daily figure has one writer.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from cxsim.stages import (
     accounts,
     attitude,
     learning,
-    problems,
-    promise,
+    problem,
+    purchase,
     response,
     retention,
     voice,
@@ -32,25 +35,34 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of the day: a name, what it does (for docs), and its step function."""
+    """One stage of the day: a name (also its module's and its random stream's), what it does, and its functions.
+
+    Attributes:
+        name: the stage's name, the name of its module in :mod:`cxsim.stages` and of its stream.
+        does: what happens in it, in a sentence (for the docs).
+        step: runs the stage for one day.
+        init: allocates the stage's own state when a market is built (``None``: it has none).
+
+    """
 
     name: str
     does: str
     step: Callable[[Market], None]
+    init: Callable[[Market], None] | None = None
 
 
-#: The simulated day, in order (BRIEF mechanisms in brackets).
+#: The simulated day, in order (the mechanisms of docs/ODD.md section 1.4 in brackets).
 DAY: tuple[Stage, ...] = (
     Stage(
-        "promise",
+        "purchase",
         "customers due to buy, buy from their provider at its price and promise (1)",
-        promise.step,
+        purchase.step,
     ),
     Stage(
         "problem",
         "purchases go wrong: defects, promises above delivery, promotions that cannot be delivered; "
         "minor or serious (1, 2)",
-        problems.step,
+        problem.step,
     ),
     Stage("voice", "customers with a new problem complain or stay silent (3)", voice.step),
     Stage(
@@ -62,11 +74,13 @@ DAY: tuple[Stage, ...] = (
         "attitude",
         "the day's experiences move attitudes; attitudes and CRM fatigue fade (5)",
         attitude.step,
+        attitude.init,
     ),
     Stage(
         "word_of_mouth",
         "customers tell contacts, retell what they heard, post and read public reviews (6)",
         word_of_mouth.step,
+        word_of_mouth.init,
     ),
     Stage(
         "retention",
@@ -82,8 +96,16 @@ DAY: tuple[Stage, ...] = (
         "accounts",
         "revenue, costs, profit, shares, attitude and NPS are recorded (9)",
         accounts.step,
+        accounts.init,
     ),
 )
+
+
+def init_stages(model: Market) -> None:
+    """Let every stage allocate its own state, in the order of the day."""
+    for stage in DAY:
+        if stage.init is not None:
+            stage.init(model)
 
 
 def run_day(model: Market) -> None:

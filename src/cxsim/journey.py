@@ -1,6 +1,8 @@
-"""Journey log: the events of a random sample of customers, with bounded memory.
+"""Journey log: the events of a random sample of customers (or chosen ones), with bounded memory.
 
-The log is a preallocated structured array of ``max_events`` rows; once full,
+A journey log is an observer of a run (see :class:`cxsim.model.Observer`): it
+listens to every kind of event and keeps those of the people it tracks. The
+log is a preallocated structured array of ``max_events`` rows; once full,
 further events are counted in :attr:`JourneyLog.dropped` but not kept, so a
 long run never grows without bound.
 """
@@ -18,49 +20,58 @@ JOURNEY_DTYPE = np.dtype(
 
 
 class JourneyLog:
-    """Events of tracked customers, in the order they happened."""
+    """Events of tracked customers, in the order they happened.
 
-    def __init__(self, n: int, sample_size: int, max_events: int, rng: np.random.Generator) -> None:
-        self._n = n
-        self.enabled = sample_size > 0
-        self.tracked = np.zeros(n, dtype=bool) if self.enabled else None
-        if self.enabled:
-            chosen = rng.choice(n, size=min(sample_size, n), replace=False)
-            self.tracked[chosen] = True
+    Args:
+        tracked: one flag per person: whether their events are kept (``None``: nobody's).
+        max_events: most events kept.
+
+    """
+
+    def __init__(self, tracked: np.ndarray | None, max_events: int) -> None:
+        self.tracked = tracked
+        self.enabled = tracked is not None
         self.events = np.zeros(max_events if self.enabled else 0, dtype=JOURNEY_DTYPE)
         self.size = 0
         self.dropped = 0
 
-    def track(self, customers: np.ndarray, max_events: int | None = None) -> None:
-        """Log exactly ``customers`` from now on (e.g. the nodes a picture shows), dropping the sample.
+    @classmethod
+    def sample(
+        cls, n: int, sample_size: int, max_events: int, rng: np.random.Generator
+    ) -> JourneyLog:
+        """The journeys of ``sample_size`` people of ``n`` drawn at random (none if 0)."""
+        if sample_size <= 0:
+            return cls(None, max_events)
+        tracked = np.zeros(n, dtype=bool)
+        tracked[rng.choice(n, size=min(sample_size, n), replace=False)] = True
+        return cls(tracked, max_events)
 
-        Events already kept stay; ``max_events`` (default: the current capacity,
-        at least 100 per customer) bounds the log as before.
+    @classmethod
+    def of(cls, n: int, customers: np.ndarray, max_events: int | None = None) -> JourneyLog:
+        """The journeys of exactly ``customers`` (e.g. the people a picture shows).
+
+        ``max_events`` defaults to 400 events per customer, and at least 200,000.
         """
-        n = self.tracked.shape[0] if self.tracked is not None else int(self._n)
-        self.tracked = np.zeros(n, dtype=bool)
-        self.tracked[np.asarray(customers, dtype=np.int64)] = True
-        self.enabled = True
-        capacity = (
-            max_events
-            if max_events is not None
-            else max(self.events.shape[0], 100 * len(customers))
-        )
-        if capacity > self.events.shape[0]:
-            grown = np.zeros(capacity, dtype=JOURNEY_DTYPE)
-            grown[: self.size] = self.events[: self.size]
-            self.events = grown
+        tracked = np.zeros(n, dtype=bool)
+        tracked[np.asarray(customers, dtype=np.int64)] = True
+        capacity = max_events if max_events is not None else max(200_000, 400 * len(customers))
+        return cls(tracked, capacity)
+
+    @property
+    def listens_to(self) -> tuple[Event, ...]:
+        """Every kind of event, when anyone is tracked."""
+        return tuple(Event) if self.enabled else ()
 
     @property
     def customers(self) -> np.ndarray:
         """Ids of the tracked customers."""
         return np.flatnonzero(self.tracked) if self.enabled else np.empty(0, dtype=np.int64)
 
-    def record(
+    def on_event(
         self, day: int, event: Event, customers: np.ndarray, companies: np.ndarray | int
     ) -> None:
         """Keep the events of tracked customers among ``customers``."""
-        if not self.enabled or customers.size == 0:
+        if self.tracked is None or customers.size == 0:
             return
         keep = self.tracked[customers]
         if not keep.any():

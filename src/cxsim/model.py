@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import mesa
 import numpy as np
@@ -13,16 +13,28 @@ import pandas as pd
 
 from cxsim import networks
 from cxsim.company import Company
-from cxsim.customers import ISSUE_NONE, ISSUE_OPEN, PROSPECT, Customers
-from cxsim.day import Today, run_day
+from cxsim.customers import PROSPECT, Customers
+from cxsim.day import Today, init_stages, run_day
 from cxsim.events import Event
 from cxsim.journey import JourneyLog
 from cxsim.params import ModelParams, NetworkKind, NetworkParams, resolve
 from cxsim.results import METRICS, Results
 from cxsim.rng import Streams, bernoulli_indices
-from cxsim.stages import accounts, attitude
-from cxsim.stages.word_of_mouth import Backlog
 from cxsim.summary import summarize
+
+
+class Observer(Protocol):
+    """Something that watches a run without changing it (a journey log, snapshots, a measurement).
+
+    An observer is attached once the market is built (day 0). It names the
+    events it listens to in ``listens_to`` and gets each of them through
+    ``on_event(day, event, customers, companies)``; ``on_day(market)`` is
+    called at the end of every day. All are optional: an observer defines
+    what it needs.
+    """
+
+    def attach(self, market: Market) -> None:
+        """Called once, when the market is built (day 0 is recorded)."""
 
 
 def build_network(
@@ -100,9 +112,16 @@ class Market(mesa.Model):
     One :meth:`step` is one day (the stages in :data:`cxsim.day.DAY`); :meth:`run`
     runs all days. Results are in :meth:`results_frame`.
 
+    A run is named by its root seed (``market.seed``) and its ``replication``:
+    replication ``r`` of a scenario is the same run whichever command runs it
+    (:mod:`cxsim.rng`).
+
     Args:
         params: parameters; ``None`` means the defaults.
+        replication: which replication of the root seed this run is (0, 1, ...).
         base_dir: folder against which a relative network file path is resolved.
+        observers: watch the run (see :class:`Observer`); a journey log of
+            ``journey.sample_size`` people is added when that is set.
         **overrides: dotted-key overrides applied on top of ``params``.
 
     """
@@ -111,15 +130,20 @@ class Market(mesa.Model):
         self,
         params: ModelParams | dict[str, Any] | None = None,
         *,
+        replication: int = 0,
         base_dir: str | Path | None = None,
+        observers: Iterable[Any] = (),
         **overrides: Any,
     ) -> None:
         if overrides or not isinstance(params, ModelParams):
             params = resolve(params, overrides, label="Market(...)")
+        if replication < 0:
+            raise ValueError(f"replication must be 0 or more, got {replication}")
         super().__init__(seed=params.market.seed)
         self.params: ModelParams = params
+        self.replication = int(replication)
         self.day = 0
-        self.streams = Streams(params.market.seed)
+        self.streams = Streams(params.market.seed, replication)
         n = params.market.customers
         days = params.market.days
 
@@ -138,23 +162,38 @@ class Market(mesa.Model):
         self.advertising_weights = np.array(
             [c.params.advertising_weight for c in self.companies], dtype=np.float64
         )
-        self.cost_rates = accounts.cost_rates(self)
         max_degree = None if self.network.fully_mixed else int(self.network.degree.max(initial=0))
         self.customers = Customers.allocate(n, k, max_degree)
         self.customer_counts = np.zeros(k, dtype=np.int64)
         self.results = Results([c.name for c in self.companies], days)
-        self.journey = JourneyLog(
-            n, params.journey.sample_size, params.journey.max_events, self.streams("journey")
-        )
-        self.backlog = Backlog()
         self.today = Today()
         self.stage_seconds: dict[str, float] = {}
-        self.effects = attitude.effect_table(params.behaviour)
+        self._listeners: list[list[Callable[..., None]]] = [[] for _ in Event]
+        self._day_watchers: list[Callable[[Market], None]] = []
         self._initialise()
-        accounts.record_levels(self)
-        self.results.close_day(0)
+        init_stages(self)
+        self.journey = JourneyLog.sample(
+            n, params.journey.sample_size, params.journey.max_events, self.streams("journey")
+        )
+        for observer in (self.journey, *observers):
+            self.attach(observer)
         self.datacollector = ResultsCollector(self)
         self.running = True
+
+    def attach(self, observer: Any) -> None:
+        """Let ``observer`` watch the run from now on (see :class:`Observer`)."""
+        for event in getattr(observer, "listens_to", None) or ():
+            self._listeners[int(event)].append(observer.on_event)
+        on_day = getattr(observer, "on_day", None)
+        if on_day is not None:
+            self._day_watchers.append(on_day)
+        attach = getattr(observer, "attach", None)
+        if attach is not None:
+            attach(self)
+
+    def listens(self, *events: Event) -> bool:
+        """Whether anyone listens to any of ``events`` (to skip work that only they would see)."""
+        return any(self._listeners[int(e)] for e in events)
 
     # ------------------------------------------------------------------ set-up
 
@@ -220,6 +259,8 @@ class Market(mesa.Model):
             return
         self.day += 1
         run_day(self)
+        for on_day in self._day_watchers:
+            on_day(self)
         if self.day >= self.params.market.days:
             self.running = False
 
@@ -255,7 +296,8 @@ class Market(mesa.Model):
                 f"{event.name}: experiences must be reported before the attitude stage"
             )
         self.today.experiences.append((int(event), customers, companies, strength))
-        self.journey.record(self.day, event, customers, companies)
+        for listener in self._listeners[int(event)]:
+            listener(self.day, event, customers, companies)
 
     def log(
         self,
@@ -264,38 +306,24 @@ class Market(mesa.Model):
         companies: np.ndarray | int,
         where: np.ndarray | None = None,
     ) -> None:
-        """Record an event that does not move attitude (journey log only).
+        """Record an event that does not move attitude: only observers that listen to it see it.
 
         ``where`` (a mask over ``customers``) selects whom it happened to; the
-        selection is only made when a journey log is kept.
+        selection is only made when someone listens.
         """
-        if not self.journey.enabled:
+        listeners = self._listeners[int(event)]
+        if not listeners:
             return
         if where is not None:
             customers = customers[where]
             if not isinstance(companies, int | np.integer):
                 companies = companies[where]
-        self.journey.record(self.day, event, customers, companies)
+        if customers.size == 0:
+            return
+        for listener in listeners:
+            listener(self.day, event, customers, companies)
 
     # ------------------------------------------------------------------ derived
-
-    @property
-    def purchase_probability(self) -> float:
-        """Chance a customer buys on a given day."""
-        return 1.0 - float(np.exp(-1.0 / self.params.market.purchase_interval_days))
-
-    def open_issue(self, idx: np.ndarray) -> np.ndarray:
-        """Whether customers ``idx`` have an open issue; forgets open problems past memory."""
-        c = self.customers
-        issue = c.issue[idx]
-        is_open = issue != ISSUE_NONE
-        stale = (issue == ISSUE_OPEN) & (
-            self.day - c.issue_day[idx] > self.params.behaviour.problems.problem_memory_days
-        )
-        if stale.any():
-            c.issue[idx[stale]] = ISSUE_NONE
-            is_open &= ~stale
-        return is_open
 
     def results_frame(self) -> pd.DataFrame:
         """Tidy daily results: one row per day and company."""

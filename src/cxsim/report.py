@@ -239,7 +239,11 @@ def _provenance(summary: dict[str, Any]) -> str:
         ("scenario file", scenario["file"]),
         ("sha256", scenario["sha256"]),
         ("overrides", ", ".join(f"{k}={v!r}" for k, v in scenario["overrides"].items()) or "none"),
-        ("seeds", ", ".join(map(str, run["seeds"]))),
+        (
+            "runs",
+            f"seed {run['seed']}, replications {', '.join(map(str, run['replication_indices']))} "
+            f"({run['random_streams']})",
+        ),
         ("started (UTC)", prov["started"]),
         ("wall time", f"{prov['wall_seconds']:.1f} s"),
         (
@@ -277,7 +281,7 @@ def run_report(result: RunResult, frame: pd.DataFrame, summary: dict[str, Any]) 
 <p>{html.escape(scenario.description)}</p>
 <p class="muted">{run["customers"]:,} people, {run["network"].replace("_", " ")} network,
 {len(result.companies)} companies, {run["days"]:,} days, {reps} replication{"s" if reps != 1 else ""},
-base seed {run["base_seed"]}.</p>
+seed {run["seed"]}.</p>
 <div class="header">{_paragraphs(scenario.header[1:])}</div>
 <h2>Figures at the end</h2>
 <p class="muted">{table_note}</p>
@@ -355,8 +359,8 @@ def comparison_report(comparison: Comparison) -> str:
 <h1>{html.escape(b.scenario.name)} minus {html.escape(a.scenario.name)}</h1>
 <p>A: <b>{html.escape(a.scenario.label)}</b> — {html.escape(a.scenario.description)}<br>
 B: <b>{html.escape(b.scenario.label)}</b> — {html.escape(b.scenario.description)}</p>
-<p class="muted">{reps} paired replications on common random numbers (replication r of both uses seed
-{a.base_seed} + r). Differences are B minus A, per company position; the interval is the 95% paired-t
+<p class="muted">{reps} paired replications on common random numbers (replication r of both is run
+(seed {a.base_seed}, r)). Differences are B minus A, per company position; the interval is the 95% paired-t
 confidence interval of the mean difference.</p>
 <table>{head}{"".join(rows)}</table>
 {chart}

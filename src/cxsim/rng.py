@@ -1,13 +1,22 @@
-"""Random streams: one independent stream per stage, day and company.
+"""Random streams: one independent, counter-based stream per run, stage, day and company.
 
-No global random state is used anywhere. Each stage of each day draws from
-its own generator: the stream of ``(stage, company)``, derived from the root
-seed by a ``SeedSequence`` spawn key, advanced to the day's own block. Two
-runs with the same seed but different policies therefore see the same luck
-wherever their states agree (same network, same initial customers, same
-purchase days), and a difference in one stage does not shift the random
-numbers of any other stage or day: common random numbers in the sense of
-starsim.
+No global random state is used anywhere. A run is named by its root seed and
+its replication number; each stage of each day draws from its own Philox
+generator, keyed by ``(seed, replication, stage, company)`` and started at the
+day's own counter. Two runs with the same seed and replication but different
+policies therefore see the same luck wherever their states agree (same network,
+same initial customers, same purchase days), and a difference in one stage does
+not shift the random numbers of any other stage or day: common random numbers
+in the sense of starsim. Replication ``r`` of a scenario is the same run in
+``cxsim run``, ``cxsim compare``, a sweep and a calibration trial.
+
+Why Philox (a counter-based generator, Salmon et al. 2011): the numbers of
+(stage, day, company) are a pure function of the key and the counter, so
+starting a day's stream is setting a counter (about a microsecond), not
+building a generator (about fifty), and the same ``numpy.random.Generator``
+can be handed to a compiled (Numba) kernel, which draws exactly the numbers
+NumPy would. Changing this derivation changes every result, and with it the
+calibrated world: it is fixed here once (stream scheme :data:`STREAM_SCHEME`).
 """
 
 from __future__ import annotations
@@ -16,11 +25,14 @@ import math
 
 import numpy as np
 
-#: Stage identifiers used in spawn keys; append only, never reorder (it would change results).
+#: Name of the stream derivation; recorded with results, part of the engine's fingerprint.
+STREAM_SCHEME = "philox4x64:(seed,replication,stage,company):day"
+
+#: Stage identifiers in the streams' keys; append only, never reorder (it would change results).
 STREAM_IDS: dict[str, int] = {
     "setup": 0,
     "network": 1,
-    "promise": 2,
+    "purchase": 2,
     "problem": 3,
     "voice": 4,
     "response": 5,
@@ -34,40 +46,38 @@ STREAM_IDS: dict[str, int] = {
 
 
 class Streams:
-    """Factory of reproducible generators keyed by (stage, day, company).
+    """Factory of reproducible generators keyed by (stage, day, company) within one run.
 
-    Each (stage, company) pair has its own PCG64 stream, seeded once from the
-    root seed by a ``SeedSequence`` with spawn key ``(stage, company)``. Day
-    ``d`` uses the block of that stream that starts ``d * 2**64`` draws in
-    (``PCG64.advance``), so days never overlap (no day draws 2**64 numbers)
-    and the numbers a stage gets on day ``d`` do not depend on how many it
-    drew on other days. Advancing costs a few microseconds, where building a
-    generator from a fresh ``SeedSequence`` costs about fifty, seven times a
-    day.
+    Each (stage, company) pair of run (``seed``, ``replication``) has its own
+    Philox key, derived once from ``SeedSequence(seed, spawn_key=(replication,
+    stage, company))``. Day ``d`` starts at counter ``(0, 0, d, 0)``: a day has
+    2**128 blocks of its own, so days never overlap, and the numbers a stage
+    gets on day ``d`` do not depend on how many it drew on other days.
 
-    The generator returned for a (stage, company) pair is reused: a call
-    rewinds it to the start of the requested day's block, so a generator is
-    valid until the next call with the same stage and company.
+    The generator returned for a (stage, company) pair is reused: a call moves
+    it to the start of the requested day, so a generator is valid until the
+    next call with the same stage and company.
     """
 
-    _DAY_STRIDE = 1 << 64
-
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, replication: int = 0) -> None:
         self.seed = int(seed)
-        self._streams: dict[tuple[int, int], tuple[np.random.PCG64, dict, np.random.Generator]] = {}
+        self.replication = int(replication)
+        self._streams: dict[
+            tuple[int, int], tuple[np.random.Philox, dict, np.random.Generator]
+        ] = {}
 
     def __call__(self, stage: str, day: int = 0, company: int = 0) -> np.random.Generator:
         """Return the generator for ``stage`` on ``day`` (and ``company``, for per-company draws)."""
         key = (STREAM_IDS[stage], int(company))
         stream = self._streams.get(key)
         if stream is None:
-            bits = np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+            sequence = np.random.SeedSequence(self.seed, spawn_key=(self.replication, *key))
+            bits = np.random.Philox(key=sequence.generate_state(2, dtype=np.uint64))
             stream = (bits, bits.state, np.random.Generator(bits))
             self._streams[key] = stream
         bits, start, generator = stream
+        start["state"]["counter"][2] = day
         bits.state = start
-        if day:
-            bits.advance(int(day) * self._DAY_STRIDE)
         return generator
 
 

@@ -1,9 +1,10 @@
 """Run a scenario's replications, summarise them and write the outputs of a run.
 
-Replication ``r`` of a run with base seed ``s`` uses seed ``s + r``, so
-replication ``r`` of two scenarios shares its luck (common random numbers):
-:func:`compare` pairs them and reports the differences with paired-t 95%
-confidence intervals.
+Replication ``r`` of a run with root seed ``s`` is run ``(s, r)`` of
+:func:`cxsim.run.run_market`: the same run in ``cxsim run``, ``cxsim compare``,
+a sweep and a calibration trial, so replication ``r`` of two scenarios shares
+its luck (common random numbers). :func:`compare` pairs them and reports the
+differences with paired-t 95% confidence intervals.
 
 Outputs are written atomically: into a temporary folder next to the target,
 renamed into place when complete, so a run that fails leaves nothing behind.
@@ -32,9 +33,10 @@ import pandas as pd
 
 import cxsim
 from cxsim import networks
-from cxsim.model import Market
-from cxsim.params import ModelParams, resolve
+from cxsim.params import resolve
 from cxsim.results import LEVELS, METRICS
+from cxsim.rng import STREAM_SCHEME
+from cxsim.run import run_market
 from cxsim.scenario import Scenario, ScenarioError
 from cxsim.summary import FIGURES, summarize, t_quantile_975
 
@@ -65,11 +67,11 @@ def mean_ci(values: np.ndarray | list[float]) -> tuple[float, float, float]:
 
 @dataclass(eq=False)
 class Replication:
-    """One run of a scenario with one seed.
+    """One replication of a scenario.
 
     Attributes:
-        index: replication number ``r`` (seed = base seed + r).
-        seed: the root seed used.
+        index: replication number ``r``.
+        seed: the root seed (run ``(seed, r)``).
         frame: tidy daily results (``Market.results_frame()``) with ``replication`` and
             ``retained`` (day-0 customers still with the company) columns.
         figures: company name -> :data:`FIGURES` -> value.
@@ -104,9 +106,9 @@ class RunResult:
         return [c.name for c in self.scenario.params.companies]
 
     @property
-    def seeds(self) -> list[int]:
-        """Seeds of the replications, in order."""
-        return [r.seed for r in self.replications]
+    def replication_indices(self) -> list[int]:
+        """Replication numbers, in order."""
+        return [r.index for r in self.replications]
 
     def timeseries(self) -> pd.DataFrame:
         """Tidy daily results of all replications: day, company, replication, metrics, retained."""
@@ -165,10 +167,12 @@ class RunResult:
                 "network": params.network.kind.value,
                 "companies": self.companies,
                 "replications": len(self.replications),
-                "base_seed": self.base_seed,
-                "seeds": self.seeds,
-                "note": "replication r uses seed base_seed + r (common random numbers across scenarios); "
-                "means over replications, ci95 = 95% t interval of the mean",
+                "seed": self.base_seed,
+                "replication_indices": self.replication_indices,
+                "random_streams": STREAM_SCHEME,
+                "note": "replication r is run (seed, r): the same run in cxsim run, compare, a sweep "
+                "and a calibration trial (common random numbers across scenarios); means over "
+                "replications, ci95 = 95% t interval of the mean",
             },
             "companies": companies,
             "provenance": provenance(self.started, self.wall_seconds),
@@ -198,31 +202,23 @@ def provenance(started: str, wall_seconds: float) -> dict[str, Any]:
     }
 
 
-def replication_params(params: ModelParams, seed: int) -> ModelParams:
-    """``params`` with the root seed replaced."""
-    return resolve(params, {"market.seed": seed})
-
-
-def build_market(scenario: Scenario, params: ModelParams) -> Market:
-    """Build the scenario's market, turning a bad network file into a :class:`ScenarioError`."""
-    try:
-        return Market(params, base_dir=scenario.base_dir)
-    except networks.NetworkFileError as err:
-        raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
-
-
 def run_replication(
-    scenario: Scenario, index: int, seed: int, progress: Progress | None = None
+    scenario: Scenario, index: int, seed: int | None = None, progress: Progress | None = None
 ) -> Replication:
-    """Run one replication of ``scenario`` with root ``seed``; ``progress(1)`` is called daily."""
+    """Run replication ``index`` of ``scenario`` (root ``seed``, default its own); ``progress(1)`` daily."""
     start = time.perf_counter()
-    market = build_market(scenario, replication_params(scenario.params, seed))
+    params = scenario.params
+    if seed is not None and seed != params.market.seed:
+        params = resolve(params, {"market.seed": seed})
 
     def on_day(day: int, last: int) -> None:
         if progress is not None:
             progress(1)
 
-    market.run(progress=on_day)
+    try:
+        market = run_market(params, index, base_dir=scenario.base_dir, progress=on_day)
+    except networks.NetworkFileError as err:
+        raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
     frame = market.results_frame()
     summary = summarize(frame)
     frame.insert(2, "replication", np.int64(index))
@@ -230,7 +226,7 @@ def run_replication(
     cumulative_metrics = [m for m in METRICS if m not in LEVELS]
     return Replication(
         index=index,
-        seed=seed,
+        seed=params.market.seed,
         frame=frame,
         figures={n: {f: float(summary.loc[n, f]) for f in FIGURES} for n in names},
         final={n: {m: float(summary.loc[n, m]) for m in LEVELS} for n in names},
@@ -245,12 +241,12 @@ def run(
     seed: int | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Run ``replications`` replications of ``scenario``: replication r uses seed ``seed + r``.
+    """Run replications ``0 .. replications - 1`` of ``scenario`` from root ``seed``.
 
     Args:
         scenario: a checked scenario.
         replications: number of replications (at least 1).
-        seed: base seed; ``None`` uses the scenario's ``market.seed``.
+        seed: root seed; ``None`` uses the scenario's ``market.seed``.
         progress: called with the number of days just simulated (for a progress bar).
 
     """
@@ -260,7 +256,7 @@ def run(
     result = RunResult(scenario=scenario, base_seed=base, started=_now())
     start = time.perf_counter()
     for r in range(replications):
-        result.replications.append(run_replication(scenario, r, base + r, progress))
+        result.replications.append(run_replication(scenario, r, base, progress))
     result.wall_seconds = time.perf_counter() - start
     return result
 
@@ -289,7 +285,7 @@ def compare(
     seed: int | None = None,
     progress: Progress | None = None,
 ) -> Comparison:
-    """Run ``a`` and ``b`` with the same seeds per replication and pair the results by company position.
+    """Run ``a`` and ``b`` as the same runs (root seed, replication) and pair them by company position.
 
     The table has one row per company position and figure of :data:`COMPARE_FIGURES`:
     the mean of A and of B, the mean paired difference B - A and its 95% paired-t
@@ -333,7 +329,7 @@ def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.D
                         "position": position,
                         "figure": figure,
                         "replication": r,
-                        "seed": run_a.replications[r].seed,
+                        "seed": run_a.replications[r].seed,  # run (seed, replication)
                         "a": x,
                         "b": y,
                         "difference": y - x,

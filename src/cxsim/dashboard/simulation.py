@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 
 from cxsim.customers import PROSPECT
+from cxsim.journey import JourneyLog
 from cxsim.model import Market, build_network
 from cxsim.networks import Network
 from cxsim.params import ModelParams, NetworkKind, NetworkParams
 from cxsim.processes import local_pool
 from cxsim.rng import Streams
+from cxsim.run import run_market
 
 #: Runs kept in memory (a default-size run holds about 2 MB).
 RUN_CACHE_SIZE = 32
@@ -174,38 +176,52 @@ def _run_cached(key: str) -> Run:
 
 
 def compute_run(key: str) -> Run:
-    """Run the market described by a run key, stepping day by day and taking snapshots."""
+    """Run the market described by a run key, with snapshots and journeys of the people drawn."""
     spec = json.loads(key)
     params = ModelParams.model_validate(spec["params"])
     base_dir = Path(spec["base_dir"]) if spec["base_dir"] else None
     drawn_count = int(spec["drawn"])
     start = time.perf_counter()
     pic = picture(params, drawn_count, base_dir)
-    market = Market(params, base_dir=base_dir)
-    market.journey.track(pic.nodes, max_events=max(200_000, 400 * pic.nodes.size))
-
-    days = params.market.days
-    stride = max(1, math.ceil((days + 1) / MAX_FRAMES))
-    frames = days // stride + 1
-    provider = np.empty((frames, pic.nodes.size), dtype=np.int8)
-    attitude = np.empty((frames, pic.nodes.size), dtype=np.int8)
-    _snapshot(market, pic.nodes, provider, attitude, 0)
-    while market.day < days:
-        market.step()
-        if market.day % stride == 0:
-            _snapshot(market, pic.nodes, provider, attitude, market.day // stride)
+    snapshots = Snapshots(pic.nodes, params.market.days)
+    journeys = JourneyLog.of(params.market.customers, pic.nodes)
+    market = run_market(params, base_dir=base_dir, observers=(snapshots, journeys))
     return Run(
         params=params,
         key=key,
         frame=market.results_frame(),
         summary=market.summary(),
         picture=pic,
-        stride=stride,
-        provider=provider,
-        attitude=attitude,
-        journey=market.journey_frame(),
+        stride=snapshots.stride,
+        provider=snapshots.provider,
+        attitude=snapshots.attitude,
+        journey=journeys.to_frame([c.name for c in market.companies]),
         seconds=time.perf_counter() - start,
     )
+
+
+class Snapshots:
+    """An observer: the provider and own attitude of the drawn people, every ``stride`` days.
+
+    At most :data:`MAX_FRAMES` snapshots per run (day 0 included); longer runs keep
+    every ``stride``-th day.
+    """
+
+    def __init__(self, nodes: np.ndarray, days: int) -> None:
+        self.nodes = nodes
+        self.stride = max(1, math.ceil((days + 1) / MAX_FRAMES))
+        frames = days // self.stride + 1
+        self.provider = np.empty((frames, nodes.size), dtype=np.int8)
+        self.attitude = np.empty((frames, nodes.size), dtype=np.int8)
+
+    def attach(self, market: Market) -> None:
+        """Day 0."""
+        self.on_day(market)
+
+    def on_day(self, market: Market) -> None:
+        """Copy the drawn people's provider and own attitude on every ``stride``-th day."""
+        if market.day % self.stride == 0:
+            _snapshot(market, self.nodes, self.provider, self.attitude, market.day // self.stride)
 
 
 def _snapshot(
@@ -228,8 +244,9 @@ def _picture_cached(key: str) -> Picture:
     net_params = NetworkParams.model_validate(spec["network"])
     n = int(spec["customers"])
     base_dir = Path(spec["base_dir"]) if spec["base_dir"] else None
-    # The same generator the market uses, so the picture shows the market's own network.
-    net = build_network(net_params, n, Streams(int(spec["seed"]))("network"), base_dir)
+    # The same generator the market uses (replication 0), so the picture shows the market's
+    # own network.
+    net = build_network(net_params, n, Streams(int(spec["seed"]), 0)("network"), base_dir)
     return make_picture(net, int(spec["drawn"]))
 
 

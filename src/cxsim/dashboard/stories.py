@@ -28,7 +28,7 @@ class Tip:
     text: str
 
 
-#: Seed story -> what to try (BRIEF.md, "Stories from the seeds").
+#: Seed story -> what to try (the stories of docs/ODD.md section 1.5).
 TIPS: dict[str, Tip] = {
     "manage_vs_fix": Tip(
         0,

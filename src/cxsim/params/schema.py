@@ -131,7 +131,7 @@ class NetworkParams(Strict):
 
 
 class ProblemParams(Strict):
-    """How purchases go wrong (BRIEF mechanisms 1-2)."""
+    """How purchases go wrong (mechanisms 1-2 of docs/ODD.md)."""
 
     serious_share: float = param(
         6 / 26,

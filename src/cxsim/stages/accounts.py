@@ -1,4 +1,4 @@
-"""Stage 9, accounts: money, customers, attitude and NPS, recorded for the day (BRIEF mechanism 9).
+"""Stage 9, accounts: money, customers, attitude and NPS, recorded for the day (mechanism 9 of docs/ODD.md).
 
 Cost of a day = cost of goods x purchases + handling cost x complaints handled
 + fix cost x problems fixed + refunds + goodwill + CRM cost x touches +
@@ -33,6 +33,13 @@ def cost_rates(model: Market) -> np.ndarray:
     ).T
 
 
+def init(model: Market) -> None:
+    """The companies' cost rates; the books of day 0 (the market as it starts)."""
+    model.cost_rates = cost_rates(model)
+    record_levels(model)
+    model.results.close_day(0)
+
+
 def step(model: Market) -> None:
     """Close the day's books."""
     res = model.results
@@ -64,7 +71,7 @@ def record_levels(model: Market) -> None:
     for k in range(len(model.companies)):
         mine = c.provider == k
         attitude = c.attitude[k]
-        customers = np.count_nonzero(mine)
+        customers = int(model.customer_counts[k])  # kept by every change of provider
         res.today("customers")[k] = customers
         res.today("retained")[k] = np.count_nonzero(mine & day0)
         if customers:

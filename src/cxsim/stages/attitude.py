@@ -1,4 +1,4 @@
-"""Stage 5, attitude: experiences move attitudes; attitudes and fatigue fade (BRIEF mechanism 5).
+"""Stage 5, attitude: experiences move attitudes; attitudes and fatigue fade (mechanism 5 of docs/ODD.md).
 
 Each experience adds its effect (``behaviour.attitude``; hearsay effects from
 ``behaviour.word_of_mouth``) times its strength to the customer's attitude
@@ -32,6 +32,11 @@ def effect_table(behaviour: BehaviourParams) -> np.ndarray:
         )
         table[event] = getattr(source, name)
     return table
+
+
+def init(model: Market) -> None:
+    """The attitude change of each kind of event, from the behavioural parameters."""
+    model.effects = effect_table(model.params.behaviour)
 
 
 def apply(

@@ -1,4 +1,4 @@
-"""Stage 8, learning: complaints are gifts, for a company that acts on them (BRIEF mechanism 8).
+"""Stage 8, learning: complaints are gifts, for a company that acts on them (mechanism 8 of docs/ODD.md).
 
 A company with ``learning_rate > 0`` traces the causes of the defects its
 complaints reveal and removes a share of them. Each day its defect rate is

@@ -1,4 +1,4 @@
-"""Stage 4, response: what each company does about complaints, reviews and customers (BRIEF mechanism 4).
+"""Stage 4, response: what each company does about complaints, reviews and customers (mechanism 4 of docs/ODD.md).
 
 For each company, in this order:
 
@@ -36,6 +36,7 @@ from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
 from cxsim.params import RefundRule
 from cxsim.rng import bernoulli_indices
+from cxsim.stages.problem import is_open
 
 if TYPE_CHECKING:
     from cxsim.company import Company
@@ -162,7 +163,7 @@ def answer_reviews(model: Market, company: Company, rng: np.random.Generator) ->
     refunded = pol.refund_rule != RefundRule.never
     if refunded:
         model.experience(Event.refund, who, k)
-    own = who[(c.provider[who] == k) & (c.issue[who] != ISSUE_NONE)]
+    own = who[(c.provider[who] == k) & is_open(model, who)]
     c.issue[own] = ISSUE_NONE
     model.results.add(k, reviews_answered=who.size, handled=who.size, resolved=own.size)
     if refunded:
@@ -282,7 +283,7 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
         return
     c.fatigue[touched] += 1.0
     model.results.count("crm_touches", k, touched.size)
-    open_issue = model.open_issue(touched)
+    open_issue = is_open(model, touched)
     model.experience(Event.crm_touch, touched[~open_issue], k)
     troubled = touched[open_issue]
     if company.policy.shares_service_information:

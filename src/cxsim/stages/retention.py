@@ -1,4 +1,4 @@
-"""Stage 7, retention: leaving, switching and adopting (BRIEF mechanism 7).
+"""Stage 7, retention: leaving, switching and adopting (mechanism 7 of docs/ODD.md).
 
 **Leaving** is a hazard, not a cliff. A customer with attitude ``a`` toward its
 provider and tenure ``t`` years leaves today with probability
@@ -48,7 +48,6 @@ def step(model: Market) -> None:
     rng = model.streams("retention", model.day)
     leave(model, rng)
     adopt(model, rng)
-    model.results.prospects[model.day] = model.customers.n - int(model.customer_counts.sum())
 
 
 def leaving_hazard(model: Market, attitude: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
@@ -90,7 +89,7 @@ def leave(model: Market, rng: np.random.Generator) -> None:
     switched = new != PROSPECT
     model.results.count("churned", old)
     model.results.count("acquired", new[switched])
-    if model.journey.enabled:
+    if model.listens(Event.left):
         model.log(Event.left, leavers, old, where=~switched)
         model.log(Event.switched_out, leavers, old, where=switched)
         model.log(Event.switched_in, leavers, new, where=switched)

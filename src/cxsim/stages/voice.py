@@ -1,4 +1,4 @@
-"""Stage 3, voice: complain or stay silent (BRIEF mechanism 3).
+"""Stage 3, voice: complain or stay silent (mechanism 3 of docs/ODD.md).
 
 The chance a customer complains about a new problem is
 

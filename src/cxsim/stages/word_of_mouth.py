@@ -1,4 +1,4 @@
-"""Stage 6, word of mouth: stories to contacts, retellings, public reviews (BRIEF mechanism 6).
+"""Stage 6, word of mouth: stories to contacts, retellings, public reviews (mechanism 6 of docs/ODD.md).
 
 * **Tellers.** A customer whose first-hand experiences today add up to a
   negative story (a problem, an ignored complaint, a broken promise) tells it
@@ -61,6 +61,11 @@ class Backlog:
     def answers_for(self, company: int) -> np.ndarray:
         """Authors of yesterday's negative reviews about ``company``."""
         return self.answer_customers[self.answer_company == company]
+
+
+def init(model: Market) -> None:
+    """Nothing is being retold, and no review waits for an answer, on day 0."""
+    model.backlog = Backlog()
 
 
 def step(model: Market) -> None:
@@ -161,7 +166,7 @@ def spread(
 
     res.count_split("negative_tellers", "positive_tellers", company, negative)
     res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
-    if model.journey.enabled:
+    if model.listens(Event.told_negative):
         model.log(Event.told_negative, tellers, company, where=negative)
         model.log(Event.told_positive, tellers, company, where=~negative)
         model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)

@@ -1,10 +1,11 @@
 """Running a sweep on any ``concurrent.futures.Executor``: local processes, or a Dask cluster.
 
 The parent process plans, submits and records; workers only run. A worker gets
-a :class:`RunTask` (base parameters, the point's overrides, the seed, what to
-keep) and returns a :class:`~cxsim.sweeps.store.RunOutcome`, so a run's result
-depends only on its point and seed, never on the worker, the order or the
-executor. A run that raises comes back as a failed outcome with its error; it
+a :class:`RunTask` (base parameters, the point's overrides, the root seed and
+the replication, what to keep) and returns a
+:class:`~cxsim.sweeps.store.RunOutcome`, so a run's result depends only on its
+point, seed and replication (it is :func:`cxsim.run.run_market`'s run), never
+on the worker, the order or the executor. A run that raises comes back as a failed outcome with its error; it
 does not stop the sweep.
 
 As runs finish, the parent collects them into a batch and writes the batch as
@@ -39,7 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from cxsim.params import resolve
 from cxsim.processes import local_pool
+from cxsim.run import run_market
+from cxsim.summary import summarize
 from cxsim.sweeps.plan import RunSpec, SweepPlan
 from cxsim.sweeps.store import FAILED, OK, RunOutcome, SweepStore
 
@@ -105,13 +109,8 @@ def run_task(task: RunTask) -> RunOutcome:
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        from cxsim.model import Market
-        from cxsim.params import resolve
-        from cxsim.summary import summarize
-
         params = resolve(task.base, {**task.overrides, "market.seed": task.seed})
-        model = Market(params, base_dir=task.base_dir)
-        model.run()
+        model = run_market(params, task.replication, base_dir=task.base_dir)
         frame = model.results_frame()
         figures = summarize(frame)
         companies = [str(c) for c in figures.index]

@@ -7,7 +7,7 @@ A plan is TOML::
     base = "../scenarios/manage_vs_fix.toml"   # relative to this file, a shipped name, or a [base] table
     design = "full_factorial"                  # or latin_hypercube, sobol (with samples = N)
     replications = 10
-    seed = 20240601                            # root seed of the replications' seeds
+    seed = 20240601                            # root seed: replication r of every point is run (seed, r)
 
     [fixed]                                    # dotted keys held at a value other than the base's
     "market.customers" = 10_000
@@ -27,9 +27,10 @@ scenario files::
 
     experiments/x.toml: factors.companies.0.policy.calback_kept: not a parameter of the scenario schema; did you mean companies.0.policy.callback_kept?
 
-Replication ``r`` runs with the seed spawned as child ``r`` of the root seed
-(``numpy.random.SeedSequence(seed).spawn``) at every point of the design: the
-points of a replication share their luck (common random numbers).
+Replication ``r`` of every point is run ``(seed, r)`` of
+:func:`cxsim.run.run_market`: the points of a replication share their luck
+(common random numbers), and ``cxsim run POINT --seed SEED -r R`` gives a
+point's ``R`` replications exactly.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ from cxsim.summary import HEADLINE, summarize
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
 
 #: Keys a sweep sets itself and a plan may not vary.
-RESERVED_KEYS = {"market.seed": "market.seed is set per replication from the plan's seed"}
+RESERVED_KEYS = {"market.seed": "market.seed is the plan's seed (the root seed of every run)"}
 
 
 class PlanError(InputError):
@@ -205,7 +206,7 @@ class Factor:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of a sweep: a design point, a replication and its seed."""
+    """One run of a sweep: a design point and a replication of the plan's root seed."""
 
     run_id: str
     point: int
@@ -266,16 +267,12 @@ class SweepPlan:
         """The design's name."""
         return self.spec.design
 
-    def replication_seeds(self) -> list[int]:
-        """Seed of each replication: child ``r`` of the root seed, the same at every point."""
-        return replication_seeds(self.spec.seed, self.replications)
-
     def runs(self) -> list[RunSpec]:
         """Every run of the sweep, point by point, replication by replication."""
-        seeds = self.replication_seeds()
+        seed = self.spec.seed
         runs = []
         for point, values in enumerate(self.points):
-            for replication, seed in enumerate(seeds):
+            for replication in range(self.replications):
                 run_id = make_run_id(self.plan_hash, point, values, replication, seed)
                 runs.append(RunSpec(run_id, point, replication, seed, values))
         return runs
@@ -298,7 +295,6 @@ class SweepPlan:
             "second_order": self.spec.second_order,
             "replications": self.replications,
             "seed": self.spec.seed,
-            "replication_seeds": self.replication_seeds(),
             "factors": [f.describe() for f in self.factors],
             "summary_metrics": self.summary_metrics,
             "daily_metrics": self.daily_metrics,
@@ -309,20 +305,6 @@ class SweepPlan:
             "base_dir": str(self.base_dir) if self.base_dir is not None else None,
             "plan_text": self.text,
         }
-
-
-def replication_seeds(root_seed: int, replications: int) -> list[int]:
-    """Seeds of replications ``0..replications-1``, spawned from ``root_seed``.
-
-    Child ``r`` of ``SeedSequence(root_seed)`` does not depend on how many
-    replications there are, so adding replications keeps the earlier seeds.
-    """
-    seeds = []
-    for r in range(replications):
-        child = np.random.SeedSequence(root_seed, spawn_key=(r,))
-        # 63 bits: a seed fits a signed 64-bit Parquet column and the schema's int.
-        seeds.append(int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)))
-    return seeds
 
 
 def canonical_json(value: Any) -> str:

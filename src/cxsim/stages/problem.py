@@ -1,4 +1,4 @@
-"""Stage 2, problems: purchases that go wrong, minor or serious (BRIEF mechanisms 1-2).
+"""Stage 2, problem: purchases that go wrong, minor or serious (mechanisms 1-2 of docs/ODD.md).
 
 A purchase has a problem when
 
@@ -11,7 +11,10 @@ A purchase has a problem when
 
 Other problems are serious with chance ``serious_share`` and not the
 company's fault with chance ``customer_fault_share``. A problem opens an issue
-for the customer that the voice and response stages work on.
+for the customer that the voice and response stages work on. An open problem
+that nobody resolves stays on the customer's mind for
+``problem_memory_days`` after it happened, then counts as closed
+(:func:`is_open`).
 """
 
 from __future__ import annotations
@@ -20,11 +23,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxsim.customers import ISSUE_OPEN
+from cxsim.customers import ISSUE_NONE, ISSUE_OPEN
 from cxsim.events import Event
 
 if TYPE_CHECKING:
     from cxsim.model import Market
+
+
+def is_open(model: Market, idx: np.ndarray) -> np.ndarray:
+    """Whether customers ``idx`` have an open issue today.
+
+    A complaint waiting in a queue or for a call-back is open; an unresolved
+    problem is open for ``problem_memory_days`` after it happened. A pure
+    query: it changes nothing.
+    """
+    c = model.customers
+    issue = c.issue[idx]
+    forgotten = (issue == ISSUE_OPEN) & (
+        model.day - c.issue_day[idx] > model.params.behaviour.problems.problem_memory_days
+    )
+    return (issue != ISSUE_NONE) & ~forgotten
 
 
 def step(model: Market) -> None:
