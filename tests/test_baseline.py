@@ -57,7 +57,9 @@ def key_figures() -> dict[str, dict[str, list[float]]]:
 
 def test_the_flagships_key_figures_match_the_committed_baseline() -> None:
     if not BASELINE.exists():
-        pytest.fail(f"no baseline: write it with python -m tests.test_baseline --write ({BASELINE})")
+        pytest.fail(
+            f"no baseline: write it with python -m tests.test_baseline --write ({BASELINE})"
+        )
     want = json.loads(BASELINE.read_text(encoding="utf-8"))["figures"]
     got = key_figures()
     moved = [

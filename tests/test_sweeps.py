@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import os
 import signal
 import socket
@@ -309,7 +308,9 @@ def test_cxsim_run_at_a_sweep_point_gives_that_points_replications_exactly(tmp_p
     scenario_file.write_text(TINY_BASE.replace("[base.", "[").replace("[[base.", "[["))
     point = 2
     values = plan.points[point]
-    sets = [x for key, value in values.items() for x in ("--set", f"{key}={value!r}".replace("'", '"'))]
+    sets = [
+        x for key, value in values.items() for x in ("--set", f"{key}={value!r}".replace("'", '"'))
+    ]
     out = tmp_path / "run"
     argv = ["run", str(scenario_file), "--out", str(out), "-q", "-r", "2", "--seed", "7", *sets]
     assert cli.main(argv) == 0
