@@ -18,7 +18,7 @@ import pandas as pd
 from common import Timer, out_dir, parallel_map, write_headline
 
 from cxsim import Market, scenario
-from cxsim.runner import mean_ci
+from cxsim.stats import mean_ci
 
 NAME = "broken_promise"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "free_delivery_promotion.toml"

@@ -17,7 +17,7 @@ import pandas as pd
 from common import Timer, out_dir, parallel_map, write_headline
 
 from cxsim import Market, scenario
-from cxsim.runner import mean_ci
+from cxsim.stats import mean_ci
 
 NAME = "goodwill"
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "goodwill_guarantee.toml"

@@ -21,7 +21,7 @@ import pandas as pd
 from common import Timer, out_dir, parallel_map, write_headline
 
 from cxsim import Market, scenario
-from cxsim.runner import mean_ci
+from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES
 
 NAME = "manage_vs_fix"

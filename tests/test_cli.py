@@ -17,6 +17,8 @@ from cxsim import Market, cli, runner, scenario
 from cxsim.params import resolve
 from cxsim.results import METRICS
 from cxsim.run import run_market
+from cxsim.stats import mean_ci
+from cxsim.stats import t_quantile_975 as stats_t_quantile_975
 
 from .test_scenarios import SHIPPED
 
@@ -441,14 +443,14 @@ def test_compare_of_a_scenario_with_itself_has_zero_differences(
 def test_t_quantiles_match_scipy() -> None:
     stats = pytest.importorskip("scipy.stats")
     for df in (1, 2, 4, 9, 29, 30, 31, 45, 100, 1000):
-        assert runner.t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-6), df
+        assert stats_t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-6), df
 
 
 def test_mean_ci_is_paired_t_interval() -> None:
-    mean, low, high = runner.mean_ci([1.0, 2.0, 3.0, 4.0])
+    mean, low, high = mean_ci([1.0, 2.0, 3.0, 4.0])
     half = 3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2
     assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
-    assert np.isnan(runner.mean_ci([1.0])[1])
+    assert np.isnan(mean_ci([1.0])[1])
 
 
 @pytest.mark.parametrize(

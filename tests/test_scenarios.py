@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cxsim import runner, scenario
-from cxsim.summary import t_quantile_975
+from cxsim.stats import t_quantile_975
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SHORT = {"market.customers": 4000, "market.days": 365}

@@ -25,13 +25,10 @@ from typing import Any
 
 from cxsim import __version__, runner, scenario
 from cxsim.dashboard.cli import add_commands as add_dashboard_commands
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
 from cxsim.params import ModelParams
-from cxsim.scenario import Scenario, ScenarioError
+from cxsim.scenario import Scenario
 from cxsim.sweeps.cli import add_commands as add_sweep_commands
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,16 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.handler(args))
-    except ScenarioError as err:
+    except InputError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("cxsim: interrupted; nothing written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as err:  # anything else is a bug in cxsim, not bad input
         traceback.print_exc(file=sys.stderr)
         print(f"cxsim: internal error: {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_FAILED
 
 
 # --------------------------------------------------------------------------- helpers
@@ -195,8 +192,8 @@ def _overrides(args: argparse.Namespace, label: str) -> dict[str, Any]:
     for text in args.assignments:
         try:
             key, value = scenario.parse_assignment(text)
-        except ScenarioError as err:
-            raise ScenarioError(f"{label}: {err}") from None
+        except InputError as err:
+            raise InputError(f"{label}: {err}") from None
         overrides[key] = value
     if getattr(args, "seed", None) is not None:
         overrides["market.seed"] = args.seed
@@ -215,14 +212,14 @@ def _load(name: str, args: argparse.Namespace, replications: int = 1) -> Scenari
 
 def _check_replications(args: argparse.Namespace) -> None:
     if args.replications < 1:
-        raise ScenarioError(f"--replications: expected a number >= 1, got {args.replications}")
+        raise InputError(f"--replications: expected a number >= 1, got {args.replications}")
 
 
 def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not force:
-        raise ScenarioError(f"{out}: already exists; use --force to replace it")
+        raise InputError(f"{out}: already exists; use --force to replace it")
     if out.exists() and not out.is_dir():
-        raise ScenarioError(f"{out}: exists and is not a folder")
+        raise InputError(f"{out}: exists and is not a folder")
 
 
 class _Bar:
@@ -386,7 +383,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     files = scenario.shipped_scenarios()
     if not files:
         print(f"cxsim: no shipped scenarios found in {scenario.SCENARIO_DIR}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_FAILED
     width = max(len(f.stem) for f in files)
     for f in files:
         print(f"{f.stem.ljust(width)}  {scenario.description(f.read_text(encoding='utf-8'))}")

@@ -17,7 +17,7 @@ from cxsim.customers import PROSPECT, Customers
 from cxsim.day import Today, init_stages, run_day
 from cxsim.events import Event
 from cxsim.journey import JourneyLog
-from cxsim.params import ModelParams, NetworkKind, NetworkParams, resolve
+from cxsim.params import ModelParams, resolve
 from cxsim.results import METRICS, Results
 from cxsim.rng import Streams, bernoulli_indices
 from cxsim.summary import summarize
@@ -35,30 +35,6 @@ class Observer(Protocol):
 
     def attach(self, market: Market) -> None:
         """Called once, when the market is built (day 0 is recorded)."""
-
-
-def build_network(
-    params: NetworkParams, n: int, rng: np.random.Generator, base_dir: Path | None = None
-) -> networks.Network:
-    """Build the customers' network described by ``params`` for ``n`` people."""
-    kind = params.kind
-    if kind == NetworkKind.small_world:
-        return networks.small_world(n, params.mean_degree, params.rewiring, rng)
-    if kind == NetworkKind.scale_free:
-        return networks.scale_free(n, params.mean_degree, rng)
-    if kind == NetworkKind.random:
-        return networks.random_graph(n, params.mean_degree, rng)
-    if kind == NetworkKind.fully_mixed:
-        return networks.fully_mixed(n)
-    path = Path(params.path or "")
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    net = networks.read_edge_list(path)
-    if net.n != n:
-        raise networks.NetworkFileError(
-            f"{path}: has {net.n} nodes but market.customers is {n}; set market.customers = {net.n}"
-        )
-    return net
 
 
 class ResultsCollector(mesa.DataCollector):
@@ -148,7 +124,7 @@ class Market(mesa.Model):
         days = params.market.days
 
         start = time.perf_counter()
-        self.network = build_network(
+        self.network = networks.build(
             params.network, n, self.streams("network"), Path(base_dir) if base_dir else None
         )
         self.network_build_seconds = time.perf_counter() - start

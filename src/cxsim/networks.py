@@ -20,16 +20,20 @@ same seed always gives the same arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
+from cxsim.params.schema import NetworkKind, NetworkParams
+
 __all__ = [
     "KINDS",
     "Network",
     "NetworkFileError",
+    "build",
     "from_edges",
     "fully_mixed",
     "random_graph",
@@ -38,8 +42,8 @@ __all__ = [
     "small_world",
 ]
 
-#: The values of :attr:`Network.kind`.
-KINDS: tuple[str, ...] = ("small_world", "scale_free", "random", "fully_mixed", "file")
+#: The values of :attr:`Network.kind`: the schema's one list of network shapes.
+KINDS: tuple[str, ...] = tuple(kind.value for kind in NetworkKind)
 
 #: Random bits per entry below which the row shuffle falls back to a (slower) stable argsort.
 _MIN_SHUFFLE_BITS = 16
@@ -634,3 +638,34 @@ def read_edge_list(path: str | Path, rng: np.random.Generator | None = None) -> 
     if rng is None:
         rng = np.random.default_rng(_FILE_SHUFFLE_SEED)
     return from_edges(len(labels), src, dst, "file", rng)
+
+
+def build(
+    params: NetworkParams, n: int, rng: np.random.Generator, base_dir: Path | None = None
+) -> Network:
+    """The network ``params`` describe, for ``n`` people (a file's path relative to ``base_dir``).
+
+    Raises:
+        NetworkFileError: a network file that cannot be read, or that does not have ``n`` people.
+
+    """
+    builders: dict[NetworkKind, Callable[[], Network]] = {
+        NetworkKind.small_world: lambda: small_world(n, params.mean_degree, params.rewiring, rng),
+        NetworkKind.scale_free: lambda: scale_free(n, params.mean_degree, rng),
+        NetworkKind.random: lambda: random_graph(n, params.mean_degree, rng),
+        NetworkKind.fully_mixed: lambda: fully_mixed(n),
+        NetworkKind.file: lambda: _from_file(params, n, base_dir),
+    }
+    return builders[NetworkKind(params.kind)]()
+
+
+def _from_file(params: NetworkParams, n: int, base_dir: Path | None) -> Network:
+    path = Path(params.path or "")
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    net = read_edge_list(path)
+    if net.n != n:
+        raise NetworkFileError(
+            f"{path}: has {net.n} nodes but market.customers is {n}; set market.customers = {net.n}"
+        )
+    return net

@@ -18,11 +18,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cxsim.palette import company_colour, rgba
+
 if TYPE_CHECKING:
     from cxsim.runner import Comparison, RunResult
 
-#: Company colours (Okabe-Ito, distinguishable with colour-blindness).
-COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 #: At most this many points per line; longer runs are thinned evenly (the last day is kept).
 MAX_POINTS = 1500
@@ -75,11 +75,6 @@ details pre { background: #f6f6f4; padding: .6rem; overflow-x: auto; font-size: 
 """
 
 
-def _rgba(hex_colour: str, alpha: float) -> str:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
 def _series(
     frame: pd.DataFrame, company: str, metric: str, how: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +113,7 @@ def run_figure(frame: pd.DataFrame, companies: list[str]) -> go.Figure:
     for i, (_, ylabel, series) in enumerate(CHARTS):
         row, col = i // 2 + 1, i % 2 + 1
         for j, company in enumerate(companies):
-            colour = COLOURS[j % len(COLOURS)]
+            colour = company_colour(j)
             for metric, how, dash, label in series:
                 days, values = _series(frame, company, metric, how)
                 keep = _thin(days.size)
@@ -147,7 +142,7 @@ def run_figure(frame: pd.DataFrame, companies: list[str]) -> go.Figure:
                             mode="lines",
                             line={"width": 0},
                             fill="tonexty",
-                            fillcolor=_rgba(colour, 0.18),
+                            fillcolor=rgba(colour, 0.18),
                             hoverinfo="skip",
                             showlegend=False,
                             legendgroup=company,
@@ -315,7 +310,7 @@ def comparison_figure(table: pd.DataFrame) -> go.Figure:
             go.Bar(
                 x=labels,
                 y=diff,
-                marker_color=[COLOURS[p % len(COLOURS)] for p in rows["position"]],
+                marker_color=[company_colour(p) for p in rows["position"]],
                 error_y={
                     "type": "data",
                     "array": np.nan_to_num(high),

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import shutil
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,12 +29,14 @@ import pandas as pd
 
 import cxsim
 from cxsim import networks
+from cxsim.files import atomic_dir
 from cxsim.params import resolve
 from cxsim.results import LEVELS, METRICS
 from cxsim.rng import STREAM_SCHEME
 from cxsim.run import run_market
 from cxsim.scenario import Scenario, ScenarioError
-from cxsim.summary import FIGURES, summarize, t_quantile_975
+from cxsim.stats import mean_ci
+from cxsim.summary import FIGURES, summarize
 
 #: Figures in the paired-difference table of ``cxsim compare``.
 COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per_customer_year")
@@ -47,19 +45,6 @@ COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per
 RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "report.html")
 
 Progress = Callable[[int], None]
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def mean_ci(values: np.ndarray | list[float]) -> tuple[float, float, float]:
-    """Mean and 95% t confidence interval of the mean; the interval is NaN for one value."""
-    x = np.asarray(values, dtype=np.float64)
-    mean = float(x.mean()) if x.size else math.nan
-    if x.size < 2:
-        return mean, math.nan, math.nan
-    half = t_quantile_975(x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return mean, mean - half, mean + half
 
 
 # --------------------------------------------------------------------------- running
@@ -339,35 +324,6 @@ def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.D
 
 
 # --------------------------------------------------------------------------- writing
-
-
-@contextmanager
-def atomic_dir(out: Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed.
-
-    Raises:
-        FileExistsError: if ``out`` exists and ``force`` is false.
-
-    """
-    out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # mkdir (unlike mkdtemp) gives the folder the usual permissions.
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out.exists():
-            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_run(result: RunResult, out: Path, force: bool = False) -> Path:

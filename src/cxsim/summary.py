@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from cxsim.results import LEVELS, METRICS
 
@@ -67,14 +66,3 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 #: Figures a sweep keeps unless its plan says otherwise (all of them).
 HEADLINE: tuple[str, ...] = tuple(FIGURES)
-
-
-def t_quantile_975(df: np.ndarray | float) -> np.ndarray | float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom, for 95% intervals.
-
-    Vectorised; NaN where ``df < 1`` (one value has no interval). A scalar gives a float.
-    """
-    df_array = np.asarray(df, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        q = np.where(df_array >= 1, student_t.ppf(0.975, np.maximum(df_array, 1)), np.nan)
-    return float(q) if q.ndim == 0 else q

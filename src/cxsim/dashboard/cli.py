@@ -10,11 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_MISSING_EXTRA, EXIT_OK, InputError
+
 DEFAULT_PORT = 8050
 DEFAULT_HOST = "127.0.0.1"
-#: Exit code for bad input (a scenario that does not load, a port in use), as ``cxsim``.
-EXIT_BAD_INPUT = 2
-EXIT_MISSING_EXTRA = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,11 +71,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_MISSING_EXTRA
-    from cxsim.scenario import ScenarioError
-
     try:
         app = create_app(args.scenario)
-    except ScenarioError as err:
+    except InputError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
     from cxsim.dashboard import simulation
@@ -102,7 +99,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         pass
     finally:
         simulation.use_workers(0)
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 
 from cxsim.errors import InputError
 from cxsim.params import (
+    NETWORK_KIND_WORDS,
     CompanyParams,
     ModelParams,
     NetworkKind,
@@ -56,12 +57,9 @@ MAX_PERSON_DAYS = 20_000 * 1_095
 #: Most people drawn in the network picture (a browser draws a few thousand points smoothly).
 MAX_DRAWN = 3_000
 
-#: Network shapes offered, with names for people.
+#: Network shapes the page offers (not files: the page reads no file a browser names).
 NETWORK_KINDS: dict[str, str] = {
-    NetworkKind.small_world.value: "small world (friends of friends, a few long links)",
-    NetworkKind.scale_free.value: "scale free (a few people know very many)",
-    NetworkKind.random.value: "random (anyone may know anyone)",
-    NetworkKind.fully_mixed.value: "fully mixed (everyone can reach everyone)",
+    kind.value: words for kind, words in NETWORK_KIND_WORDS.items() if kind != NetworkKind.file
 }
 
 PRESET_OPTIONS = (("manage", "manage"), ("fix", "fix"), ("custom", "custom"))

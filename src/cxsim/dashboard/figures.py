@@ -21,34 +21,13 @@ import pandas as pd
 
 from cxsim.dashboard.simulation import Run
 from cxsim.events import Event
+from cxsim.palette import BAD, GOOD, NEUTRAL, PROSPECT_COLOUR, company_colour
 
 Figure = dict[str, Any]
 
-#: Company colours, by position (colour-blind-safe Okabe-Ito order, then more).
-COMPANY_COLORS = (
-    "#D55E00",  # vermilion
-    "#0072B2",  # blue
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#7F7F7F",
-    "#8C564B",
-    "#BCBD22",
-    "#17BECF",
-)
-PROSPECT_COLOR = "#C9CED6"
-GOOD = "#1A9850"
-BAD = "#D73027"
-NEUTRAL = "#7F8C8D"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 GRID = "#ECEFF1"
 ZERO_LINE = {"color": "#90A4AE", "width": 1}
-
-
-def company_color(i: int) -> str:
-    """The colour of company ``i``."""
-    return COMPANY_COLORS[i % len(COMPANY_COLORS)]
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -198,7 +177,7 @@ def share_figure(run: Run) -> Figure:
     """Market share and retention of each company over time."""
     data = []
     for i, name in enumerate(run.company_names):
-        color = company_color(i)
+        color = company_colour(i)
         share = _series(run.frame, name, "market_share") * 100.0
         kept = retention_series(run.frame, name)
         data.append(line(share.index, share, name, color))
@@ -215,7 +194,7 @@ def iceberg_figure(run: Run) -> Figure:
     problems = [int(summary.loc[n, "problems"]) for n in names]
     serious = [int(summary.loc[n, "serious_problems"]) for n in names]
     silent = [max(p - c, 0) for p, c in zip(problems, complaints, strict=True)]
-    colors = [company_color(i) for i in range(len(names))]
+    colors = [company_colour(i) for i in range(len(names))]
     data = [
         {
             "type": "bar",
@@ -294,7 +273,7 @@ def wom_figure(run: Run) -> Figure:
     """People hearing good stories (up) and bad stories (down) about each company, by week."""
     data = []
     for i, name in enumerate(run.company_names):
-        color = company_color(i)
+        color = company_colour(i)
         good = weekly(_series(run.frame, name, "wom_positive"))
         bad = weekly(_series(run.frame, name, "wom_negative"))
         data.append(line(good.index, good, f"{name}: good", color))
@@ -322,7 +301,7 @@ def money_figure(run: Run) -> Figure:
     """Running totals of refunds, broken promises and profit."""
     data = []
     for i, name in enumerate(run.company_names):
-        color = company_color(i)
+        color = company_colour(i)
         for panel, metric, scale in (
             (1, "refunds", 1.0),
             (2, "broken_promises", 1.0),
@@ -339,7 +318,7 @@ def nps_figure(run: Run) -> Figure:
     data = []
     for i, name in enumerate(run.company_names):
         nps = _series(run.frame, name, "nps")
-        data.append(line(nps.index, nps, name, company_color(i)))
+        data.append(line(nps.index, nps, name, company_colour(i)))
     return figure(
         data,
         "Net promoter score",
@@ -359,7 +338,7 @@ def difference_figure(a: Run, b: Run) -> Figure:
     )
     data = []
     for i, name in enumerate(b.company_names):
-        color = company_color(i)
+        color = company_colour(i)
         for panel, (metric, _, scale, cumulative) in enumerate(kinds, start=1):
             sa = _series(a.frame, a.company_names[i], metric)
             sb = _series(b.frame, name, metric)
@@ -408,8 +387,8 @@ def snapshot_payload(run: Run) -> dict[str, Any]:
         "provider": base64.b64encode(np.ascontiguousarray(run.provider).tobytes()).decode("ascii"),
         "attitude": base64.b64encode(np.ascontiguousarray(run.attitude).tobytes()).decode("ascii"),
         "names": run.company_names,
-        "colors": [company_color(i) for i in range(len(run.company_names))],
-        "prospect_color": PROSPECT_COLOR,
+        "colors": [company_colour(i) for i in range(len(run.company_names))],
+        "prospect_color": PROSPECT_COLOUR,
     }
 
 
@@ -499,7 +478,7 @@ def journey_figure(run: Run, customer: int) -> Figure:
                     att["day"],
                     y,
                     f"attitude as {name}'s customer",
-                    company_color(k),
+                    company_colour(k),
                     connectgaps=False,
                     hovertemplate="day %{x}: attitude %{y:+.2f}<extra></extra>",
                 )

@@ -15,8 +15,9 @@ from dash import dcc, html
 
 from cxsim.dashboard import controls
 from cxsim.dashboard.controls import COMPANY_LEVERS, MARKET_CONTROLS, Control
-from cxsim.dashboard.figures import company_color, empty_figure
+from cxsim.dashboard.figures import empty_figure
 from cxsim.dashboard.stories import Story
+from cxsim.palette import company_colour
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -218,7 +219,7 @@ def company_card(i: int, story: Story) -> html.Div:
     """One company's levers, starting from its policy in ``story``."""
     company = story.params.companies[i]
     values = controls.lever_values(company)
-    color = company_color(i)
+    color = company_colour(i)
     tip = story.tip
     blocks = []
     for lever in COMPANY_LEVERS:
@@ -602,7 +603,7 @@ def kpi_cards(b: Any, a: Any | None = None) -> list[html.Div]:
             if a is not None
             else []
         )
-        color = company_color(i)
+        color = company_colour(i)
         cards.append(
             html.Div(
                 [html.H4(name, style={"color": color}), html.Table([*head, *rows])],

@@ -27,8 +27,9 @@ import pandas as pd
 
 from cxsim.customers import PROSPECT
 from cxsim.journey import JourneyLog
-from cxsim.model import Market, build_network
+from cxsim.model import Market
 from cxsim.networks import Network
+from cxsim.networks import build as build_network
 from cxsim.params import ModelParams, NetworkKind, NetworkParams
 from cxsim.processes import local_pool
 from cxsim.rng import Streams

@@ -24,6 +24,7 @@ from cxsim.params.keys import (
 from cxsim.params.resolve import Allowed, defaults, resolve, set_dotted
 from cxsim.params.schema import (
     ASSUMPTION,
+    NETWORK_KIND_WORDS,
     POLICY_PRESETS,
     AttitudeParams,
     BehaviourParams,
@@ -45,6 +46,7 @@ from cxsim.params.schema import (
 
 __all__ = [
     "ASSUMPTION",
+    "NETWORK_KIND_WORDS",
     "POLICY_PRESETS",
     "Allowed",
     "AttitudeParams",

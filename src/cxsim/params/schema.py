@@ -84,13 +84,23 @@ class MarketParams(Strict):
 
 
 class NetworkKind(StrEnum):
-    """Shapes of the customers' social network."""
+    """Shapes of the customers' social network: the one list of them (see :data:`NETWORK_KIND_WORDS`)."""
 
     small_world = "small_world"
     scale_free = "scale_free"
     random = "random"
     fully_mixed = "fully_mixed"
     file = "file"
+
+
+#: Each shape of network in words, for people (the dashboard's menu, the docs).
+NETWORK_KIND_WORDS: dict[NetworkKind, str] = {
+    NetworkKind.small_world: "small world (friends of friends, a few long links)",
+    NetworkKind.scale_free: "scale free (a few people know very many)",
+    NetworkKind.random: "random (anyone may know anyone)",
+    NetworkKind.fully_mixed: "fully mixed (everyone can reach everyone)",
+    NetworkKind.file: "from a file (an edge list of real contacts)",
+}
 
 
 class NetworkParams(Strict):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxsim.summary import t_quantile_975
+from cxsim.stats import group_mean_ci
 from cxsim.sweeps.store import OK, SweepStore
 
 #: Most bins of a continuous factor in main-effect plots.
@@ -123,19 +123,6 @@ def load_daily(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- statistics
 
 
-def mean_ci(grouped: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
-    """runs, mean, std and a 95% Student-t interval of each group (NaN values left out)."""
-    stats = grouped.agg(["count", "mean", "std"]).rename(columns={"count": "runs"})
-    half = (
-        t_quantile_975(stats["runs"].to_numpy() - 1)
-        * stats["std"].to_numpy()
-        / np.sqrt(stats["runs"].clip(lower=1).to_numpy())
-    )
-    stats["ci95_low"] = stats["mean"] - half
-    stats["ci95_high"] = stats["mean"] + half
-    return stats
-
-
 def _long(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
     """OK runs as a long table: one row per run, company and metric."""
     metrics = metrics or results.metrics
@@ -154,7 +141,9 @@ def point_summary(results: SweepResults) -> pd.DataFrame:
     if long.empty:
         columns = ["point", *results.factor_keys, "company", "metric", "runs", "mean", "std"]
         return pd.DataFrame(columns=[*columns, "ci95_low", "ci95_high"])
-    stats = mean_ci(long.groupby(["point", "company", "metric"], sort=False)["value"]).reset_index()
+    stats = group_mean_ci(
+        long.groupby(["point", "company", "metric"], sort=False)["value"]
+    ).reset_index()
     points = pd.read_parquet(results.out_dir / "points.parquet")
     table = stats.merge(points, on="point", how="left")
     order = {m: i for i, m in enumerate(results.metrics)}
@@ -230,7 +219,7 @@ def main_effects(results: SweepResults, metric: str) -> pd.DataFrame:
         grouped = ok.assign(level=levels.to_numpy()).groupby(["level", "company"], sort=False)[
             metric
         ]
-        stats = mean_ci(grouped).reset_index()
+        stats = group_mean_ci(grouped).reset_index()
         position = {v: i for i, v in enumerate(order)}
         stats["position"] = stats["level"].map(position)
         # Labels now: once factors of different types share the level column, pandas may

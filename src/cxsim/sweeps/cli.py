@@ -20,12 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cxsim.scenario import ScenarioError
-
-EXIT_OK = 0
-EXIT_RUNS_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, InputError
+from cxsim.errors import EXIT_FAILED as EXIT_RUNS_FAILED
 
 SWEEP_DESCRIPTION = """\
 Run a parameter sweep: every run of the plan's design (points x replications)
@@ -177,14 +173,14 @@ def _connect(address: str) -> Any:
     """A Dask client connected to ``address``.
 
     Raises:
-        ScenarioError: if Dask is not installed.
+        InputError: if Dask is not installed.
         OSError: if the scheduler cannot be reached.
 
     """
     try:
         from distributed import Client
     except ImportError:
-        raise ScenarioError(
+        raise InputError(
             f"--scheduler {address}: Dask is not installed; pip install 'cxsim[distributed]'"
         ) from None
     return Client(address, timeout="10s")
@@ -222,7 +218,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         plan = load_plan(args.plan)
-    except ScenarioError as err:
+    except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
 
@@ -230,7 +226,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler:
         try:
             client = _connect(args.scheduler)
-        except ScenarioError as err:
+        except InputError as err:
             _error(str(err))
             return EXIT_BAD_INPUT
         except (OSError, TimeoutError) as err:
@@ -260,7 +256,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
                 retry_failed=args.retry_failed,
             )
-    except ScenarioError as err:
+    except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
     except WorkersDiedError as err:
@@ -300,7 +296,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     try:
         analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
-    except ScenarioError as err:
+    except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
     missing = analysis.planned - analysis.recorded

@@ -14,16 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import DEFAULT_PLOTLY_COLORS
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from cxsim.palette import company_colour, rgba
+from cxsim.stats import group_mean_ci
 from cxsim.sweeps.analyze import (
     SobolIndices,
     SweepResults,
     factor_levels,
     level_label,
     main_effects,
-    mean_ci,
     two_factor_grid,
 )
 
@@ -32,10 +33,19 @@ MAX_DAILY_LEVELS = 6
 
 
 def _colour(i: int, alpha: float = 1.0) -> str:
-    rgb = DEFAULT_PLOTLY_COLORS[i % len(DEFAULT_PLOTLY_COLORS)]
-    if alpha >= 1.0:
-        return rgb
-    return rgb.replace("rgb(", "rgba(").replace(")", f", {alpha})")
+    """Company ``i``'s colour, as on every other page (:mod:`cxsim.palette`)."""
+    colour = company_colour(i)
+    return colour if alpha >= 1.0 else rgba(colour, alpha)
+
+
+#: First-order and total Sobol' indices (not companies: greys).
+INDEX_COLOURS = ("#4D4D4D", "#A6A6A6")
+
+
+def _level_colour(j: int, levels: int, alpha: float = 1.0) -> str:
+    """The colour of level ``j`` of ``levels`` of a factor (Viridis: an ordered scale, not a company)."""
+    colour = sample_colorscale("Viridis", [j / max(levels - 1, 1)], colortype="rgb")[0]
+    return colour if alpha >= 1.0 else colour.replace("rgb(", "rgba(").replace(")", f", {alpha})")
 
 
 def _band(
@@ -161,7 +171,7 @@ def sobol_figure(indices: SobolIndices, metric: str, companies: list[str]) -> go
                     name=name,
                     legendgroup=name,
                     showlegend=k == 1,
-                    marker_color=_colour(j),
+                    marker_color=INDEX_COLOURS[j],
                 ),
                 row=1,
                 col=k,
@@ -194,10 +204,12 @@ def daily_figure(results: SweepResults, daily: pd.DataFrame, metric: str) -> go.
             rows = part[part["level"] == level]
             if rows.empty:
                 continue
-            stats = mean_ci(rows.groupby("day")[metric]).reset_index()
+            stats = group_mean_ci(rows.groupby("day")[metric]).reset_index()
             low = stats["ci95_low"].fillna(stats["mean"]).to_numpy()
             high = stats["ci95_high"].fillna(stats["mean"]).to_numpy()
-            _band(fig, list(stats["day"]), low, high, _colour(j, 0.2), row=1, col=k)
+            _band(
+                fig, list(stats["day"]), low, high, _level_colour(j, len(order), 0.2), row=1, col=k
+            )
             fig.add_trace(
                 go.Scatter(
                     x=stats["day"],
@@ -206,7 +218,7 @@ def daily_figure(results: SweepResults, daily: pd.DataFrame, metric: str) -> go.
                     name=f"{key} = {level_label(level)}",
                     legendgroup=str(j),
                     showlegend=k == 1,
-                    line={"color": _colour(j)},
+                    line={"color": _level_colour(j, len(order))},
                 ),
                 row=1,
                 col=k,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cxsim.processes import alive
+from cxsim.files import atomic_write_bytes, atomic_write_table, remove_stale_temporaries
 from cxsim.sweeps.plan import PlanError, SweepPlan
 
 PLAN_FILE = "plan.json"
@@ -44,7 +43,6 @@ POINTS_FILE = "points.parquet"
 MANIFEST_FILE = "manifest.json"
 RUNS_DIR = "runs"
 DAILY_DIR = "daily"
-TEMP_PREFIX = ".tmp-"
 
 OK = "ok"
 FAILED = "failed"
@@ -86,52 +84,6 @@ class RunOutcome:
     companies: list[str] = field(default_factory=list)
     summary: dict[str, list[float]] = field(default_factory=dict)
     daily: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _temp_name(suffix: str) -> str:
-    return f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old file or the complete new one."""
-    temp = path.parent / _temp_name(path.suffix)
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        if durable:
-            os.fsync(handle.fileno())
-    os.replace(temp, path)
-    if durable:
-        fsync_dir(path.parent)
-
-
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    """Write a Parquet file durably and atomically (temp file, fsync, rename, fsync folder)."""
-    temp = path.parent / _temp_name(".parquet")
-    try:
-        with open(temp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 class SweepStore:
@@ -182,16 +134,8 @@ class SweepStore:
 
     def remove_stale_temp_files(self) -> None:
         """Remove temporary files left by killed writers on this host (never a live writer's)."""
-        host = socket.gethostname()
         for folder in (self.out_dir, self.runs_dir, self.daily_dir):
-            if not folder.is_dir():
-                continue
-            for temp in folder.glob(f"{TEMP_PREFIX}*"):
-                rest = temp.name[len(TEMP_PREFIX) :]
-                head, _, tail = rest.rpartition("-")
-                writer_host, _, pid = head.rpartition("-")
-                if writer_host == host and pid.isdigit() and not alive(int(pid)) and tail:
-                    temp.unlink(missing_ok=True)
+            remove_stale_temporaries(folder)
 
     def read_record(self) -> dict[str, Any]:
         """The plan record in ``plan.json``.
