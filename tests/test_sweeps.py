@@ -527,3 +527,16 @@ def test_module_entry_point_and_main_have_help_for_both_commands(
     assert "resume" in done.stdout
     assert main(["analyze", "--help"]) == 0
     assert "sweep_report.html" in capsys.readouterr().out
+
+
+def test_a_sweep_folder_started_by_another_engine_refuses_to_resume(tmp_path: Path) -> None:
+    plan = load_plan(write_plan(tmp_path))
+    out = tmp_path / "sweep"
+    sweep(plan, out, workers=1, progress=False)
+    record_path = out / "plan.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    assert record["engine"]["random_streams"].startswith("philox")
+    record["engine"]["engine_code"] = "0" * 16  # as if the rules had changed since
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(PlanError, match="was started by another engine .*engine_code"):
+        sweep(plan, out, workers=1, progress=False)

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxsim import world
 from cxsim.files import atomic_write_bytes, atomic_write_table, remove_stale_temporaries
 from cxsim.sweeps.plan import PlanError, SweepPlan
 
@@ -109,6 +110,12 @@ class SweepStore:
         plan_path = self.out_dir / PLAN_FILE
         if plan_path.exists():
             previous = self.read_record()
+            changed = world.differences(previous.get("engine"))
+            if changed:
+                raise PlanError(
+                    f"{self.out_dir}: was started by another engine ({'; '.join(changed)}); its "
+                    "runs would not be comparable with new ones; use a new --out folder"
+                )
             if previous.get("plan_hash") != plan.plan_hash:
                 raise PlanError(
                     f"{self.out_dir}: holds the results of a different sweep plan "
@@ -124,7 +131,7 @@ class SweepStore:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.daily_dir.mkdir(parents=True, exist_ok=True)
         self.remove_stale_temp_files()
-        record = plan.record()
+        record = {**plan.record(), "engine": world.fingerprint()}
         atomic_write_bytes(plan_path, json.dumps(record, indent=2, default=str).encode("utf-8"))
         if plan.text:
             atomic_write_bytes(self.out_dir / PLAN_TEXT_FILE, plan.text.encode("utf-8"))
