@@ -20,11 +20,12 @@ client's, streaming results into a folder that survives kill -9 and resumes;
 
 from __future__ import annotations
 
-import importlib
 import os
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cxsim.lazy import lazy_names
 
 if TYPE_CHECKING:
     from cxsim.sweeps.analyze import SweepResults, load_daily, load_results
@@ -66,17 +67,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cxsim.sweeps' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names("cxsim.sweeps", _LAZY, globals())
 
 
 def sweep(
