@@ -142,6 +142,8 @@ class Today:
     experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(
         default_factory=list
     )
+    #: What was told and heard today (the word-of-mouth stage's record, for observers).
+    word_of_mouth: word_of_mouth.WordOfMouthDay | None = None
     _flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
