@@ -73,11 +73,46 @@ def test_reach_per_first_hand_story_is_the_branching_sum_on_a_fully_mixed_market
         ("negative", wom.negative_audience),
         ("positive", wom.positive_audience),
     ):
-        mean, var = branching_reach(audience, wom.retell_probability, audience, generations)
+        mean, var = branching_reach(
+            audience, wom.retell_probability, wom.retell_audience, generations
+        )
         stories = totals.loc[sign, "first_hand_stories"]
         assert stories > 1000
         measured = totals.loc[sign, "reach_per_first_hand_story"]
         assert abs(measured - mean) < Z * np.sqrt(var / stories), (sign, measured, mean)
+
+
+def test_retellings_reach_fewer_people_than_first_hand_tellings():
+    generations = reach_run().generations()
+    wom = Market(**MIXED).params.behaviour.word_of_mouth
+    first_hand = generations[generations.generation == 0].set_index("sign")
+    retold = generations[generations.generation > 0]
+    tellings, hearings = retold.tellings.sum(), retold.hearings.sum()
+    assert tellings > 1000
+    m = wom.retell_audience
+    assert abs(hearings / tellings - m) < Z * np.sqrt(m / tellings)
+    for sign in ("negative", "positive"):
+        assert hearings / tellings < first_hand.loc[sign, "hearings_per_telling"], sign
+
+
+def test_one_storys_reach_stays_near_its_first_hand_audience_on_the_default_small_world():
+    # Capped by degree, retellers reach at most Poisson(retell_audience) people, so reach is
+    # at most the first-hand listeners x the branching sum with uncapped retellings.
+    reach = WordOfMouthReach()
+    market = Market(**{"market.customers": 20_000, "market.days": 120}, observers=[reach])
+    market.run()
+    wom = market.params.behaviour.word_of_mouth
+    generations = retelling_generations(wom.hearsay_attenuation, wom.min_strength)
+    totals = reach.totals()
+    for sign in ("negative", "positive"):
+        listeners = totals.loc[sign, "listeners_per_first_hand_story"]
+        reached = totals.loc[sign, "reach_per_first_hand_story"]
+        # Poisson first-hand audiences vary more than capped ones: a generous variance.
+        most, var = branching_reach(
+            listeners, wom.retell_probability, wom.retell_audience, generations
+        )
+        stories = totals.loc[sign, "first_hand_stories"]
+        assert listeners < reached < most + Z * np.sqrt(var / stories), sign
 
 
 def test_listeners_per_first_hand_story_read_back_the_audiences_while_stories_are_retold():
@@ -97,7 +132,9 @@ def test_reach_counts_only_stories_that_have_finished_spreading():
     # On a short run, stories told in the last days are cut short by its end: counting them
     # would bias reach low by several standard errors; leaving them out does not.
     days = 20
-    reach = reach_run(days=days)
+    # Retellers told as many people as first-hand tellers (the old, near-critical rule):
+    # long cascades, so that cutting them short shows.
+    reach = reach_run(days=days, **{"behaviour.word_of_mouth.retell_audience": 9.5})
     pending = reach._market.backlog.retellings
     assert len(pending) > 0  # stories are still being retold on the last day
     window = reach._window()
@@ -105,7 +142,7 @@ def test_reach_counts_only_stories_that_have_finished_spreading():
     wom = reach._market.params.behaviour.word_of_mouth
     generations = retelling_generations(wom.hearsay_attenuation, wom.min_strength)
     mean, var = branching_reach(
-        wom.negative_audience, wom.retell_probability, wom.negative_audience, generations
+        wom.negative_audience, wom.retell_probability, wom.retell_audience, generations
     )
     negative = 0
     windowed = reach.totals().loc["negative"]

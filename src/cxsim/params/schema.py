@@ -307,14 +307,16 @@ class WordOfMouthParams(Strict):
 
     negative_audience: float = param(
         9.5,
-        "Mean number of people an unhappy customer tells (Poisson, capped by its contacts).",
+        "Mean number of people an unhappy customer tells about its own experience (Poisson, "
+        "capped by its contacts).",
         "TARP as quoted in the seeds: 9-10",
         ge=0.0,
         le=1000.0,
     )
     positive_audience: float = param(
         4.5,
-        "Mean number of people a happy customer tells (Poisson, capped by its contacts).",
+        "Mean number of people a happy customer tells about its own experience (Poisson, "
+        "capped by its contacts).",
         "TARP as quoted in the seeds: 4-5; East, Hammond & Wright (2007) find positive WOM more "
         "frequent in most categories, so this is a parameter",
         ge=0.0,
@@ -347,6 +349,18 @@ class WordOfMouthParams(Strict):
     )
     retell_probability: float = param(
         0.1, "Chance a listener passes the story on the next day.", ge=0.0, le=1.0
+    )
+    retell_audience: float = param(
+        2.0,
+        "Mean number of people a listener who passes a story on tells (Poisson, capped by its "
+        "contacts), for unhappy and happy stories alike: hearsay is told to fewer people than "
+        "one's own experience, so one story's reach over all retellings stays finite and near "
+        "its first-hand audience (x 1.25 at retell_probability 0.1 on a fully mixed market), "
+        "and the negative : positive ratio of reach is that of the first-hand audiences.",
+        "assumption: no published per-retelling audience; set well below the first-hand "
+        "audiences, which TARP reports only for people's own experiences",
+        ge=0.0,
+        le=1000.0,
     )
     hearsay_attenuation: float = param(
         0.5, "Strength factor per retelling (hearsay moves listeners less).", ge=0.0, le=1.0

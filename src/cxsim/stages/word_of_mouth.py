@@ -6,12 +6,22 @@
   (a fix, refund, goodwill) with ``positive_tell_probability``; a promoter after
   an ordinary good purchase with ``promoter_tell_probability``. Yesterday's
   listeners who chose to retell are tellers too, with attenuated strength.
-* **Listeners.** A teller reaches Poisson(``negative_audience``) or
+* **Listeners.** A first-hand teller reaches Poisson(``negative_audience``) or
   Poisson(``positive_audience``) distinct contacts, capped by its number of
   contacts (anyone in the market on a fully mixed network). Each listener's
   attitude toward the company moves by the story effect times its strength and
   passes it on tomorrow with ``retell_probability`` at ``hearsay_attenuation``
   times the strength, while the strength stays above ``min_strength``.
+* **Hearsay is weaker than first-hand.** A listener who passes a story on
+  reaches Poisson(``retell_audience``) contacts, fewer than someone telling
+  their own experience, whatever the story's sign. Each hearing is passed on to
+  ``retell_probability x retell_audience`` people on average (0.2 by default),
+  so a story's reach over all generations is finite and close to its
+  first-hand audience: on a fully mixed market, first-hand audience x
+  (1 + m + m^2 + ... + m^G) with m = 0.2 and G = 3 generations of retelling
+  (strengths 1/2, 1/4, 1/8 at the defaults), about 1.25 x the first-hand
+  audience. Reach per first-hand story is measured by
+  :class:`cxsim.reach.WordOfMouthReach`.
 * **Reviews.** A first-hand teller also posts a public review with the review
   probability. A review reaches Poisson(``review_readers``) people anywhere in
   the market, moving them by ``review_effect`` times a story's effect; readers
@@ -224,7 +234,12 @@ def spread(
     res = model.results
     company, sign = tellings.company, tellings.sign
     negative = sign < 0
-    mean_audience = np.where(negative, pars.negative_audience, pars.positive_audience)
+    # Hearsay is told to fewer people than one's own experience, whatever its sign.
+    mean_audience = np.where(
+        tellings.generation > 0,
+        pars.retell_audience,
+        np.where(negative, pars.negative_audience, pars.positive_audience),
+    )
     audience = rng.poisson(mean_audience)
     position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
     listener_company = company[position]
