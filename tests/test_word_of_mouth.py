@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from cxsim import Market
-from cxsim.reach import WordOfMouthReach, measure_reach
+from cxsim.reach import WordOfMouthReach, measure_reach, retelling_generations
 
 from .conftest import make_market
 
@@ -22,16 +22,6 @@ MIXED = {
     "companies.0.delivered_quality": 0.8,
     "companies.1.delivered_quality": 0.8,
 }
-
-
-def retelling_generations(attenuation: float, min_strength: float) -> int:
-    """How many times a story can be retold: the engine's float32 strengths, halved until too weak."""
-    strength, generations = np.float32(1.0), 0
-    while True:
-        strength = np.float32(strength * np.float32(attenuation))
-        if strength < np.float32(min_strength) or generations > 1000:
-            return generations
-        generations += 1
 
 
 def branching_reach(
@@ -67,7 +57,7 @@ def test_reach_per_first_hand_story_is_the_branching_sum_on_a_fully_mixed_market
     reach = reach_run()
     totals = reach.totals()
     wom = Market(**MIXED).params.behaviour.word_of_mouth
-    generations = retelling_generations(wom.hearsay_attenuation, wom.min_strength)
+    generations = retelling_generations(wom)
     assert generations == 3  # strengths 1/2, 1/4, 1/8 are retold; 1/16 is below min_strength
     for sign, audience in (
         ("negative", wom.negative_audience),
@@ -102,7 +92,7 @@ def test_one_storys_reach_stays_near_its_first_hand_audience_on_the_default_smal
     market = Market(**{"market.customers": 20_000, "market.days": 120}, observers=[reach])
     market.run()
     wom = market.params.behaviour.word_of_mouth
-    generations = retelling_generations(wom.hearsay_attenuation, wom.min_strength)
+    generations = retelling_generations(wom)
     totals = reach.totals()
     for sign in ("negative", "positive"):
         listeners = totals.loc[sign, "listeners_per_first_hand_story"]
@@ -140,7 +130,7 @@ def test_reach_counts_only_stories_that_have_finished_spreading():
     window = reach._window()
     assert window.stop == int((days + 1 - pending.generation.astype(int)).min())
     wom = reach._market.params.behaviour.word_of_mouth
-    generations = retelling_generations(wom.hearsay_attenuation, wom.min_strength)
+    generations = retelling_generations(wom)
     mean, var = branching_reach(
         wom.negative_audience, wom.retell_probability, wom.retell_audience, generations
     )

@@ -39,7 +39,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from cxsim.model import Market
-    from cxsim.params import ModelParams
+    from cxsim.params import ModelParams, WordOfMouthParams
     from cxsim.stages.word_of_mouth import Tellings
 
 #: Kinds of story, in the order of the tallies' sign axis (sign -1 -> 0, +1 -> 1).
@@ -210,3 +210,40 @@ def measure_reach(params: ModelParams, replication: int = 0) -> pd.DataFrame:
     reach = WordOfMouthReach()
     run_market(params, replication, observers=[reach])
     return reach.totals()
+
+
+def retelling_generations(wom: WordOfMouthParams) -> int:
+    """How many times a story can be retold before it is too weak (strengths as the engine keeps them)."""
+    strength, generations = np.float32(1.0), 0
+    attenuation, weakest = np.float32(wom.hearsay_attenuation), np.float32(wom.min_strength)
+    # A story at full strength retold forever (attenuation 1) is cut at a year of retellings.
+    while generations < 365:
+        strength = np.float32(strength * attenuation)
+        if strength < weakest:
+            break
+        generations += 1
+    return generations
+
+
+def expected_reach_fully_mixed(wom: WordOfMouthParams, sign: str) -> float:
+    """Mean hearings one first-hand story causes on a large fully mixed market, from the rules alone.
+
+    The first-hand teller tells Poisson(audience) people; each hearing is passed on with
+    ``retell_probability`` to Poisson(``retell_audience``) people, for
+    :func:`retelling_generations` generations: audience x (1 + m + ... + m^G), m =
+    ``retell_probability x retell_audience``.
+    """
+    audience = wom.negative_audience if sign == "negative" else wom.positive_audience
+    m = wom.retell_probability * wom.retell_audience
+    return audience * sum(m**g for g in range(retelling_generations(wom) + 1))
+
+
+def expected_listeners(audience: float, degrees: np.ndarray) -> float:
+    """Mean listeners of a first-hand teller, E[min(Poisson(audience), degree)], over ``degrees``."""
+    from scipy import stats
+
+    values, counts = np.unique(np.asarray(degrees, dtype=np.int64), return_counts=True)
+    # E[min(X, d)] = sum over j < d of P(X > j).
+    survival = stats.poisson.sf(np.arange(int(values.max(initial=0))), audience)
+    below = np.concatenate([[0.0], np.cumsum(survival)])
+    return float(np.average(below[values], weights=counts))
