@@ -1,4 +1,4 @@
-"""Experiment 2: the complaint iceberg, and how far word of mouth carries.
+"""Experiment 2: the complaint iceberg, how far word of mouth carries, and what praise wins.
 
 The default world (two companies, one managing and one fixing complaints;
 20,000 people, one year, seeds 1-5), on the default small world and on a
@@ -24,7 +24,15 @@ fully mixed market.
   On the fully mixed market the measured reach is set against the branching
   sum the rules imply (:func:`cxsim.reach.expected_reach_fully_mixed`).
 
-Means over seeds with 95% t intervals (:func:`cxsim.stats.mean_ci`).
+* **Word-of-mouth adoption: imitation and referral.** In the default world
+  (10,000 people, three years, replications 0-7 of seed 1), prospects adopted
+  by advertising, by imitation (Bass q) and by referral (a contact's praise),
+  per company, against imitation alone at Bass's meta-analytic q = 0.38 with
+  referral off (the world before referral): total word-of-mouth adoption
+  should be about the same (imitation was re-balanced for it), and referral
+  acquisitions per 1,000 positive hearings say what a happy story is worth.
+
+Means over seeds or replications with 95% t intervals (:func:`cxsim.stats.mean_ci`).
 """
 
 from __future__ import annotations
@@ -55,6 +63,11 @@ REACH = (
     "review_readers_per_first_hand_story",
 )
 SIGNS = ("negative", "positive", "negative : positive")
+#: The world before referral: imitation alone at Bass's q (Sultan, Farley & Lehmann 1990).
+IMITATION_ALONE = {"market.referral_probability": 0.0, "market.imitation_rate": 0.38}
+ADOPTION_ARMS = {"defaults": {}, "imitation alone, q = 0.38": IMITATION_ALONE}
+ADOPTION_REPLICATIONS = range(8)
+CHANNELS = ("advertising_acquisitions", "imitation_acquisitions", "referral_acquisitions")
 
 
 def run(job: tuple[str, int]) -> dict[str, pd.DataFrame]:
@@ -89,6 +102,40 @@ def run(job: tuple[str, int]) -> dict[str, pd.DataFrame]:
     return {"iceberg": iceberg, "reach": totals, "generations": generations}
 
 
+def adoption(job: tuple[str, int]) -> pd.DataFrame:
+    """One default-world run (three years): prospects won per channel, per company."""
+    arm, replication = job
+    params = resolve(None, ADOPTION_ARMS[arm], label=NAME)
+    summary = run_market(params, replication).summary()
+    frame = summary[[*CHANNELS, "wom_positive"]].reset_index()
+    frame["word_of_mouth_acquisitions"] = (
+        frame["imitation_acquisitions"] + frame["referral_acquisitions"]
+    )
+    frame["arm"], frame["replication"] = arm, replication
+    return frame
+
+
+def summarise_adoption(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per arm and company (and all companies): acquisitions per channel and referral's worth."""
+    market = runs.groupby(["arm", "replication"], as_index=False, sort=False).sum(numeric_only=True)
+    market["company"] = "all"
+    both = pd.concat([runs, market], ignore_index=True)
+    both["referral_share_of_word_of_mouth"] = (
+        both["referral_acquisitions"] / both["word_of_mouth_acquisitions"]
+    )
+    both["referral_per_1000_positive_hearings"] = (
+        1000 * both["referral_acquisitions"] / both["wom_positive"]
+    )
+    figures = [
+        *CHANNELS,
+        "word_of_mouth_acquisitions",
+        "wom_positive",
+        "referral_share_of_word_of_mouth",
+        "referral_per_1000_positive_hearings",
+    ]
+    return summarise(both, ["arm", "company"], figures)
+
+
 def summarise(runs: pd.DataFrame, keys: list[str], figures: list[str]) -> pd.DataFrame:
     """Mean and 95% interval over seeds of ``figures``, per ``keys``."""
     rows = []
@@ -106,6 +153,24 @@ def expected_reach(params: ModelParams) -> dict[str, float]:
     out = {sign: expected_reach_fully_mixed(wom, sign) for sign in ("negative", "positive")}
     out["negative : positive"] = out["negative"] / out["positive"]
     return out
+
+
+def adoption_headline(channels: pd.DataFrame) -> str:
+    """Word-of-mouth adoption in the default world, in a sentence."""
+    at = channels.set_index(["arm", "company"])
+    now, before = at.loc[("defaults", "all")], at.loc[("imitation alone, q = 0.38", "all")]
+    fixing_share = (
+        at.loc[("defaults", "fixing"), "referral_acquisitions"] / (now["referral_acquisitions"])
+    )
+    return (
+        f"Word-of-mouth adoption in the default world (3 years): "
+        f"{now['word_of_mouth_acquisitions']:.0f} (imitation {now['imitation_acquisitions']:.0f}, "
+        f"referral {now['referral_acquisitions']:.0f} = "
+        f"{now['referral_share_of_word_of_mouth']:.0%}, {fixing_share:.0%} of it to the fixing "
+        f"company) against {before['word_of_mouth_acquisitions']:.0f} by imitation alone at "
+        f"q = 0.38; {now['referral_per_1000_positive_hearings']:.1f} referral acquisitions per "
+        f"1,000 positive hearings"
+    )
 
 
 def draw(iceberg: pd.DataFrame, reach: pd.DataFrame, path: object) -> None:
@@ -154,7 +219,13 @@ def main() -> None:
     out = out_dir(NAME)
     with Timer() as timer:
         results = parallel_map(run, [(net, seed) for net in NETWORKS for seed in SEEDS])
+        adoption_runs = pd.concat(
+            parallel_map(adoption, [(a, r) for a in ADOPTION_ARMS for r in ADOPTION_REPLICATIONS]),
+            ignore_index=True,
+        )
     runs = {part: pd.concat([r[part] for r in results], ignore_index=True) for part in results[0]}
+    channels = summarise_adoption(adoption_runs)
+    channels.to_csv(out / "adoption.csv", index=False)
 
     iceberg = summarise(
         runs["iceberg"], ["network", "company"], ["problems_per_complaint", "serious_share"]
@@ -177,6 +248,7 @@ def main() -> None:
         print(iceberg.round(3).to_string(index=False))
         print(reach[["network", "sign", *REACH, "expected_listeners"]].round(3).to_string())
         print(generations.round(3).to_string(index=False))
+        print(channels[["arm", "company", *CHANNELS]].round(1).to_string(index=False))
     draw(iceberg, reach, out / "iceberg_wom.png")
 
     voice, s = defaults.behaviour.voice, defaults.behaviour.problems.serious_share
@@ -198,7 +270,7 @@ def main() -> None:
         f"{per_story('fully_mixed', 'reach_per_first_hand_story')} fully mixed (rules imply "
         f"{rules['negative']:.2f}/{rules['positive']:.2f}), "
         f"{per_story('small_world', 'reach_per_first_hand_story')} on the small world "
-        f"(TARP about 2 : 1)"
+        f"(TARP about 2 : 1). {adoption_headline(channels)}"
     )
     details = {
         "configured_problems_per_complaint": configured_ratio,
@@ -209,8 +281,15 @@ def main() -> None:
             for sign in SIGNS
             for figure in REACH
         },
+        **{
+            f"adoption.{arm}.{figure}": channels.set_index(["arm", "company"]).loc[
+                (arm, "all"), figure
+            ]
+            for arm in ADOPTION_ARMS
+            for figure in (*CHANNELS, "referral_per_1000_positive_hearings")
+        },
     }
-    write_headline(NAME, "Complaint iceberg and how far word of mouth carries", headline, details)
+    write_headline(NAME, "Complaint iceberg, word-of-mouth reach and referral", headline, details)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Word of mouth's reach, measured by the reach observer, against its rules.
+"""Word of mouth against its rules: how far stories carry, and the prospects praise wins.
 
 Tolerances are derived from the sample size: the variance of the hearings one
-first-hand story causes follows from the branching process the rules define.
+first-hand story causes follows from the branching process the rules define;
+adoptions are binomial.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from cxsim import Market
+from cxsim.customers import PROSPECT
 from cxsim.reach import WordOfMouthReach, measure_reach, retelling_generations
+from cxsim.stages import retention, word_of_mouth
 
-from .conftest import make_market
+from .conftest import begin_day, make_market
 
 Z = 4.0  # tolerance in standard errors (fixed seeds make the tests deterministic)
 
@@ -173,3 +176,132 @@ def test_measure_reach_runs_a_market_and_reports_reach_per_sign():
     totals = measure_reach(Market(**{"market.customers": 3000, "market.days": 60}).params)
     assert list(totals.index) == ["negative", "positive", "negative : positive"]
     assert (totals.loc[["negative", "positive"], "first_hand_stories"] > 0).all()
+
+
+# --------------------------------------------------------------------------- referral
+
+
+def praise(model: Market, who: np.ndarray, company: np.ndarray, strength: np.ndarray) -> None:
+    """Let prospects ``who`` have heard a contact praise ``company`` today, at ``strength``."""
+    today = model.today
+    today.praised_prospects = np.asarray(who, dtype=np.int64)
+    today.praised_company = np.asarray(company, dtype=np.int8)
+    today.praise_strength = np.asarray(strength, dtype=np.float32)
+
+
+def prospects_market(n: int, referral: float) -> Market:
+    model = make_market(
+        n,
+        days=5,
+        quiet=True,
+        **{"market.initial_adoption": 0.0, "market.referral_probability": referral},
+    )
+    begin_day(model, 1)
+    return model
+
+
+def test_a_prospect_who_hears_praise_adopts_with_the_referral_probability():
+    n, r = 40_000, 0.2
+    model = prospects_market(n, r)
+    first_hand, retold = np.arange(n // 2), np.arange(n // 2, n)
+    strength = np.where(np.arange(n) < n // 2, 1.0, 0.5)  # a retold story has half the strength
+    praise(model, np.arange(n), np.zeros(n), strength)
+    retention.adopt_by_referral(model, model.streams("retention", 1))
+    joined = model.customers.provider != PROSPECT
+    for who, chance in ((first_hand, r), (retold, r / 2)):
+        rate = joined[who].mean()
+        assert abs(rate - chance) < Z * np.sqrt(chance * (1 - chance) / who.size), chance
+    assert (model.customers.provider[joined] == 0).all()
+    assert model.results.today("referral_acquisitions")[0] == joined.sum()
+    assert model.results.today("acquired")[0] == joined.sum()
+
+
+def test_a_prospect_converted_by_several_hearings_adopts_one_of_them_at_random():
+    # Certain conversion; every prospect heard company 0 praised twice and company 1 once.
+    n = 30_000
+    model = prospects_market(n, 1.0)
+    who = np.repeat(np.arange(n), 3)
+    company = np.tile([0, 1, 0], n)
+    praise(model, who, company, np.ones(who.size))
+    retention.adopt_by_referral(model, model.streams("retention", 1))
+    provider = model.customers.provider
+    assert (provider != PROSPECT).all()
+    assert model.results.today("referral_acquisitions").sum() == n  # one adoption each
+    share = (provider == 0).mean()
+    assert abs(share - 2 / 3) < Z * np.sqrt(2 / 9 / n)
+
+
+def test_only_prospects_who_hear_a_contact_praise_a_company_are_referral_candidates():
+    model = make_market(
+        4000,
+        days=5,
+        quiet=True,
+        **{
+            "network.kind": "fully_mixed",
+            "market.initial_adoption": 0.5,
+            "market.referral_probability": 0.1,
+        },
+    )
+    begin_day(model, 1)
+    rng = np.random.default_rng(7)
+    tellers = np.flatnonzero(model.customers.provider != PROSPECT)[:400]
+    tellings = word_of_mouth.Tellings(
+        teller=tellers,
+        company=model.customers.provider[tellers],
+        sign=np.where(np.arange(tellers.size) % 2 == 0, 1, -1).astype(np.int8),
+        strength=np.where(np.arange(tellers.size) % 4 < 2, 1.0, 0.5).astype(np.float32),
+        generation=(np.arange(tellers.size) % 4 >= 2).astype(np.int16),
+        story=np.arange(tellers.size, dtype=np.int64),
+    )
+    provider_before = model.customers.provider.copy()
+    _, heard, listeners = word_of_mouth.spread(model, rng, tellings)
+    expected = (tellings.sign[heard] > 0) & (provider_before[listeners] == PROSPECT)
+    assert 0 < expected.sum() < listeners.size
+    today = model.today
+    np.testing.assert_array_equal(today.praised_prospects, listeners[expected])
+    np.testing.assert_array_equal(today.praised_company, tellings.company[heard][expected])
+    np.testing.assert_array_equal(today.praise_strength, tellings.strength[heard][expected])
+
+
+def test_each_adoption_is_counted_under_the_channel_that_brought_it():
+    def totals(**overrides):
+        return make_market(3000, days=365, **overrides).run().summary().sum(numeric_only=True)
+
+    both = totals()
+    channels = ("advertising_acquisitions", "imitation_acquisitions", "referral_acquisitions")
+    assert all(both[c] > 0 for c in channels)
+    assert sum(both[c] for c in channels) <= both["acquired"]  # the rest switched in
+    assert totals(**{"market.referral_probability": 0.0})["referral_acquisitions"] == 0
+    assert totals(**{"market.imitation_rate": 0.0})["imitation_acquisitions"] == 0
+    assert totals(**{"market.advertising_rate": 0.0})["advertising_acquisitions"] == 0
+
+
+def test_advertising_and_imitation_share_bass_adoptions_in_proportion_to_their_hazards():
+    # One company, fully mixed, attitudes ignored, nobody leaving, referral off: on day d a
+    # Bass adopter came through advertising with probability p / (p + q F), F the share of
+    # customers when the day's adoption was drawn.
+    n, days, p_year, q_year = 50_000, 365, 0.2, 2.0
+    model = make_market(
+        n,
+        days=days,
+        quiet=True,
+        companies=[{"name": "solo", "policy": "fix"}],
+        **{
+            "network.kind": "fully_mixed",
+            "market.initial_adoption": 0.0,
+            "market.advertising_rate": p_year,
+            "market.imitation_rate": q_year,
+            "market.choice_sensitivity": 0.0,
+        },
+    )
+    frame = model.run().results_frame()
+    share = frame["customers"].to_numpy()[:-1] / n
+    new = (
+        frame["imitation_acquisitions"].to_numpy()[1:]
+        + frame["advertising_acquisitions"].to_numpy()[1:]
+    )
+    assert (new == frame["acquired"].to_numpy()[1:]).all()
+    chance = p_year / (p_year + q_year * share)
+    expected = (new * chance).sum()
+    sd = np.sqrt((new * chance * (1 - chance)).sum())
+    assert abs(frame["advertising_acquisitions"].sum() - expected) < Z * sd

@@ -59,11 +59,28 @@ class MarketParams(Strict):
         le=50.0,
     )
     imitation_rate: float = param(
-        0.38,
-        "Bass imitation coefficient q per year: adoption through customers one knows.",
-        "Sultan, Farley & Lehmann (1990) meta-analysis mean q = 0.38",
+        0.32,
+        "Bass imitation coefficient q per year: adoption through customers one knows. With "
+        "referral (referral_probability) it makes up word-of-mouth adoption.",
+        "Sultan, Farley & Lehmann (1990) meta-analysis mean q = 0.38 for all word-of-mouth "
+        "adoption; re-balanced to 0.32 so that imitation and referral together adopt as many "
+        "prospects in the default world as q = 0.38 did alone (measured: 2,304 vs 2,291 "
+        "word-of-mouth adoptions in three years, 10,000 people, 8 replications)",
         ge=0.0,
         le=50.0,
+    )
+    referral_probability: float = param(
+        0.05,
+        "Chance a prospect who hears a contact praise a company (a happy story told first-hand) "
+        "adopts it that day; a retold story converts in proportion to its strength (half at the "
+        "first retelling), and reviews do not refer. Customer referral, its own channel beside "
+        "Bass's p and q: 50 acquisitions per 1,000 first-hand positive hearings by prospects.",
+        "assumption, below the 12-14% of customers' referrals that became customers in Kumar, "
+        "Petersen & Leone's (2007) field studies, because a story heard in passing is weaker "
+        "than a referral; Kumar et al. (2007) and Villanueva, Yoo & Hanssens (2008) report "
+        "referral value and acquisition elasticities, not a per-hearing probability",
+        ge=0.0,
+        le=1.0,
     )
     choice_sensitivity: float = param(
         2.0,

@@ -22,6 +22,10 @@
   (strengths 1/2, 1/4, 1/8 at the defaults), about 1.25 x the first-hand
   audience. Reach per first-hand story is measured by
   :class:`cxsim.reach.WordOfMouthReach`.
+* **Praise heard by prospects.** Prospects who hear a contact praise a
+  company (first-hand or retold) are handed to the retention stage, where they
+  may adopt it by referral (``market.referral_probability``). Review readers
+  are not: a review is not a referral.
 * **Reviews.** A first-hand teller also posts a public review with the review
   probability. A review reaches Poisson(``review_readers``) people anywhere in
   the market, moving them by ``review_effect`` times a story's effect; readers
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
 from cxsim.stages import attitude
 
@@ -249,6 +254,14 @@ def spread(
 
     event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
     attitude.apply(model, event, listeners, listener_company, listener_strength)
+
+    if model.params.market.referral_probability > 0:
+        praised = ~heard_negative
+        praised[praised] = model.customers.provider[listeners[praised]] == PROSPECT
+        today = model.today
+        today.praised_prospects = listeners[praised]
+        today.praised_company = listener_company[praised]
+        today.praise_strength = listener_strength[praised]
 
     res.count_split("negative_tellers", "positive_tellers", company, negative)
     res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
