@@ -250,7 +250,7 @@ def test_only_prospects_who_hear_a_contact_praise_a_company_are_referral_candida
         company=model.customers.provider[tellers],
         sign=np.where(np.arange(tellers.size) % 2 == 0, 1, -1).astype(np.int8),
         strength=np.where(np.arange(tellers.size) % 4 < 2, 1.0, 0.5).astype(np.float32),
-        generation=(np.arange(tellers.size) % 4 >= 2).astype(np.int16),
+        generation=(np.arange(tellers.size) % 4 >= 2).astype(np.int32),
         story=np.arange(tellers.size, dtype=np.int64),
     )
     provider_before = model.customers.provider.copy()

@@ -68,7 +68,7 @@ class Tellings:
         company: the company the story is about (int8).
         sign: -1 for an unhappy story, +1 for a happy one (int8).
         strength: how much it moves a listener, relative to a first-hand story (float32).
-        generation: 0 for a first-hand story, g for its g-th retelling (int16).
+        generation: 0 for a first-hand story, g for its g-th retelling (int32).
         story: id of the first-hand story it comes from; ids count up over the run (int64).
 
     """
@@ -77,7 +77,7 @@ class Tellings:
     company: np.ndarray = field(default_factory=lambda: _none(np.int8))
     sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
     strength: np.ndarray = field(default_factory=lambda: _none(np.float32))
-    generation: np.ndarray = field(default_factory=lambda: _none(np.int16))
+    generation: np.ndarray = field(default_factory=lambda: _none(np.int32))
     story: np.ndarray = field(default_factory=_none)
 
     def __len__(self) -> int:
@@ -160,7 +160,7 @@ def step(model: Market) -> None:
         company=company,
         sign=sign,
         strength=np.ones(who.size, dtype=np.float32),
-        generation=np.zeros(who.size, dtype=np.int16),
+        generation=np.zeros(who.size, dtype=np.int32),
         story=backlog.stories_told + np.arange(who.size, dtype=np.int64),
     )
     tellings = first_hand.then(backlog.retellings)
@@ -281,7 +281,7 @@ def spread(
         company=listener_company[again],
         sign=listener_sign[again],
         strength=next_strength[again],
-        generation=tellings.generation[heard] + np.int16(1),
+        generation=tellings.generation[heard] + np.int32(1),
         story=tellings.story[heard],
     )
     return retellings, position, listeners
