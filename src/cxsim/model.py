@@ -186,6 +186,7 @@ class Market(mesa.Model):
             )
             c.provider[adopters] = chosen
             c.attitude[chosen, adopters] = self.params.behaviour.attitude.initial_customer
+            c.record_providers(adopters, chosen)
             # Day-0 customers have been customers for up to three years already (assumption).
             c.join_day[adopters] = -rng.integers(0, 3 * 365, size=adopters.size, dtype=np.int32)
             self.customer_counts[:] = np.bincount(chosen, minlength=len(weights))

@@ -290,8 +290,8 @@ COMPANY_LEVERS: tuple[Control, ...] = (
     Control(
         "policy.review_response_probability",
         "Listens to reviews",
-        "Chance it answers a bad public review the next day with a fix, an apology and a "
-        "refund (the pet store).",
+        "Chance it answers a bad public review by a customer or ex-customer the next day with "
+        "a refund (the pet store).",
         "slider",
         0,
         1,

@@ -472,8 +472,9 @@ class PolicyParams(Strict):
     )
     refund_rule: RefundRule = param(
         RefundRule.no_questions,
-        "never; policy (serious problems only, with policy_refund_probability); no_questions (every "
-        "complaint).",
+        "When a handled case is refunded, if it is neither fixed nor redressed by goodwill (a refund "
+        "is never paid besides either): never; policy (serious problems of the company's own making, "
+        "with policy_refund_probability); no_questions (every such case, whoever's fault).",
     )
     policy_refund_probability: float = param(
         0.3, "Under refund_rule = policy, chance a serious problem qualifies.", ge=0.0, le=1.0
@@ -496,8 +497,9 @@ class PolicyParams(Strict):
     )
     review_response_probability: float = param(
         0.9,
-        "Chance the company answers a negative public review the next day with a fix, an apology and "
-        "(unless refund_rule = never) a refund (the pet store).",
+        "Chance the company answers a negative public review by a customer or ex-customer the next "
+        "day with a refund (a fix if refund_rule = never) and, if it apologises, an apology (the pet "
+        "store).",
         ge=0.0,
         le=1.0,
     )

@@ -48,7 +48,7 @@ def step(model: Market) -> None:
     cost = (
         unit * today("purchases")
         + handling * today("handled")
-        + fix * (today("resolved") - today("goodwill"))
+        + fix * today("fixed")
         + today("refund_cost")
         + today("goodwill_cost")
         + crm * today("crm_touches")
