@@ -5,6 +5,7 @@ import pytest
 
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
+from cxsim.params import PolicyParams
 from cxsim.stages import attitude, response
 
 from .conftest import begin_day, make_market, one_company, open_issues
@@ -390,19 +391,23 @@ def test_every_customer_is_remembered_by_every_company_it_has_bought_from():
     assert np.count_nonzero(c.customer_of & (c.customer_of - 1)) > 0  # some switched
 
 
-def touch_market(shares: bool):
+def touch_market(shares: bool, proactive: bool = False, state: int = ISSUE_OPEN, **policy):
+    """100 customers with an issue in ``state``, touched about five times a day."""
     policy = {
         "preset": "manage",
         "crm_touches_per_month": 30 * 5,
         "shares_service_information": shares,
+        "proactive_follow_ups": proactive,
         "fix_probability": 1.0,
         "callback_probability": 0.0,
+        **policy,
     }
     m = make_market(
         1000, quiet=True, companies=one_company(policy), **{"market.initial_adoption": 1.0}
     )
     troubled = np.arange(100)
     open_issues(m, troubled, 1)
+    m.customers.issue[troubled] = state
     begin_day(m, 2)
     response.touch_customers(m, m.companies[0], np.random.default_rng(0))
     return m, troubled
@@ -420,8 +425,51 @@ def test_crm_touches_wear_out_customers_with_open_problems():
     assert (m.customers.fatigue[list(worn)] >= 1).all()
 
 
-def test_sales_that_knows_the_open_issue_gets_it_handled_instead():
-    m, troubled = touch_market(shares=True)
+def test_sales_that_knows_a_waiting_complaint_gets_it_handled_instead():
+    m, troubled = touch_market(shares=True, state=ISSUE_QUEUED)
     events, _, _, _ = m.today.first_hand()
     assert Event.crm_touch_open_problem not in events
     assert (m.customers.issue[troubled] == ISSUE_NONE).mean() > 0.9  # nearly all touched at 5 a day
+    assert m.results.today("follow_ups")[0] == 0  # the company knew: not a proactive follow-up
+
+
+def test_sales_that_shares_information_does_not_find_problems_nobody_voiced():
+    m, troubled = touch_market(shares=True, state=ISSUE_OPEN)
+    events, who, _, _ = m.today.first_hand()
+    assert set(who[events == Event.crm_touch_open_problem]) <= set(troubled)
+    assert np.count_nonzero(events == Event.crm_touch_open_problem) > 90
+    assert m.results.today("handled")[0] == 0
+    assert (m.customers.issue[troubled] == ISSUE_OPEN).all()
+
+
+def test_proactive_follow_ups_find_unvoiced_problems_and_are_counted():
+    m, troubled = touch_market(shares=False, proactive=True, state=ISSUE_OPEN)
+    events, _, _, _ = m.today.first_hand()
+    assert Event.crm_touch_open_problem not in events
+    handled = m.results.today("handled")[0]
+    assert handled > 90
+    assert m.results.today("follow_ups")[0] == handled
+    assert (m.customers.issue[troubled] == ISSUE_NONE).mean() > 0.9
+
+
+def test_proactive_follow_ups_leave_waiting_complaints_to_the_department():
+    m, _ = touch_market(shares=False, proactive=True, state=ISSUE_QUEUED)
+    assert m.results.today("handled")[0] == 0
+    events, _, _, _ = m.today.first_hand()
+    assert np.count_nonzero(events == Event.crm_touch_open_problem) > 90
+
+
+def test_a_waiting_callback_handled_early_is_not_promised_again():
+    m, _ = touch_market(
+        shares=True, state=ISSUE_CALLBACK, fix_probability=0.0, callback_probability=1.0
+    )
+    today = m.results.today
+    assert today("handled")[0] > 90
+    assert today("callbacks_promised")[0] == 0
+    assert today("declined")[0] + today("refunds")[0] == today("handled")[0]
+
+
+def test_neither_preset_makes_proactive_follow_ups():
+    assert not PolicyParams(preset="fix").proactive_follow_ups
+    assert not PolicyParams(preset="manage").proactive_follow_ups
+    assert PolicyParams(preset="fix").shares_service_information

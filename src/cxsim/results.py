@@ -36,6 +36,8 @@ METRICS: dict[str, str] = {
     "goodwill_cost": "money spent on goodwill",
     "broken_promises": "callbacks that never came and promotions not delivered",
     "crm_touches": "acknowledgements, notices, surveys and promotions sent",
+    "follow_ups": "handled cases found by a proactive follow-up: open problems the customer had "
+    "not voiced, or had voiced in vain",
     "wom_negative": "people who heard a negative story about the company",
     "wom_positive": "people who heard a positive story about the company",
     "negative_tellers": "people who told a negative story (first-hand or retold)",

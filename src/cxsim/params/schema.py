@@ -518,8 +518,15 @@ class PolicyParams(Strict):
     )
     shares_service_information: bool = param(
         True,
-        "Sales and service share information: a touch to a customer with an open problem becomes a "
-        "service follow-up that gets it handled, instead of a sales pitch that wears them out.",
+        "Sales and service share information: a CRM touch to a customer whose complaint is waiting "
+        "(in the queue, or for a promised call-back) gets it handled now, instead of a sales pitch "
+        "that wears them out (the account manager who knows about the open issue).",
+    )
+    proactive_follow_ups: bool = param(
+        False,
+        "Proactive service: a CRM touch to a customer with an open problem the company is not working "
+        "on (never voiced, or voiced and left unresolved) asks about it and gets it handled, instead "
+        "of a sales pitch that wears them out.",
     )
 
     @model_validator(mode="before")
@@ -556,6 +563,9 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
         "crm_touches_per_month": 4.0,
         "shares_service_information": False,
     },
+    # The fixing company of BRIEF.md fixes what it hears about at once and shares what service
+    # knows with sales; it does not go looking for problems customers never voiced
+    # (proactive_follow_ups keeps its default, False, in both presets).
     "fix": {},
 }
 

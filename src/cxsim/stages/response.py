@@ -16,9 +16,14 @@ For each company, in this order:
    and the complaint is handled again; otherwise it is a broken promise.
 5. **CRM touches.** Acknowledgements, notices, surveys and promotions reach
    customers at ``crm_touches_per_month``. With nothing wrong a touch pleases
-   a little; during an open problem it wears the customer out, unless sales and
-   service share information, in which case the touch becomes a follow-up that
-   gets the problem handled (the account manager who knows about the issue).
+   a little; during an open problem it wears the customer out, unless the
+   company acts on it: with ``shares_service_information`` a touch to a
+   customer whose complaint is waiting (queue or call-back) gets it handled now
+   (the account manager who knows about the open issue); with
+   ``proactive_follow_ups`` a touch to a customer with an open problem the
+   company is not working on (never voiced, or voiced in vain) finds it and
+   gets it handled. These are two levers: knowing what customers told you, and
+   looking for what they did not.
 
 Handling (:func:`handle`) is the one shared mechanism, and every handled case
 gets exactly one outcome (:func:`decide_outcomes`): fixed, redressed by
@@ -320,11 +325,20 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
 
 
 def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> None:
-    """CRM touches: pleasant when all is well, wearing during an open problem, unless sales knows."""
+    """CRM touches: pleasant when all is well; during an open problem, a follow-up or a wearing pitch.
+
+    A touch to a customer with an open problem gets it handled if the company
+    knows of it (a complaint waiting in the queue or for a call-back) and sales
+    and service share information, or if it does not know of it and makes
+    proactive follow-ups; otherwise it is a sales pitch that wears the customer
+    out. A waiting call-back handled early is a second chance: no new call-back
+    is promised.
+    """
     rate = company.policy.crm_touches_per_month / 30.0
     if rate <= 0:
         return
     c = model.customers
+    pol = company.policy
     k = company.index
     drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
     touched = drawn[c.provider[drawn] == k]
@@ -335,10 +349,14 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     open_issue = is_open(model, touched)
     model.experience(Event.crm_touch, touched[~open_issue], k)
     troubled = touched[open_issue]
-    if company.policy.shares_service_information:
-        # The follow-up gets an open problem or a waiting complaint handled now.
-        issue = c.issue[troubled]
-        actionable = troubled[(issue == ISSUE_OPEN) | (issue == ISSUE_QUEUED)]
-        handle(model, company, actionable, rng)
-    else:
-        model.experience(Event.crm_touch_open_problem, troubled, k)
+    issue = c.issue[troubled]
+    queued = (issue == ISSUE_QUEUED) & pol.shares_service_information
+    awaiting_callback = (issue == ISSUE_CALLBACK) & pol.shares_service_information
+    found = (issue == ISSUE_OPEN) & pol.proactive_follow_ups
+    handle(model, company, troubled[queued], rng)
+    handle(model, company, troubled[awaiting_callback], rng, second_chance=True)
+    handle(model, company, troubled[found], rng)
+    model.results.count("follow_ups", k, np.count_nonzero(found))
+    model.experience(
+        Event.crm_touch_open_problem, troubled[~queued & ~awaiting_callback & ~found], k
+    )
