@@ -24,6 +24,8 @@ METRICS: dict[str, str] = {
     "problems": "purchases with a problem (defect, disappointed promise, or broken promotion)",
     "serious_problems": "problems that were serious",
     "complaints": "problems voiced to the company",
+    "complaints_acted_on": "problems of the company's own making it examined for the first time: "
+    "complaints handled, problems found by follow-ups, answered reviews (what learning uses)",
     "handled": "complaints, kept callbacks, follow-ups and review answers dealt with: each has one "
     "outcome, so handled = fixed + goodwill + refunds + callbacks_promised + declined",
     "fixed": "handled cases whose problem was fixed",

@@ -505,8 +505,11 @@ class PolicyParams(Strict):
     )
     learning_rate: float = param(
         0.5,
-        "Share of the defects revealed by complaints that the company removes: daily, defect rate x= "
-        "(1 - learning_rate x complaints/purchases). 0 = collects the data and does not act on it.",
+        "Share of a defect's cause the company removes per complaint it acts on (each reveals one "
+        "defective purchase): daily, defect rate x= (1 - learning_rate x complaints acted on / "
+        "purchases). 0 = collects the data and does not act on it.",
+        "assumption: no published rate of learning from complaints; swept by "
+        "experiments/learning_sensitivity.toml",
         ge=0.0,
         le=100.0,
     )

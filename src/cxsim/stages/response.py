@@ -168,9 +168,12 @@ def handle(
 
     n_refunds = np.count_nonzero(out.refunded)
     n_goodwill = np.count_nonzero(out.goodwill)
+    # A kept call-back is a complaint already acted on: the company learns from it once.
+    acted_on = 0 if second_chance else np.count_nonzero(c.issue_fault[who])
     model.results.add(
         k,
         handled=who.size,
+        complaints_acted_on=acted_on,
         fixed=np.count_nonzero(out.fixed),
         resolved=made_good.size,
         refunds=n_refunds,
@@ -223,7 +226,13 @@ def answer_reviews(model: Market, company: Company, rng: np.random.Generator) ->
         )
     own = who[(c.provider[who] == k) & is_open(model, who)]
     c.issue[own] = ISSUE_NONE
-    model.results.add(k, reviews_answered=who.size, handled=who.size, resolved=who.size)
+    model.results.add(
+        k,
+        reviews_answered=who.size,
+        handled=who.size,
+        resolved=who.size,
+        complaints_acted_on=who.size,
+    )
 
 
 def take_complaints(model: Market, company: Company, rng: np.random.Generator) -> None:
