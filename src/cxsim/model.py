@@ -308,7 +308,7 @@ class Market(mesa.Model):
 
     def summary(self) -> pd.DataFrame:
         """Whole-run figures per company (see :func:`cxsim.summary.summarize`)."""
-        return summarize(self.results_frame())
+        return summarize(self.results_frame(), self.params)
 
     def journey_frame(self) -> pd.DataFrame:
         """The journey log of the sampled customers: day, customer, company, event."""

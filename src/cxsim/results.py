@@ -52,8 +52,12 @@ METRICS: dict[str, str] = {
     "mean_attitude": "mean attitude of the company's customers toward it",
     "nps": "promoters minus detractors among its customers, in points (-100..100)",
     "revenue": "price times purchases",
-    "cost": "cost of goods, complaint handling, fixes, refunds, goodwill, CRM and advertising",
-    "profit": "revenue minus cost",
+    "cost_to_serve": "cost of serving the day's purchases beyond the goods (falls with each "
+    "buyer's tenure)",
+    "acquisition_cost": "acquisition cost of the customers won today",
+    "cost": "cost of goods and of serving, complaint handling, fixes, refunds, goodwill, CRM, "
+    "advertising and acquisition",
+    "profit": "revenue minus cost (undiscounted)",
 }
 METRIC_INDEX: dict[str, int] = {name: i for i, name in enumerate(METRICS)}
 
@@ -78,6 +82,8 @@ REAL_VALUED = frozenset(
         "refund_cost",
         "goodwill_cost",
         "revenue",
+        "cost_to_serve",
+        "acquisition_cost",
         "cost",
         "profit",
     }

@@ -78,6 +78,15 @@ class MarketParams(Strict):
         ge=1.0,
         le=3650.0,
     )
+    discount_rate: float = param(
+        0.12,
+        "Annual discount rate (cost of capital) d for the run's net present value and the customer "
+        "lifetime value: money on day t is worth (1 + d)^(-t / 365) on day 0.",
+        "assumption: a 12% cost of capital, as used to value customers by Gupta, Lehmann & Stuart "
+        "(2004), who find customer value about five times less sensitive to it than to retention",
+        ge=0.0,
+        le=1.0,
+    )
 
 
 # --------------------------------------------------------------------------- network
@@ -615,7 +624,9 @@ class CompanyParams(Strict):
         None,
         "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price.",
     )
-    unit_cost: float = param(70.0, "Cost of goods per purchase.", ge=0.0)
+    unit_cost: float = param(
+        70.0, "Cost of goods per purchase (the cost to serve the customer comes on top).", ge=0.0
+    )
     delivered_quality: float = param(
         0.9, "Chance a purchase is free of defects (before learning).", ge=0.0, le=1.0
     )
@@ -639,11 +650,42 @@ class CompanyParams(Strict):
     )
     crm_cost_per_touch: float = param(0.2, "Cost of one CRM touch.", ge=0.0)
     advertising_cost_per_day: float = param(0.0, "Advertising spend per day.", ge=0.0)
+    acquisition_cost: float = param(
+        500.0,
+        "Cost of winning one customer (sales, set-up, onboarding), paid for every adoption and every "
+        "customer switching in, returning ex-customers included.",
+        "Reichheld & Sasser (1990): a credit card issuer spent $51 to win a customer who earned it "
+        "$30 in the first year; 1.7 x a new customer's first-year profit here (about $290)",
+        ge=0.0,
+    )
+    cost_to_serve_new: float = param(
+        8.0,
+        "Cost of serving one purchase of a brand-new customer (questions, set-up, mistakes of a "
+        "newcomer), on top of unit_cost; it falls with tenure toward cost_to_serve_settled.",
+        "Reichheld & Sasser (1990): long-standing customers cost less to serve; the size is an "
+        "assumption, kept modest because Reinartz & Kumar (2000) find it does not hold everywhere",
+        ge=0.0,
+    )
+    cost_to_serve_settled: float = param(
+        2.0,
+        "Cost of serving one purchase of a long-standing customer: the floor the cost to serve "
+        "falls to.",
+        ge=0.0,
+    )
+    cost_to_serve_settling_years: float = param(
+        1.0,
+        "Mean years over which the cost to serve falls from new to settled: cost = settled + (new - "
+        "settled) x exp(-tenure / settling years).",
+        gt=0.0,
+        le=100.0,
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CompanyParams:
         if self.max_quality < self.delivered_quality:
             raise ValueError("max_quality must be at least delivered_quality")
+        if self.cost_to_serve_settled > self.cost_to_serve_new:
+            raise ValueError("cost_to_serve_settled must be at most cost_to_serve_new")
         return self
 
 
