@@ -44,6 +44,34 @@ def test_each_purchase_is_charged_the_cost_to_serve_of_its_buyers_tenure():
     assert m.results.today("cost_to_serve")[0] == pytest.approx(want)
 
 
+def test_each_company_charges_its_own_cost_to_serve_rule():
+    rules = {"managing": (10.0, 1.0, 0.5), "fixing": (6.0, 3.0, 2.0)}
+    m = make_market(
+        3000,
+        quiet=True,
+        companies=[
+            {
+                "name": name,
+                "cost_to_serve_new": new,
+                "cost_to_serve_settled": settled,
+                "cost_to_serve_settling_years": years,
+            }
+            for name, (new, settled, years) in rules.items()
+        ],
+        **{"market.initial_adoption": 1.0},
+    )
+    c = m.customers
+    c.join_day[:] = -(np.arange(c.n) % 2000)
+    begin_day(m, 1)
+    purchase.step(m)
+    for k, (new, settled, years) in enumerate(rules.values()):
+        buyers = m.today.buyers[m.today.buyer_company == k]
+        assert buyers.size > 0
+        tenure_years = (1 - c.join_day[buyers]) / 365.0
+        want = np.sum(settled + (new - settled) * np.exp(-tenure_years / years))
+        assert m.results.today("cost_to_serve")[k] == pytest.approx(want)
+
+
 def run_frame(**overrides) -> pd.DataFrame:
     settings = {"market.customers": 3000, "market.days": 200, **overrides}
     return make_market(**settings).run().results_frame()

@@ -41,11 +41,13 @@ def purchase_probability(interval_days: float) -> float:
 
 
 def cost_to_serve(
-    new: np.ndarray, settled: np.ndarray, settling_years: np.ndarray, tenure_days: np.ndarray
+    new: np.ndarray | float,
+    settled: np.ndarray | float,
+    settling_years: np.ndarray | float,
+    tenure_days: np.ndarray,
 ) -> np.ndarray:
-    """Cost of serving one purchase of customers with ``tenure_days`` (per-purchase arrays)."""
-    tenure_years = np.maximum(tenure_days, 0) / 365.0
-    return settled + (new - settled) * np.exp(-tenure_years / settling_years)
+    """Cost of serving one purchase of customers with ``tenure_days`` (rules per purchase, or one rule)."""
+    return settled + (new - settled) * np.exp(tenure_days * (-1.0 / (365.0 * settling_years)))
 
 
 def init(model: Market) -> None:
@@ -70,11 +72,25 @@ def step(model: Market) -> None:
     model.today.buyer_company = company
     purchases = model.results.count("purchases", company)
     model.results.today("revenue")[:] += purchases * model.prices
-    new, settled, settling_years = model.serve_cost_rates
+    charge_cost_to_serve(model, buyers, company, purchases)
+    model.log(Event.purchase, buyers, company)
+
+
+def charge_cost_to_serve(
+    model: Market, buyers: np.ndarray, company: np.ndarray, purchases: np.ndarray
+) -> None:
+    """Add the cost of serving today's purchases to each company's ``cost_to_serve``."""
+    rates = model.serve_cost_rates
+    new, settled, settling_years = rates
     if np.array_equal(new, settled):  # no fall with tenure: no need to look at tenures
         model.results.today("cost_to_serve")[:] += purchases * new
-    elif buyers.size:
+        return
+    if buyers.size == 0:
+        return
+    tenure_days = model.day - model.customers.join_day[buyers]
+    if (rates == rates[:, :1]).all():  # one rule for every company (the default): no gathers
+        serve = cost_to_serve(new[0], settled[0], settling_years[0], tenure_days)
+    else:
         k = company.astype(np.intp)
-        serve = cost_to_serve(new[k], settled[k], settling_years[k], model.day - c.join_day[buyers])
-        model.results.count("cost_to_serve", company, serve)
-    model.log(Event.purchase, buyers, company)
+        serve = cost_to_serve(new[k], settled[k], settling_years[k], tenure_days)
+    model.results.count("cost_to_serve", company, serve)
