@@ -57,6 +57,7 @@ DAY: tuple[Stage, ...] = (
         "purchase",
         "customers due to buy, buy from their provider at its price and promise (1)",
         purchase.step,
+        purchase.init,
     ),
     Stage(
         "problem",
@@ -84,7 +85,9 @@ DAY: tuple[Stage, ...] = (
     ),
     Stage(
         "retention",
-        "customers leave or switch by an attitude hazard; prospects adopt by advertising and imitation (7)",
+        "customers due to buy tomorrow buy again or leave (a hazard of how they feel, their loyalty "
+        "and the pull of competitors), leavers may switch; prospects adopt by advertising and "
+        "imitation (7)",
         retention.step,
     ),
     Stage(
