@@ -26,7 +26,9 @@ class Customers:
 
     Attributes:
         provider: company index, or -1 for a prospect (int8).
-        attitude: attitude toward each company, shape (companies, people), in [-1, 1] (float32).
+        attitude: lasting attitude toward each company, shape (companies, people) (float32).
+        episode: the feeling of recent experiences with each company, shape (companies, people),
+            fading over about one purchase interval (float32); one feels ``attitude + episode``.
         join_day: day the person became a customer of its provider; tenure is ``day - join_day``.
         issue: open issue state (``ISSUE_*``, int8).
         issue_day: day the open issue started (the complaint day for the queue's order).
@@ -45,6 +47,7 @@ class Customers:
 
     provider: np.ndarray
     attitude: np.ndarray
+    episode: np.ndarray
     join_day: np.ndarray
     issue: np.ndarray
     issue_day: np.ndarray
@@ -65,6 +68,7 @@ class Customers:
         return cls(
             provider=np.full(n, PROSPECT, dtype=np.int8),
             attitude=np.zeros((n_companies, n), dtype=np.float32),
+            episode=np.zeros((n_companies, n), dtype=np.float32),
             join_day=np.zeros(n, dtype=np.int32),
             issue=np.zeros(n, dtype=np.int8),
             issue_day=np.zeros(n, dtype=np.int32),

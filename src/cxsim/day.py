@@ -86,7 +86,8 @@ DAY: tuple[Stage, ...] = (
     ),
     Stage(
         "retention",
-        "customers leave or switch by an attitude hazard; prospects adopt by referral, advertising "
+        "customers due to buy tomorrow buy again or leave (a hazard of how they feel, their loyalty "
+        "and the pull of competitors), leavers may switch; prospects adopt by referral, advertising "
         "and imitation (7)",
         retention.step,
     ),

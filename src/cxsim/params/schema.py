@@ -243,82 +243,195 @@ class VoiceParams(Strict):
 class AttitudeParams(Strict):
     """How each experience moves the customer's attitude toward that company (mechanism 5).
 
-    Attitudes live in [-1, 1]; 0 is neutral.
+    A customer's attitude toward a company has two parts (Bolton 1998: customers
+    weigh recent experience heavily, and their cumulative view slowly): a lasting
+    attitude, which forgets over ``memory_days``, and an episode, the feeling of
+    recent experiences, which fades over ``episode_memory_days`` (about one
+    purchase interval). An experience adds its effect to the episode in full and
+    a share of it to the lasting attitude (``lasting_share`` for a bad one, that
+    divided by ``loss_aversion`` for a good one). What a customer feels, and acts
+    on (leaving, choosing, telling, recommending), is the sum. 0 is neutral;
+    attitudes are not bounded, so different outcomes never land on one floor.
     """
 
     initial_customer: float = param(
-        0.3, "Attitude of a day-0 customer toward its provider.", ge=-1.0, le=1.0
+        0.1,
+        "Lasting attitude of a day-0 customer toward its provider.",
+        "assumption: about where a problem-free customer's lasting attitude settles "
+        "(lasting_share / loss_aversion x satisfied_purchase x purchases a year = 0.11)",
+        ge=-5.0,
+        le=5.0,
     )
-    problem_minor: float = param(-0.15, "Change on a minor problem.", le=0.0, ge=-2.0)
-    problem_serious: float = param(-0.35, "Change on a serious problem.", le=0.0, ge=-2.0)
+    problem_minor: float = param(
+        -0.335,
+        "Change on a minor problem (the unit the other effects are stated against).",
+        "TARP repurchase after an unvoiced small problem (37%); fitted jointly (experiments/world_fit.toml)",
+        le=0.0,
+        ge=-5.0,
+    )
+    serious_loss_scale: float = param(
+        1.5,
+        "Factor on every effect of a serious problem and of what happens to it (the complaint, "
+        "the fix or its absence, a refund, a broken promise): a larger loss moves customers more, "
+        "in failure and in recovery.",
+        "Smith, Bolton & Wagner (1999): failure and recovery effects grow with the size of the "
+        "loss; default the old ratio 0.35 / 0.15; fitted jointly (experiments/world_fit.toml)",
+        ge=1.0,
+        le=20.0,
+    )
     complained: float = param(
-        0.0,
+        0.10,
         "Change from voicing a complaint at all, whatever its outcome (being heard).",
-        "assumption; TARP's repurchase table (46% after an unsatisfying complaint vs 37% "
-        "after none) implies it is positive; see experiments/tarp_repurchase.py",
-        ge=-2.0,
-        le=2.0,
+        "TARP's repurchase table (46% after an unsatisfying complaint vs 37% after none) implies "
+        "it is positive; fitted jointly (experiments/world_fit.toml)",
+        ge=-5.0,
+        le=5.0,
     )
     broken_promise: float = param(
-        -0.5,
+        -0.075,
         "Change when a promise is broken: a callback that never comes, a promotion not delivered.",
-        "the seeds: a broken promise is worse than silence",
+        "the seeds: worse than an ignored complaint (2.5 times, the old defaults' ratio); TARP's "
+        "unsatisfied complainers (46% repurchase vs 37% silent) keep it small; fitted jointly (experiments/world_fit.toml)",
         le=0.0,
-        ge=-2.0,
+        ge=-5.0,
     )
     complaint_ignored: float = param(
-        -0.2,
+        -0.03,
         "Change when a complaint is ignored, declined, or abandoned in the queue.",
+        "TARP: complained and not satisfied, 46% repurchase; fitted jointly (experiments/world_fit.toml)",
         le=0.0,
-        ge=-2.0,
+        ge=-5.0,
     )
     queue_wait_per_day: float = param(
-        -0.005, "Change per day a complaint waits in a queue.", le=0.0, ge=-1.0
+        -0.011,
+        "Change per day a complaint waits in a queue.",
+        "assumption: a thirtieth of a minor problem a day (the old defaults' ratio)",
+        le=0.0,
+        ge=-1.0,
     )
-    fixed: float = param(0.3, "Change when the problem is fixed.", ge=0.0, le=2.0)
+    fixed: float = param(
+        0.02,
+        "Change when the problem is fixed.",
+        "TARP: complained and satisfied, 70% repurchase; fitted jointly (experiments/world_fit.toml)",
+        ge=0.0,
+        le=5.0,
+    )
     fixed_quickly_bonus: float = param(
-        0.1, "Extra change when fixed within quick_days.", ge=0.0, le=2.0
+        0.17,
+        "Extra change when fixed within quick_days.",
+        "TARP: satisfied quickly, 95% repurchase; fitted jointly (experiments/world_fit.toml)",
+        ge=0.0,
+        le=5.0,
     )
     quick_days: int = param(
         1, "A fix within this many days of the problem counts as quick.", ge=0, le=365
     )
     recovery_paradox: float = param(
-        0.05,
-        "Extra lift for a quick and generous recovery (fixed quickly with a refund or apology), which "
-        "can end above the pre-problem attitude: the service recovery paradox.",
+        0.11,
+        "Extra lift for a quick and generous recovery (fixed quickly, with an apology).",
         "de Matos, Henrique & Rossi (2007): positive on satisfaction on average; "
-        "Michel & Meuter (2008): rare and small",
+        "Michel & Meuter (2008): rare and small; a third of a minor problem (the old defaults' "
+        "ratio)",
         ge=0.0,
-        le=2.0,
+        le=5.0,
     )
-    refund: float = param(0.15, "Change on a refund.", ge=0.0, le=2.0)
-    apology: float = param(0.05, "Change on an apology.", ge=0.0, le=2.0)
+    refund: float = param(
+        0.335,
+        "Change on a refund.",
+        "assumption: as large as a minor problem (the old defaults' ratio)",
+        ge=0.0,
+        le=5.0,
+    )
+    apology: float = param(
+        0.11,
+        "Change on an apology.",
+        "assumption: a third of a minor problem (the old defaults' ratio)",
+        ge=0.0,
+        le=5.0,
+    )
     goodwill: float = param(
-        0.4, "Change when the company redresses a problem that was not its fault.", ge=0.0, le=2.0
+        0.89,
+        "Change when the company redresses a problem that was not its fault.",
+        "assumption: 2.7 minor problems (the old defaults' ratio): the seeds' air conditioner",
+        ge=0.0,
+        le=5.0,
     )
-    crm_touch: float = param(0.002, "Change per CRM touch when nothing is wrong.", ge=0.0, le=1.0)
+    crm_touch: float = param(
+        0.0045,
+        "Change per CRM touch when nothing is wrong.",
+        "assumption: a seventy-fifth of a minor problem (the old defaults' ratio)",
+        ge=0.0,
+        le=1.0,
+    )
     crm_touch_open_problem: float = param(
-        -0.03, "Change per CRM touch while a problem is open ('wearing them out').", le=0.0, ge=-1.0
+        -0.067,
+        "Change per CRM touch while a problem is open ('wearing them out').",
+        "assumption: a fifth of a minor problem (the old defaults' ratio)",
+        le=0.0,
+        ge=-1.0,
     )
     satisfied_purchase: float = param(
         0.04,
         "Change on a purchase without a problem.",
-        "calibrated: a customer without problems settles near 0.5 (12 purchases a year, 1-year memory)",
+        "assumption: with 12 purchases a year and a one-year memory a problem-free customer's "
+        "lasting attitude settles near lasting_share / loss_aversion x 0.04 x 12",
         ge=0.0,
         le=1.0,
     )
+    lasting_share: float = param(
+        0.5,
+        "Share of a bad experience's effect that stays in the lasting attitude (the rest is felt "
+        "in the episode only and fades with it).",
+        "assumption: half; Bolton (1998): cumulative satisfaction is updated by each transaction's",
+        ge=0.0,
+        le=1.0,
+    )
+    loss_aversion: float = param(
+        2.25,
+        "A good experience's lasting share is lasting_share divided by this: bad experiences "
+        "leave a deeper lasting mark than equally good ones.",
+        "Tversky & Kahneman (1992) loss aversion 2.25; Bolton (1998): negative disconfirmation "
+        "weighs more than positive in the duration of a relationship",
+        ge=1.0,
+        le=10.0,
+    )
+    episode_memory_days: float = param(
+        30.0,
+        "Mean days over which the episode (the feeling of recent experiences) fades.",
+        "about one purchase interval (issue 13; Bolton 1998 on recency)",
+        ge=1.0,
+        le=3650.0,
+    )
     memory_days: float = param(
         365.0,
-        "Mean days over which every attitude relaxes toward neutral (0), one's provider "
+        "Mean days over which the lasting attitude relaxes toward neutral (0), one's provider "
         "included; loyalty from tenure enters the leaving hazard instead.",
         ge=1.0,
         le=36_500.0,
     )
+    join_increment: float = param(
+        0.3,
+        "Lasting attitude gained on choosing a company (joining or switching in), added to what "
+        "the joiner already felt about it from what they heard.",
+        "assumption: a new customer starts a little above where problem-free customers settle "
+        "(it chose the company)",
+        ge=0.0,
+        le=5.0,
+    )
     promoter_threshold: float = param(
-        0.5, "Attitude at or above which a customer is a promoter (NPS 9-10).", ge=-1.0, le=1.0
+        0.15,
+        "Felt attitude at or above which a customer is a promoter (NPS 9-10).",
+        "assumption: where a customer whose purchases all went well settles (lasting about 0.11 "
+        "plus the episode of a good purchase, about 0.04)",
+        ge=-5.0,
+        le=5.0,
     )
     detractor_threshold: float = param(
-        0.0, "Attitude at or below which a customer is a detractor (NPS 0-6).", ge=-1.0, le=1.0
+        0.0,
+        "Felt attitude at or below which a customer is a detractor (NPS 0-6).",
+        "assumption: neutral or worse",
+        ge=-5.0,
+        le=5.0,
     )
 
     @model_validator(mode="after")
@@ -421,33 +534,53 @@ class RetentionParams(Strict):
     """Who stays and who leaves (mechanism 7)."""
 
     base_churn_per_year: float = param(
-        0.05,
+        0.03,
         "Leaving hazard per year for reasons unrelated to service (moving, changed needs).",
         ge=0.0,
         le=365.0,
     )
     max_churn_per_year: float = param(
-        3.0,
-        "Extra leaving hazard per year of a customer at the worst attitude (the attitude part's ceiling).",
+        365.0,
+        "Extra leaving hazard per year at the worst attitude (the attitude part's ceiling): at "
+        "worst a customer leaves within about a day.",
         ge=0.0,
-        le=365.0,
+        le=3650.0,
     )
     churn_midpoint: float = param(
-        -0.3, "Attitude at which the leaving hazard is half its ceiling.", ge=-2.0, le=2.0
+        -0.19,
+        "Felt attitude (with loyalty and the pull of alternatives) at which the leaving hazard "
+        "is half its ceiling.",
+        "fitted jointly (experiments/world_fit.toml)",
+        ge=-10.0,
+        le=10.0,
     )
     churn_width: float = param(
-        0.12, "Width of the logistic leaving hazard (small = cliff, large = flat).", gt=0.0, le=10.0
+        0.05,
+        "Width of the logistic leaving hazard (small = cliff, large = flat): below the midpoint "
+        "the hazard falls by a factor e per width of attitude.",
+        "fitted jointly (experiments/world_fit.toml)",
+        gt=0.0,
+        le=10.0,
     )
     loyalty_per_year: float = param(
         0.1, "Attitude-equivalent loyalty a customer gains per year of tenure.", ge=0.0, le=2.0
     )
     loyalty_cap: float = param(0.3, "Maximum loyalty from tenure.", ge=0.0, le=2.0)
+    alternative_pull: float = param(
+        0.5,
+        "How much a customer's felt attitude toward its best-liked competitor, when positive, "
+        "counts against its own provider in the leaving hazard: praise of a competitor pulls "
+        "customers away.",
+        "fitted jointly (experiments/world_fit.toml)",
+        ge=0.0,
+        le=10.0,
+    )
     switch_threshold: float = param(
         0.05,
-        "A leaver switches to the competitor it thinks best of if its attitude toward it exceeds "
+        "A leaver switches to the competitor it feels best about if that felt attitude exceeds "
         "this; otherwise it leaves the market and becomes a prospect.",
-        ge=-1.0,
-        le=1.0,
+        ge=-5.0,
+        le=5.0,
     )
 
 
@@ -659,13 +792,22 @@ class CompanyParams(Strict):
         70.0, "Cost of goods per purchase (the cost to serve the customer comes on top).", ge=0.0
     )
     delivered_quality: float = param(
-        0.9, "Chance a purchase is free of defects (before learning).", ge=0.0, le=1.0
+        0.98,
+        "Chance a purchase is free of defects (before learning).",
+        "fitted jointly (experiments/world_fit.toml): with TARP's repurchase shares, problems in "
+        "about 2% of purchases (a quarter of customers a year) keep the market's churn in its band",
+        ge=0.0,
+        le=1.0,
     )
     promised_quality: float = param(
-        0.9, "Quality the marketing promises; a promise above delivery disappoints.", ge=0.0, le=1.0
+        0.98,
+        "Quality the marketing promises; a promise above delivery disappoints.",
+        "as delivered_quality: an honest default promise",
+        ge=0.0,
+        le=1.0,
     )
     max_quality: float = param(
-        0.99, "Ceiling of delivered quality reachable by learning.", ge=0.0, le=1.0
+        0.995, "Ceiling of delivered quality reachable by learning.", ge=0.0, le=1.0
     )
     promotions: list[PromotionParams] = Field(default_factory=list, description="Promotions run.")
     policy: PolicyParams = Field(

@@ -82,7 +82,7 @@ def record_levels(model: Market) -> None:
     day0 = c.join_day <= 0  # day-0 customers; anyone who joins or switches later gets a later day
     for k in range(len(model.companies)):
         mine = c.provider == k
-        attitude = c.attitude[k]
+        attitude = c.attitude[k] + c.episode[k]  # what they feel (see the attitude stage)
         customers = int(model.customer_counts[k])  # kept by every change of provider
         res.today("customers")[k] = customers
         res.today("retained")[k] = np.count_nonzero(mine & day0)

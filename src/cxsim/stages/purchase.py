@@ -1,10 +1,12 @@
 """Stage 1, purchase: who buys today, from whom, at what price and cost to serve (mechanism 1 of docs/ODD.md).
 
 Purchases are a Poisson process per customer with mean interval
-``market.purchase_interval_days``: each day a person buys with chance
+``market.purchase_interval_days``: each day a person is due to buy with chance
 ``1 - exp(-1 / interval)``. Which people are due to buy is drawn over the whole
 population, whatever their state, so that two policies compared on common
-random numbers see the same purchase days.
+random numbers see the same purchase days. Who is due on a day is a pure
+function of the run and the day (:func:`due`): the retention stage asks for
+tomorrow's occasions, where customers decide whether to buy again.
 
 **Cost to serve falls with tenure** (Reichheld & Sasser 1990: a long-standing
 customer costs less to serve; one of their sources of a loyal customer's
@@ -51,22 +53,31 @@ def cost_to_serve(
 
 
 def init(model: Market) -> None:
-    """The companies' cost-to-serve rules: new, settled and settling years, one column each."""
+    """The companies' cost-to-serve rules (new, settled and settling years, one column each); no day's occasions drawn yet."""
     rules = [
         (cp.cost_to_serve_new, cp.cost_to_serve_settled, cp.cost_to_serve_settling_years)
         for cp in (c.params for c in model.companies)
     ]
     model.serve_cost_rates = np.array(rules, dtype=np.float64).T
+    model.due_drawn = (-1, np.empty(0, dtype=np.int64))
+
+
+def due(model: Market, day: int) -> np.ndarray:
+    """People due to buy on ``day`` (sorted; the same whenever asked: drawn from that day's stream)."""
+    drawn_day, people = model.due_drawn
+    if drawn_day != day:
+        rng = model.streams("purchase", day)
+        chance = purchase_probability(model.params.market.purchase_interval_days)
+        people = bernoulli_indices(rng, model.customers.n, chance)
+        model.due_drawn = (day, people)
+    return people
 
 
 def step(model: Market) -> None:
     """Customers due to buy today buy from their provider, at its price and its cost to serve."""
     c = model.customers
-    rng = model.streams("purchase", model.day)
-    due = bernoulli_indices(
-        rng, c.n, purchase_probability(model.params.market.purchase_interval_days)
-    )
-    buyers = due[c.provider[due] >= 0]
+    today = due(model, model.day)
+    buyers = today[c.provider[today] >= 0]
     company = c.provider[buyers]
     model.today.buyers = buyers
     model.today.buyer_company = company

@@ -205,7 +205,7 @@ def first_hand_stories(
     satisfied = events == _SATISFIED
     happy = customers[satisfied]
     happy_company = companies[satisfied]
-    promoter = model.customers.attitude[happy_company.astype(np.intp), happy] >= (
+    promoter = attitude.felt(model, happy_company.astype(np.intp), happy) >= (
         model.params.behaviour.attitude.promoter_threshold
     )
     promoter_keys = happy[promoter] * k + happy_company[promoter].astype(np.int64)
@@ -316,7 +316,7 @@ def publish(
     attitude.apply(model, event, readers, read_company, strength)
     model.log(Event.review_read, readers, read_company)
 
-    feels = model.customers.attitude[read_company.astype(np.intp), readers]
+    feels = attitude.felt(model, read_company.astype(np.intp), readers)
     agrees = np.sign(feels) == read_sign
     joins = agrees & (rng.random(readers.size) < pars.chime_in_probability)
     # One review per person and company per day.
