@@ -26,6 +26,7 @@ from typing import Any
 from cxsim import __version__, runner, scenario
 from cxsim.dashboard.cli import add_commands as add_dashboard_commands
 from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
+from cxsim.files import check_output_folder
 from cxsim.params import ModelParams
 from cxsim.scenario import Scenario
 from cxsim.sweeps.cli import add_commands as add_sweep_commands
@@ -75,7 +76,12 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
         help="override a parameter by dotted key, e.g. --set companies.0.policy.apology=false "
         "(values are TOML values; bare words are strings); repeatable",
     )
-    p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder if cxsim wrote it (never another folder, nor the "
+        "current folder or one above it)",
+    )
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no table on stdout"
     )
@@ -215,13 +221,6 @@ def _check_replications(args: argparse.Namespace) -> None:
         raise InputError(f"--replications: expected a number >= 1, got {args.replications}")
 
 
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; use --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-
-
 class _Bar:
     """A tqdm progress bar on stderr, shown for runs that last more than a second on a terminal."""
 
@@ -276,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_replications(args)
     loaded = _load(args.scenario, args, args.replications)
     out = args.out if args.out is not None else Path("runs") / loaded.name
-    _check_out(out, args.force)
+    check_output_folder(out, args.force)
     params = loaded.params
     reps = args.replications
     if not args.quiet:
@@ -328,7 +327,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a = _load(args.a, args, 2 * args.replications)
     b = _load(args.b, args, 2 * args.replications)
     out = args.out if args.out is not None else Path("runs") / f"compare_{a.name}_vs_{b.name}"
-    _check_out(out, args.force)
+    check_output_folder(out, args.force)
     reps = args.replications
     base = a.params.market.seed if args.seed is None else args.seed
     if not args.quiet:
