@@ -294,18 +294,18 @@ def test_bad_set_gets_one_line_naming_file_and_key(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_network_file_with_wrong_node_count_is_bad_input(
+def test_network_file_with_ids_beyond_the_market_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     nx.write_edgelist(nx.cycle_graph(30), tmp_path / "ring.edgelist", data=False)
     path = write(
         tmp_path / "x.toml",
-        '[market]\ncustomers = 40\n[network]\nkind = "file"\npath = "ring.edgelist"\n',
+        '[market]\ncustomers = 20\n[network]\nkind = "file"\npath = "ring.edgelist"\n',
     )
     before = {p.name for p in tmp_path.iterdir()}
     for args in (["validate", path], ["run", path, "--out", tmp_path / "out", "--days", "5"]):
         code, _, err = cxsim(capsys, *args)
-        assert_bad_input(code, err, str(path), "30")
+        assert_bad_input(code, err, str(path), "network.path", "ring.edgelist: line", "0..19")
         assert nothing_written(tmp_path, before)
 
 

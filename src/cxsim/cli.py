@@ -371,8 +371,7 @@ def _compare_table(comparison: runner.Comparison) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``cxsim validate``: check files without running them."""
     for name in args.scenarios:
-        loaded = _load(name, args)
-        scenario.read_network(loaded)
+        loaded = _load(name, args)  # the network file too: read and checked against the market
         print(f"ok: {loaded.label}")
     return EXIT_OK
 
