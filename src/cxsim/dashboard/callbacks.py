@@ -54,6 +54,7 @@ def register(app: Dash, stories: dict[str, Story]) -> None:
     """Attach the page's callbacks to ``app``; ``stories`` are the stories it may open."""
     files = StoryFiles.of(stories.values())
     _register_story(app, stories)
+    _register_levers(app, stories)
     _register_run(app, stories, files)
     _register_network(app)
     _register_journey(app, stories, files)
@@ -189,6 +190,10 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
             layout.baseline_of(story),
             "Baseline A: the story's own policies.",
         )
+
+
+def _register_levers(app: Dash, stories: dict[str, Story]) -> None:
+    """Presets fill a company's policy levers; the baseline button pins the levers' values."""
 
     # Choosing a preset fills the policy levers with its values; "custom" leaves them be.
     @app.callback(
