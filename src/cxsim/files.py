@@ -151,8 +151,11 @@ def read_marker(folder: Path) -> dict | None:
 
 def _is_current_or_above(path: Path) -> bool:
     """Whether ``path`` (symbolic links resolved) is the current folder or one of its parents."""
-    here = Path.cwd().resolve()
-    there = path.resolve()
+    try:
+        here = Path.cwd().resolve()
+        there = path.resolve()
+    except OSError:  # the current folder was removed: nothing can be above it
+        return False
     return there == here or there in here.parents
 
 
