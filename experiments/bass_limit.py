@@ -52,6 +52,7 @@ def simulate(job: tuple[float, float, int, int, int]) -> np.ndarray:
             "market.initial_adoption": 0.0,
             "market.advertising_rate": p,
             "market.imitation_rate": q,
+            "market.referral_probability": 0.0,  # advertising and imitation only
             "market.choice_sensitivity": 0.0,
             "market.purchase_interval_days": 3650.0,  # purchases do not matter here
             "network.kind": "fully_mixed",

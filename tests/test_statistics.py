@@ -101,6 +101,8 @@ def test_adoption_follows_bass_closed_form_on_a_fully_mixed_market():
             "market.initial_adoption": 0.0,
             "market.advertising_rate": p_year,
             "market.imitation_rate": q_year,
+            # Advertising and imitation only: stories do not refer (nor steer the choice).
+            "market.referral_probability": 0.0,
             "market.choice_sensitivity": 0.0,
             "behaviour.retention.max_churn_per_year": 0.0,
             "behaviour.retention.base_churn_per_year": 0.0,

@@ -29,17 +29,10 @@ from cxsim import networks
 from cxsim.errors import InputError
 from cxsim.params import DottedKeyError, ModelParams, NetworkKind, did_you_mean, parse_key, resolve
 from cxsim.results import METRICS
+from cxsim.shipped import SCENARIO_DIR, shipped_scenarios
 
 #: Where what a network file's reading found is said (one warning line each).
 network_log = logging.getLogger("cxsim.networks")
-
-#: Where the shipped scenarios live. A wheel carries them inside the package (its build
-#: copies the repository's top-level ``scenarios/`` there, see ``setup.py``); a checkout
-#: (an editable install, or ``src`` on the path) has them at its top level.
-_PACKAGED = Path(__file__).resolve().parent / "scenarios"
-SCENARIO_DIR = (
-    _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
-)
 
 #: Bytes per person that do not depend on companies or contacts: provider, join day, issue
 #: state, issue day, severity, fault, ignored count, CRM fatigue, location (see ``Customers``).
@@ -110,13 +103,6 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------- finding files
-
-
-def shipped_scenarios() -> list[Path]:
-    """The shipped scenario files (in :data:`SCENARIO_DIR`), by name."""
-    if not SCENARIO_DIR.is_dir():
-        return []
-    return sorted(SCENARIO_DIR.glob("*.toml"))
 
 
 def find(name: str | os.PathLike[str]) -> Path:

@@ -23,11 +23,32 @@ from __future__ import annotations
 import os
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cxsim.sweeps.analyze import Analysis, SweepResults, analyze, load_daily, load_results
-from cxsim.sweeps.execute import SweepOutcome, run_sweep
-from cxsim.sweeps.plan import PlanError, SweepPlan, load_plan, plan_from_dict, plan_from_text
+from cxsim.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from cxsim.sweeps.analyze import SweepResults, load_daily, load_results
+    from cxsim.sweeps.execute import SweepOutcome, run_sweep
+    from cxsim.sweeps.outputs import Analysis, analyze
+    from cxsim.sweeps.plan import PlanError, SweepPlan, load_plan, plan_from_dict, plan_from_text
+
+#: Public name -> the module that defines it (imported on first use: ``cxsim sweep --help``
+#: and ``import cxsim.sweeps.cli`` stay fast).
+_LAZY = {
+    "SweepResults": "cxsim.sweeps.analyze",
+    "load_daily": "cxsim.sweeps.analyze",
+    "load_results": "cxsim.sweeps.analyze",
+    "SweepOutcome": "cxsim.sweeps.execute",
+    "run_sweep": "cxsim.sweeps.execute",
+    "Analysis": "cxsim.sweeps.outputs",
+    "analyze": "cxsim.sweeps.outputs",
+    "PlanError": "cxsim.sweeps.plan",
+    "SweepPlan": "cxsim.sweeps.plan",
+    "load_plan": "cxsim.sweeps.plan",
+    "plan_from_dict": "cxsim.sweeps.plan",
+    "plan_from_text": "cxsim.sweeps.plan",
+}
 
 __all__ = [
     "Analysis",
@@ -41,8 +62,12 @@ __all__ = [
     "load_results",
     "plan_from_dict",
     "plan_from_text",
+    "run_sweep",
     "sweep",
 ]
+
+
+__getattr__, __dir__ = lazy_names("cxsim.sweeps", _LAZY, globals())
 
 
 def sweep(
@@ -73,6 +98,9 @@ def sweep(
         PlanError: if the plan is invalid or ``out_dir`` holds another plan's results.
 
     """
+    from cxsim.sweeps.execute import run_sweep
+    from cxsim.sweeps.plan import SweepPlan, load_plan, plan_from_dict
+
     if isinstance(plan, dict):
         plan = plan_from_dict(plan)
     elif not isinstance(plan, SweepPlan):

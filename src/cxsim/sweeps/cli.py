@@ -292,7 +292,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``cxsim analyze``: tables and report of a sweep folder."""
-    from cxsim.sweeps.analyze import analyze
+    from cxsim.sweeps.outputs import analyze
 
     try:
         analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)

@@ -17,11 +17,12 @@ with equal chances, so a list factor can join a sampled design).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxsim.sweeps.plan import Factor
+if TYPE_CHECKING:
+    from cxsim.sweeps.plan import Factor
 
 #: Spawn key of the design's random stream under the plan's root seed. Replication r uses
 #: spawn key (r,), r < 100,000, so the design's luck never coincides with a replication's.

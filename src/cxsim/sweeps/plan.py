@@ -68,6 +68,7 @@ from cxsim.params import (
 )
 from cxsim.results import METRICS
 from cxsim.summary import HEADLINE, summarize
+from cxsim.sweeps.design import design_points
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
 
@@ -426,8 +427,6 @@ def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "
     ]
     _check_design(spec, factors, label)
     summary_metrics, daily_metrics = _check_metrics(spec, label)
-
-    from cxsim.sweeps.design import design_points
 
     points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     _check_points(points, base_params, label)
