@@ -51,10 +51,11 @@ def page_values(
     companies = [controls.lever_values(c) for c in story.params.companies]
     for (i, key), value in (levers or {}).items():
         companies[i][key] = value
+    checks = [c.key for c in controls.COMPANY_LEVERS if c.widget == "check"]
     for values in companies:
-        flag = values["policy.shares_service_information"]
-        if isinstance(flag, bool):
-            values["policy.shares_service_information"] = ["yes"] if flag else []
+        for key in checks:
+            if isinstance(values[key], bool):
+                values[key] = ["yes"] if values[key] else []
     return market_values, companies
 
 

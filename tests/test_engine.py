@@ -309,8 +309,13 @@ def test_summary_figures_follow_from_the_daily_results():
     retained = fixing["retained"].to_numpy()
     assert np.all(np.diff(retained) <= 0)  # nobody becomes a day-0 customer later
     assert np.all(retained <= fixing["customers"].to_numpy())
+    margin = (fixing["profit"].sum() + fixing["acquisition_cost"].sum()) / fixing[
+        "customers"
+    ].mean()
+    d = m.params.market.discount_rate
+    r = np.exp(-churn)
     assert s.loc["fixing", "customer_lifetime_value"] == pytest.approx(
-        fixing["profit"].sum() / fixing["customers"].mean() / churn
+        margin * (1 + d) / (1 + d - r) - m.params.companies[1].acquisition_cost
     )
 
 

@@ -45,6 +45,9 @@ def listener_run(**overrides):
             "behaviour.word_of_mouth.retell_probability": 0.0,
             "companies.0.delivered_quality": 0.8,
             "companies.1.delivered_quality": 0.8,
+            # Weekly follow-ups turn many problems into fixes and refunds: plenty of happy tellers.
+            "companies.1.policy.proactive_follow_ups": True,
+            "companies.1.policy.crm_touches_per_month": 4.0,
             **overrides,
         },
     )

@@ -25,6 +25,11 @@ MIXED = {
     "companies.0.delivered_quality": 0.8,
     "companies.1.delivered_quality": 0.8,
 }
+#: Weekly proactive follow-ups turn many problems into fixes: plenty of happy first-hand tellers.
+FOLLOW_UPS = {
+    "companies.1.policy.proactive_follow_ups": True,
+    "companies.1.policy.crm_touches_per_month": 4.0,
+}
 
 
 def branching_reach(
@@ -57,7 +62,7 @@ def reach_run(days: int = 90, **overrides) -> WordOfMouthReach:
 
 
 def test_reach_per_first_hand_story_is_the_branching_sum_on_a_fully_mixed_market():
-    reach = reach_run()
+    reach = reach_run(**FOLLOW_UPS)
     totals = reach.totals()
     wom = Market(**MIXED).params.behaviour.word_of_mouth
     generations = retelling_generations(wom)

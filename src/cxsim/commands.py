@@ -134,6 +134,7 @@ def _run_table(result: runner.RunResult) -> str:
         ("market_share", "share"),
         ("nps", "NPS"),
         ("profit", "profit"),
+        ("npv", "NPV"),
         ("complaints_per_customer_year", "complaints/customer-year"),
         ("problems_per_complaint", "problems/complaint"),
     ]

@@ -55,8 +55,10 @@ class Stage:
 DAY: tuple[Stage, ...] = (
     Stage(
         "purchase",
-        "customers due to buy, buy from their provider at its price and promise (1)",
+        "customers due to buy, buy from their provider at its price and promise; serving them "
+        "costs less the longer they have been customers (1, 9)",
         purchase.step,
+        purchase.init,
     ),
     Stage(
         "problem",

@@ -27,28 +27,40 @@ METRICS: dict[str, str] = {
     "problems": "purchases with a problem (defect, disappointed promise, or broken promotion)",
     "serious_problems": "problems that were serious",
     "complaints": "problems voiced to the company",
-    "handled": "complaints, callbacks, follow-ups and review answers dealt with",
-    "resolved": "complaints and open problems fixed or redressed",
-    "refunds": "refunds paid",
+    "complaints_acted_on": "problems of the company's own making it examined for the first time: "
+    "complaints handled, problems found by follow-ups, answered reviews (what learning uses)",
+    "handled": "complaints, kept callbacks, follow-ups and review answers dealt with: each has one "
+    "outcome, so handled = fixed + goodwill + refunds + callbacks_promised + declined",
+    "fixed": "handled cases whose problem was fixed",
+    "goodwill": "handled cases redressed by a goodwill gesture (problems not the company's fault)",
+    "refunds": "handled cases refunded (instead of a fix or goodwill, never besides one)",
+    "callbacks_promised": "handled cases closed with a promise to call back",
+    "declined": "handled cases closed with no remedy and no promise (the customer feels ignored)",
+    "resolved": "handled cases closed with a remedy: fixed + goodwill + refunds",
     "refund_cost": "money refunded",
-    "broken_promises": "callbacks that never came and promotions not delivered",
-    "callbacks_promised": "promises to call back",
-    "goodwill": "goodwill gestures for problems that were not the company's fault",
     "goodwill_cost": "money spent on goodwill",
+    "broken_promises": "callbacks that never came and promotions not delivered",
     "crm_touches": "acknowledgements, notices, surveys and promotions sent",
+    "follow_ups": "handled cases found by a proactive follow-up: open problems the customer had "
+    "not voiced, or had voiced in vain",
     "wom_negative": "people who heard a negative story about the company",
     "wom_positive": "people who heard a positive story about the company",
     "negative_tellers": "people who told a negative story (first-hand or retold)",
     "positive_tellers": "people who told a positive story (first-hand or retold)",
     "reviews": "public reviews posted",
-    "reviews_answered": "negative reviews answered with a fix, apology and refund",
+    "reviews_answered": "negative reviews by customers or ex-customers answered with a refund "
+    "(or a fix when the company never refunds)",
     "queue_length": "complaints waiting in the queue at the end of the day",
     "delivered_quality": "chance a purchase is free of defects, after learning",
     "mean_attitude": "mean attitude of the company's customers toward it",
     "nps": "promoters minus detractors among its customers, in points (-100..100)",
     "revenue": "price times purchases",
-    "cost": "cost of goods, complaint handling, fixes, refunds, goodwill, CRM and advertising",
-    "profit": "revenue minus cost",
+    "cost_to_serve": "cost of serving the day's purchases beyond the goods (falls with each "
+    "buyer's tenure)",
+    "acquisition_cost": "acquisition cost of the customers won today",
+    "cost": "cost of goods and of serving, complaint handling, fixes, refunds, goodwill, CRM, "
+    "advertising and acquisition",
+    "profit": "revenue minus cost (undiscounted)",
 }
 METRIC_INDEX: dict[str, int] = {name: i for i, name in enumerate(METRICS)}
 
@@ -73,6 +85,8 @@ REAL_VALUED = frozenset(
         "refund_cost",
         "goodwill_cost",
         "revenue",
+        "cost_to_serve",
+        "acquisition_cost",
         "cost",
         "profit",
     }

@@ -39,7 +39,14 @@ from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES, summarize
 
 #: Figures in the paired-difference table of ``cxsim compare``.
-COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per_customer_year")
+COMPARE_FIGURES = (
+    "retention",
+    "market_share",
+    "profit",
+    "npv",
+    "nps",
+    "complaints_per_customer_year",
+)
 
 #: Files a run writes.
 RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "report.html")
@@ -205,7 +212,7 @@ def run_replication(
     except networks.NetworkFileError as err:
         raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
     frame = market.results_frame()
-    summary = summarize(frame)
+    summary = summarize(frame, params)
     frame.insert(2, "replication", np.int64(index))
     names = [co.name for co in market.companies]
     cumulative_metrics = [m for m in METRICS if m not in LEVELS]

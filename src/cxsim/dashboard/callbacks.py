@@ -211,7 +211,7 @@ def _register_levers(app: Dash, stories: dict[str, Story]) -> None:
         out = []
         for key in POLICY_LEVERS:
             value = values[key]
-            if key == "policy.shares_service_information":
+            if controls.CONTROLS_BY_KEY[key].widget == "check":
                 value = ["yes"] if value else []
             out.append(value)
         return tuple(out)

@@ -294,8 +294,8 @@ COMPANY_LEVERS: tuple[Control, ...] = (
     Control(
         "policy.review_response_probability",
         "Listens to reviews",
-        "Chance it answers a bad public review the next day with a fix, an apology and a "
-        "refund (the pet store).",
+        "Chance it answers a bad public review by a customer or ex-customer the next day with "
+        "a refund (the pet store).",
         "slider",
         0,
         1,
@@ -315,11 +315,19 @@ COMPANY_LEVERS: tuple[Control, ...] = (
     ),
     Control(
         "policy.shares_service_information",
-        "Sales knows about open problems",
-        "The account manager who calls knows the client's open service issue and gets it "
-        "handled, instead of pitching.",
+        "Sales knows about open complaints",
+        "The account manager who calls knows the client's complaint waiting with service and "
+        "gets it handled, instead of pitching.",
         "check",
         schema_key="companies.N.policy.shares_service_information",
+    ),
+    Control(
+        "policy.proactive_follow_ups",
+        "Proactive follow-ups",
+        "A call to a customer asks about problems they never complained about and gets them "
+        "handled, instead of pitching. Costs handling, fixes and refunds.",
+        "check",
+        schema_key="companies.N.policy.proactive_follow_ups",
     ),
     Control(
         "promotion_excluded_share",
@@ -536,7 +544,7 @@ def _company_overrides(
             for j in range(len(company.promotions)):
                 add(f"promotions.{j}.excluded_share", value, control)
         else:
-            if key == "policy.shares_service_information" and isinstance(value, list):
+            if control.widget == "check" and isinstance(value, list):
                 value = bool(value)  # a checklist's value is the list of ticked options
             add(key, value, control)
     delivered = levers.get("delivered_quality")

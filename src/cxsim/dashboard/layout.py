@@ -576,6 +576,7 @@ KPIS: tuple[tuple[str, str, str, float, bool], ...] = (
     ("broken_promises", "broken promises", "{:,.0f}", 1.0, False),
     ("refunds", "refunds paid", "{:,.0f}", 1.0, True),
     ("profit", "profit (thousands)", "{:,.0f}", 1e-3, True),
+    ("npv", "value, NPV (thousands)", "{:,.0f}", 1e-3, True),
 )
 
 

@@ -95,6 +95,15 @@ class MarketParams(Strict):
         ge=1.0,
         le=3650.0,
     )
+    discount_rate: float = param(
+        0.12,
+        "Annual discount rate (cost of capital) d for the run's net present value and the customer "
+        "lifetime value: money on day t is worth (1 + d)^(-t / 365) on day 0.",
+        "assumption: a 12% cost of capital, as used to value customers by Gupta, Lehmann & Stuart "
+        "(2004), who find customer value about five times less sensitive to it than to retention",
+        ge=0.0,
+        le=1.0,
+    )
 
 
 # --------------------------------------------------------------------------- network
@@ -518,8 +527,9 @@ class PolicyParams(Strict):
     )
     refund_rule: RefundRule = param(
         RefundRule.no_questions,
-        "never; policy (serious problems only, with policy_refund_probability); no_questions (every "
-        "complaint).",
+        "When a handled case is refunded, if it is neither fixed nor redressed by goodwill (a refund "
+        "is never paid besides either): never; policy (serious problems of the company's own making, "
+        "with policy_refund_probability); no_questions (every such case, whoever's fault).",
     )
     policy_refund_probability: float = param(
         0.3, "Under refund_rule = policy, chance a serious problem qualifies.", ge=0.0, le=1.0
@@ -542,15 +552,19 @@ class PolicyParams(Strict):
     )
     review_response_probability: float = param(
         0.9,
-        "Chance the company answers a negative public review the next day with a fix, an apology and "
-        "(unless refund_rule = never) a refund (the pet store).",
+        "Chance the company answers a negative public review by a customer or ex-customer the next "
+        "day with a refund (a fix if refund_rule = never) and, if it apologises, an apology (the pet "
+        "store).",
         ge=0.0,
         le=1.0,
     )
     learning_rate: float = param(
         0.5,
-        "Share of the defects revealed by complaints that the company removes: daily, defect rate x= "
-        "(1 - learning_rate x complaints/purchases). 0 = collects the data and does not act on it.",
+        "Share of a defect's cause the company removes per complaint it acts on (each reveals one "
+        "defective purchase): daily, defect rate x= (1 - learning_rate x complaints acted on / "
+        "purchases). 0 = collects the data and does not act on it.",
+        "assumption: no published rate of learning from complaints; swept by "
+        "experiments/learning_sensitivity.toml",
         ge=0.0,
         le=100.0,
     )
@@ -562,8 +576,15 @@ class PolicyParams(Strict):
     )
     shares_service_information: bool = param(
         True,
-        "Sales and service share information: a touch to a customer with an open problem becomes a "
-        "service follow-up that gets it handled, instead of a sales pitch that wears them out.",
+        "Sales and service share information: a CRM touch to a customer whose complaint is waiting "
+        "(in the queue, or for a promised call-back) gets it handled now, instead of a sales pitch "
+        "that wears them out (the account manager who knows about the open issue).",
+    )
+    proactive_follow_ups: bool = param(
+        False,
+        "Proactive service: a CRM touch to a customer with an open problem the company is not working "
+        "on (never voiced, or voiced and left unresolved) asks about it and gets it handled, instead "
+        "of a sales pitch that wears them out.",
     )
 
     @model_validator(mode="before")
@@ -600,6 +621,9 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
         "crm_touches_per_month": 4.0,
         "shares_service_information": False,
     },
+    # The fixing company of BRIEF.md fixes what it hears about at once and shares what service
+    # knows with sales; it does not go looking for problems customers never voiced
+    # (proactive_follow_ups keeps its default, False, in both presets).
     "fix": {},
 }
 
@@ -646,7 +670,9 @@ class CompanyParams(Strict):
         None,
         "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price.",
     )
-    unit_cost: float = param(70.0, "Cost of goods per purchase.", ge=0.0)
+    unit_cost: float = param(
+        70.0, "Cost of goods per purchase (the cost to serve the customer comes on top).", ge=0.0
+    )
     delivered_quality: float = param(
         0.9, "Chance a purchase is free of defects (before learning).", ge=0.0, le=1.0
     )
@@ -670,11 +696,42 @@ class CompanyParams(Strict):
     )
     crm_cost_per_touch: float = param(0.2, "Cost of one CRM touch.", ge=0.0)
     advertising_cost_per_day: float = param(0.0, "Advertising spend per day.", ge=0.0)
+    acquisition_cost: float = param(
+        500.0,
+        "Cost of winning one customer (sales, set-up, onboarding), paid for every adoption and every "
+        "customer switching in, returning ex-customers included.",
+        "Reichheld & Sasser (1990): a credit card issuer spent $51 to win a customer who earned it "
+        "$30 in the first year; 1.7 x a new customer's first-year profit here (about $290)",
+        ge=0.0,
+    )
+    cost_to_serve_new: float = param(
+        8.0,
+        "Cost of serving one purchase of a brand-new customer (questions, set-up, mistakes of a "
+        "newcomer), on top of unit_cost; it falls with tenure toward cost_to_serve_settled.",
+        "Reichheld & Sasser (1990): long-standing customers cost less to serve; the size is an "
+        "assumption, kept modest because Reinartz & Kumar (2000) find it does not hold everywhere",
+        ge=0.0,
+    )
+    cost_to_serve_settled: float = param(
+        2.0,
+        "Cost of serving one purchase of a long-standing customer: the floor the cost to serve "
+        "falls to.",
+        ge=0.0,
+    )
+    cost_to_serve_settling_years: float = param(
+        1.0,
+        "Mean years over which the cost to serve falls from new to settled: cost = settled + (new - "
+        "settled) x exp(-tenure / settling years).",
+        gt=0.0,
+        le=100.0,
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CompanyParams:
         if self.max_quality < self.delivered_quality:
             raise ValueError("max_quality must be at least delivered_quality")
+        if self.cost_to_serve_settled > self.cost_to_serve_new:
+            raise ValueError("cost_to_serve_settled must be at most cost_to_serve_new")
         return self
 
 

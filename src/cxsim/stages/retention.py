@@ -222,6 +222,7 @@ def change_provider(
     joined = new != PROSPECT
     members, company = (who, new) if joined.all() else (who[joined], new[joined])
     c.join_day[members] = model.day
+    c.record_providers(members, company)
     # A customer who chose a company starts out at least as well disposed as a day-0 customer.
     floor = model.params.behaviour.attitude.initial_customer
     c.attitude[company, members] = np.maximum(c.attitude[company, members], floor)

@@ -112,7 +112,7 @@ def run_task(task: RunTask) -> RunOutcome:
         params = resolve(task.base, {**task.overrides, "market.seed": task.seed})
         model = run_market(params, task.replication, base_dir=task.base_dir)
         frame = model.results_frame()
-        figures = summarize(frame)
+        figures = summarize(frame, params)
         companies = [str(c) for c in figures.index]
         summary = {m: [float(v) for v in figures[m].to_numpy()] for m in task.summary_metrics}
         daily: dict[str, np.ndarray] = {}

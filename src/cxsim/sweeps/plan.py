@@ -345,7 +345,8 @@ def make_run_id(
 def summary_metric_names() -> tuple[str, ...]:
     """The columns :func:`cxsim.summary.summarize` returns (whatever it derives today)."""
     row = {"day": [0, 1], "company": ["a", "a"], **{m: [1.0, 1.0] for m in METRICS}}
-    return tuple(summarize(pd.DataFrame(row)).columns)
+    params = ModelParams(companies=[{"name": "a"}])
+    return tuple(summarize(pd.DataFrame(row), params).columns)
 
 
 def _flatten_keys(
