@@ -71,7 +71,12 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
         help="override a parameter by dotted key, e.g. --set companies.0.policy.apology=false "
         "(values are TOML values; bare words are strings); repeatable",
     )
-    p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder if cxsim wrote it (never another folder, nor the "
+        "current folder or one above it)",
+    )
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no table on stdout"
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from cxsim import runner, scenario
 from cxsim.errors import EXIT_FAILED, EXIT_OK, InputError
+from cxsim.files import check_output_folder
 from cxsim.params import ModelParams
 from cxsim.scenario import Scenario
 from cxsim.version import __version__
@@ -48,13 +49,6 @@ def _load(name: str, args: argparse.Namespace, replications: int = 1) -> Scenari
 def _check_replications(args: argparse.Namespace) -> None:
     if args.replications < 1:
         raise InputError(f"--replications: expected a number >= 1, got {args.replications}")
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; use --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
 
 
 class _Bar:
@@ -111,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_replications(args)
     loaded = _load(args.scenario, args, args.replications)
     out = args.out if args.out is not None else Path("runs") / loaded.name
-    _check_out(out, args.force)
+    check_output_folder(out, args.force)
     params = loaded.params
     reps = args.replications
     if not args.quiet:
@@ -164,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a = _load(args.a, args, 2 * args.replications)
     b = _load(args.b, args, 2 * args.replications)
     out = args.out if args.out is not None else Path("runs") / f"compare_{a.name}_vs_{b.name}"
-    _check_out(out, args.force)
+    check_output_folder(out, args.force)
     reps = args.replications
     base = a.params.market.seed if args.seed is None else args.seed
     if not args.quiet:
@@ -208,8 +202,7 @@ def _compare_table(comparison: runner.Comparison) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``cxsim validate``: check files without running them."""
     for name in args.scenarios:
-        loaded = _load(name, args)
-        scenario.read_network(loaded)
+        loaded = _load(name, args)  # the network file too: read and checked against the market
         print(f"ok: {loaded.label}")
     return EXIT_OK
 

@@ -99,6 +99,28 @@ def _thin(n: int) -> np.ndarray:
     return np.unique(idx)
 
 
+def mean_over_replications(values: np.ndarray) -> np.ndarray:
+    """Per day (column), the mean of the replications that have a value; NaN on a day none has.
+
+    A figure can be undefined on a day in every replication (a ratio over no
+    customers, in a market of three people): that day is a gap in the chart.
+    """
+    present = ~np.isnan(values)
+    count = present.sum(axis=0)
+    total = np.where(present, values, 0.0).sum(axis=0)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
+
+
+def band_over_replications(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per day, the 2.5th and 97.5th percentiles over replications; NaN on a day none has."""
+    low = np.full(values.shape[1], np.nan)
+    high = np.full(values.shape[1], np.nan)
+    some = ~np.isnan(values).all(axis=0)
+    if some.any():
+        low[some], high[some] = np.nanpercentile(values[:, some], [2.5, 97.5], axis=0)
+    return low, high
+
+
 def run_figure(frame: pd.DataFrame, companies: list[str]) -> go.Figure:
     """The run's charts: one panel per entry of :data:`CHARTS`, one colour per company."""
     rows = math.ceil(len(CHARTS) / 2)
@@ -118,10 +140,10 @@ def run_figure(frame: pd.DataFrame, companies: list[str]) -> go.Figure:
                 days, values = _series(frame, company, metric, how)
                 keep = _thin(days.size)
                 x = days[keep]
-                mean = np.nanmean(values[:, keep], axis=0)
+                mean = mean_over_replications(values[:, keep])
                 name = f"{company} — {label}" if label else company
                 if replications > 1:
-                    low, high = np.nanpercentile(values[:, keep], [2.5, 97.5], axis=0)
+                    low, high = band_over_replications(values[:, keep])
                     fig.add_trace(
                         go.Scatter(
                             x=x,

@@ -339,7 +339,7 @@ def write_run(result: RunResult, out: Path, force: bool = False) -> Path:
 
     frame = result.timeseries()
     summary = result.summary()
-    with atomic_dir(out, force) as tmp:
+    with atomic_dir(out, force, written_by="cxsim run") as tmp:
         frame.to_parquet(tmp / "timeseries.parquet", index=False)
         frame.to_csv(tmp / "timeseries.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -353,7 +353,7 @@ def write_comparison(comparison: Comparison, out: Path, force: bool = False) -> 
     """Write comparison.csv, pairs.csv and comparison.html into ``out``."""
     from cxsim import report
 
-    with atomic_dir(out, force) as tmp:
+    with atomic_dir(out, force, written_by="cxsim compare") as tmp:
         comparison.table.to_csv(tmp / "comparison.csv", index=False)
         comparison.pairs.to_csv(tmp / "pairs.csv", index=False)
         (tmp / "comparison.html").write_text(report.comparison_report(comparison), encoding="utf-8")

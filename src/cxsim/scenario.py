@@ -17,6 +17,7 @@ line naming the file, the field and what was expected, for example::
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -29,6 +30,9 @@ from cxsim.errors import InputError
 from cxsim.params import DottedKeyError, ModelParams, NetworkKind, did_you_mean, parse_key, resolve
 from cxsim.results import METRICS
 from cxsim.shipped import SCENARIO_DIR, shipped_scenarios
+
+#: Where what a network file's reading found is said (one warning line each).
+network_log = logging.getLogger("cxsim.networks")
 
 #: Bytes per person that do not depend on companies or contacts: provider, join day, issue
 #: state, issue day, severity, fault, ignored count, CRM fatigue, location (see ``Customers``).
@@ -170,7 +174,8 @@ def load(
         source: a path or a shipped scenario's bare name.
         overrides: dotted keys (``companies.0.policy.apology``) to values.
         names: how errors call each override (default ``--set KEY``).
-        check_network_file: check that a ``network.kind = "file"`` path exists.
+        check_network_file: read a ``network.kind = "file"`` network and check it against
+            the market (see :func:`check_network`).
 
     Returns:
         The checked scenario.
@@ -224,52 +229,43 @@ def from_text(
         header=header_lines(text),
     )
     if check_network_file:
-        check_network(scenario)
+        check_network(scenario.params, scenario.base_dir, scenario.label)
     return scenario
 
 
-def check_network(scenario: Scenario) -> None:
-    """Check that a network file named by the scenario exists.
+def check_network(params: ModelParams, base_dir: Path | None, label: str) -> None:
+    """Read the network file ``params`` name, if any, and check it against the market, at load time.
+
+    The one check of a network file for every input that names one: scenario
+    files (``cxsim run``, ``validate``, the dashboard's stories), every distinct
+    network of a sweep plan's design, and calibration. What the reading found
+    worth saying (a header skipped, self-loops and repeated contacts dropped,
+    customers without contacts) goes to the ``cxsim.networks`` logger, one
+    warning line each, naming ``label``.
 
     Raises:
-        ScenarioError: naming the scenario file, ``network.path`` and the problem.
+        ScenarioError: ``LABEL: network.path: FILE[: line N]: what is wrong``.
 
     """
-    net = scenario.params.network
-    if net.kind != NetworkKind.file or not net.path:
+    net = params.network
+    if net.kind != NetworkKind.file:
         return
-    path = network_path(scenario)
-    if not path.is_file():
-        raise ScenarioError(f"{scenario.label}: network.path: no such file: {path}")
+    try:
+        found = networks.read_network_file(
+            networks.file_path(net, base_dir),
+            params.market.customers,
+            first_id=net.first_id,
+            header=net.header,
+        )
+    except networks.NetworkFileError as err:
+        raise ScenarioError(f"{label}: network.path: {err}") from None
+    for note in found.notes:
+        network_log.warning("%s: network.path: %s", label, note)
 
 
 def network_path(scenario: Scenario) -> Path:
     """The network file of a scenario, resolved against the scenario's folder."""
-    path = Path(scenario.params.network.path or "")
-    if not path.is_absolute() and scenario.base_dir is not None:
-        path = scenario.base_dir / path
-    return path
-
-
-def read_network(scenario: Scenario) -> None:
-    """Read the scenario's network file, if any, to check it fully (``cxsim validate``).
-
-    Raises:
-        ScenarioError: naming the scenario file, ``network.path`` and what is wrong with it.
-
-    """
-    params = scenario.params
-    if params.network.kind != NetworkKind.file:
-        return
-    try:
-        net = networks.read_edge_list(network_path(scenario))
-    except networks.NetworkFileError as err:
-        raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
-    if net.n != params.market.customers:
-        raise ScenarioError(
-            f"{scenario.label}: market.customers: the network file has {net.n} nodes "
-            f"but market.customers is {params.market.customers}"
-        )
+    return networks.file_path(scenario.params.network, scenario.base_dir)
 
 
 # --------------------------------------------------------------------------- overrides

@@ -148,8 +148,23 @@ class NetworkParams(Strict):
     )
     path: str | None = param(
         None,
-        "Edge-list file for kind = file (.edgelist/.txt/.csv/.adjlist/.graphml/.gml/.gexf/.net); "
-        "relative paths are resolved against the scenario file.",
+        "Network file for kind = file: an edge list of customer ids (.edgelist/.edges/.txt, "
+        ".csv, .adjlist) or a file of named nodes (.graphml/.gml/.gexf/.net); relative paths "
+        "are resolved against the scenario file.",
+    )
+    first_id: int = param(
+        0,
+        "The id of the first customer in an edge-list file (0 or 1): its ids are whole numbers "
+        "from first_id to first_id + market.customers - 1; ids that appear in no line are "
+        "customers without contacts. Files of named nodes map names to ids instead.",
+        ge=0,
+        le=1,
+    )
+    header: bool = param(
+        False,
+        "The edge-list file's first line (after comments) is a header, such as source,target, "
+        "not a contact. An undeclared header is skipped only when no field of it is a number, "
+        "and a warning says so.",
     )
 
     @model_validator(mode="after")

@@ -72,6 +72,15 @@ from cxsim.sweeps.design import design_points
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
 
+#: The parameters that decide whether a network file fits its market.
+NETWORK_KEYS = (
+    "network.kind",
+    "network.path",
+    "network.first_id",
+    "network.header",
+    "market.customers",
+)
+
 #: Keys a sweep sets itself and a plan may not vary.
 RESERVED_KEYS = {"market.seed": "market.seed is the plan's seed (the root seed of every run)"}
 
@@ -422,6 +431,7 @@ def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "
 
     points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     _check_points(points, base_params, label)
+    _check_networks(points, base_params, base_dir, label)
     plan_hash = hashlib.sha256(
         canonical_json(
             {
@@ -501,7 +511,8 @@ def _load_base(spec: PlanFile, path: Path | None, label: str) -> tuple[ModelPara
         if not bare:
             raise PlanError(f"{label}: base: no such scenario file {candidate}")
         candidate = Path(spec.base)  # a shipped scenario's name
-    base = scenario.load(candidate)
+    # Its network is checked with the plan's fixed values and factors (see _check_networks).
+    base = scenario.load(candidate, check_network_file=False)
     return base.params, (base.base_dir or plan_dir).resolve()
 
 
@@ -643,3 +654,25 @@ def _check_points(points: list[dict[str, Any]], base: ModelParams, label: str) -
         except ParameterError as err:
             reason = str(err).removeprefix(f"{label}: ")
             raise PlanError(f"{label}: design point {i} ({settings}): {reason}") from None
+
+
+def _check_networks(
+    points: list[dict[str, Any]], base: ModelParams, base_dir: Path | None, label: str
+) -> None:
+    """Every distinct network of the design fits its market: refused at load time, not run by run."""
+    seen: set[str] = set()
+    for i, values in enumerate(points or [{}]):
+        varied = {key: values[key] for key in NETWORK_KEYS if key in values}
+        identity = canonical_json(varied)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        where = label
+        if varied:
+            settings = ", ".join(f"{k} = {v!r}" for k, v in varied.items())
+            where = f"{label}: design point {i} ({settings})"
+        params = resolve(base, varied, label=label) if varied else base
+        try:
+            scenario.check_network(params, base_dir, where)
+        except InputError as err:
+            raise PlanError(str(err)) from None
