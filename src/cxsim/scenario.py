@@ -452,3 +452,20 @@ def check_memory(scenario: Scenario, replications: int = 1, available: int | Non
         f"{scenario.label}: {field}: {what} need about {_gib(size)} of memory ({_gib(need)} in "
         f"all), but only {_gib(free)} is available; {remedy}{also}"
     )
+
+
+# --------------------------------------------------------------------------- time
+
+#: CPU seconds per simulated day whatever the market's size: a few dozen NumPy calls per stage
+#: (README, "Performance": about 0.8 ms a day on the development machine).
+SECONDS_PER_DAY = 0.8e-3
+#: CPU seconds per customer-day beyond that (README: a 365-day run takes 0.30 s at 300
+#: customers and 0.75 s at 50,000, so (0.75 - 0.30) / (49,700 x 365) = 2.5e-8).
+SECONDS_PER_CUSTOMER_DAY = 2.5e-8
+
+
+def estimate_seconds(params: ModelParams) -> float:
+    """CPU seconds of one run on the development machine (within a factor of about 2)."""
+    return params.market.days * (
+        SECONDS_PER_DAY + SECONDS_PER_CUSTOMER_DAY * params.market.customers
+    )

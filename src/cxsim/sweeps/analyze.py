@@ -294,8 +294,7 @@ def sobol_indices(results: SweepResults) -> SobolIndices:
     """
     from SALib.analyze import sobol as sobol_analyze
 
-    from cxsim.sweeps.design import salib_problem
-    from cxsim.sweeps.plan import Factor
+    from cxsim.sweeps.design import Factor, salib_problem
 
     record = results.record
     if record["design"] != "sobol":

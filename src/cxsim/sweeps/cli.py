@@ -22,6 +22,7 @@ from typing import Any
 
 from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, InputError
 from cxsim.errors import EXIT_FAILED as EXIT_RUNS_FAILED
+from cxsim.sweeps.plan import DEFAULT_MAX_RUNS, load_plan
 
 SWEEP_DESCRIPTION = """\
 Run a parameter sweep: every run of the plan's design (points x replications)
@@ -88,6 +89,13 @@ def add_commands(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs cxsim[distributed]; "
         "workers need cxsim installed and any network file on a shared path)",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help=f"refuse a plan of more than N runs (default {DEFAULT_MAX_RUNS:,}); the plan's runs, "
+        "with their estimated CPU time and memory, are counted before anything is made",
     )
     p.add_argument(
         "--retry-failed",
@@ -211,13 +219,15 @@ def _check_worker_versions(client: Any) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``cxsim sweep``: run (or resume) a sweep into ``--out``."""
     from cxsim.sweeps.execute import WorkersDiedError, run_sweep
-    from cxsim.sweeps.plan import load_plan
 
     if args.workers is not None and args.workers < 1:
         _error(f"--workers: expected a number >= 1, got {args.workers}")
         return EXIT_BAD_INPUT
+    if args.max_runs is not None and args.max_runs < 1:
+        _error(f"--max-runs: expected a number >= 1, got {args.max_runs}")
+        return EXIT_BAD_INPUT
     try:
-        plan = load_plan(args.plan)
+        plan = load_plan(args.plan, max_runs=args.max_runs or DEFAULT_MAX_RUNS)
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
@@ -243,8 +253,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     runs = len(plan.points) * plan.replications
     _say(
         args,
-        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points)} points x "
-        f"{plan.replications} replications = {runs} runs on {where}; results in {args.out}",
+        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points):,} points x "
+        f"{plan.replications:,} replications = {runs:,} runs ({plan.size.describe()}) on "
+        f"{where}; results in {args.out}",
     )
     try:
         with _terminate_as_interrupt():

@@ -1,0 +1,227 @@
+"""Sweeps under hostile and clumsy use (issue 11): plan size, bad values, bad bases.
+
+Every bad plan gives one line naming the file and the field, exit 2, and leaves nothing
+under ``--out``; a plan too large to run is refused from its shape, before any point is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cxsim.sweeps import PlanError, load_plan
+from cxsim.sweeps.cli import main
+from cxsim.sweeps.design import count_points, design_points
+from cxsim.sweeps.plan import DEFAULT_MAX_RUNS
+
+from .test_sweeps import TINY_BASE, TINY_PLAN, write_plan
+
+#: Five numeric parameters of the tiny plan's world that take any value in [0.3, 0.9].
+FIVE_KEYS = [
+    "companies.0.policy.callback_kept",
+    "companies.1.policy.callback_kept",
+    "companies.0.policy.reachability",
+    "companies.1.policy.reachability",
+    "companies.0.policy.fix_probability",
+]
+
+
+@contextlib.contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging) if the block takes longer than ``seconds``."""
+
+    def too_slow(signum: int, frame: object) -> None:
+        raise TimeoutError(f"took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def sweep_cli(*args: str | Path) -> tuple[int, str, str]:
+    """``cxsim sweep``/``analyze`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def plan_text(head: str, factors: str) -> str:
+    """A plan on the tiny world: top-level ``head`` lines and a ``[factors]`` table."""
+    return f"{head}\n[metrics]\nsummary = ['retention']\n\n[factors]\n{factors}\n{TINY_BASE}"
+
+
+def assert_refused(code: int, err: str, plan: Path, out: Path, *expected: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"cxsim: {plan}: "), err
+    for text in expected:
+        assert text in err, err
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- bounded work
+
+HUGE_PLANS = {
+    "5 factors x 10,000 levels": (
+        "",
+        "\n".join(f'"{k}" = {{ range = [0.3, 0.9], levels = 10000 }}' for k in FIVE_KEYS),
+        ["factors: 100,000,000,000,000,000,000 points (10,000 x 10,000 x 10,000", "years of CPU"],
+    ),
+    "replications = 100000 on a 10,000-level factor": (
+        "replications = 100000",
+        f'"{FIVE_KEYS[0]}" = {{ range = [0.3, 0.9], levels = 10000 }}',
+        ["replications: 10,000 points (10,000 values) x 100,000 replications = 1,000,000,000"],
+    ),
+    "sobol with 8M samples": (
+        'design = "sobol"\nsamples = 8388608',
+        "\n".join(f'"{k}" = {{ range = [0.3, 0.9] }}' for k in FIVE_KEYS[:3]),
+        ["samples: 41,943,040 points (8,388,608 samples x 5) x 1 replication = 41,943,040 runs"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HUGE_PLANS)
+def test_a_plan_too_large_to_run_is_refused_at_once_with_its_estimate(
+    tmp_path: Path, case: str
+) -> None:
+    head, factors, expected = HUGE_PLANS[case]
+    plan = write_plan(tmp_path, plan_text(head, factors))
+    out = tmp_path / "out"
+    start = time.perf_counter()
+    with within(10):  # main's code built the design first: a MemoryError after 68 s, or a hang
+        code, _, err = sweep_cli("sweep", plan, "--out", out, "-q")
+    assert_refused(code, err, plan, out, *expected, "runs")
+    assert time.perf_counter() - start < 5
+
+
+def test_a_list_of_2_3_million_values_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    values = ", ".join(str(n) for n in range(100, 2_300_100))
+    plan = write_plan(tmp_path, plan_text("", f'"market.customers" = [{values}]'))
+    out = tmp_path / "out"
+    with within(10):  # parsing alone took 8 s, then the duplicate check never ended
+        code, _, err = sweep_cli("sweep", plan, "--out", out, "-q")
+    assert_refused(code, err, plan, out, "MB is too long for a sweep plan of at most 100,000 runs")
+
+
+def test_the_run_limit_is_raised_by_max_runs(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, TINY_PLAN)  # 4 points x 2 replications
+    out = tmp_path / "out"
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "-q", "--max-runs", "7")
+    assert_refused(code, err, plan, out, "factors: 4 points (2 x 2 values) x 2 replications = 8")
+    assert "more than the limit of 7 runs (raise it with --max-runs" in err
+    assert load_plan(plan, max_runs=8).size.runs == 8
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "-q", "--max-runs", "0")
+    assert (code, err.strip()) == (2, "cxsim: --max-runs: expected a number >= 1, got 0")
+    assert DEFAULT_MAX_RUNS == 100_000
+
+
+def test_the_sweep_says_how_many_runs_and_their_estimated_cost_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    plan = load_plan(write_plan(tmp_path))
+    assert plan.size.runs == len(plan.runs()) == 8
+    assert 0 < plan.size.cpu_seconds < 60
+    assert plan.size.describe().startswith("about ")
+    assert "of CPU time" in plan.size.describe()
+    assert "MiB per run" in plan.size.describe()
+
+
+def test_the_estimate_takes_the_largest_market_any_point_has(tmp_path: Path) -> None:
+    small = load_plan(write_plan(tmp_path, plan_text("", '"market.days" = [30, 31]'), "s.toml"))
+    large = load_plan(write_plan(tmp_path, plan_text("", '"market.days" = [30, 3000]'), "l.toml"))
+    assert large.size.cpu_seconds > 50 * small.size.cpu_seconds
+    assert large.size.run_bytes > small.size.run_bytes
+
+
+def test_a_duplicate_at_the_end_of_a_long_list_is_found_in_linear_time(tmp_path: Path) -> None:
+    values = [f"{v / 100_000:.5f}" for v in range(20_000)] + ["0.00007"]
+    plan = write_plan(tmp_path, plan_text("", f'"{FIVE_KEYS[0]}" = [{", ".join(values)}]'))
+    start = time.perf_counter()
+    with within(10), pytest.raises(PlanError) as caught:  # main's check took 11.5 s
+        load_plan(plan)
+    assert time.perf_counter() - start < 3
+    assert str(caught.value) == f"{plan}: factors.{FIVE_KEYS[0]}: value 7e-05 is listed twice"
+
+
+KEPT = '"companies.0.policy.callback_kept" = [0.0, 1.0]'
+FULL_FACTORIAL = 'design = "full_factorial"'
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ([("replications = 2", "replications = true")], "replications: expected a whole number"),
+        ([("seed = 7", "seed = false")], "seed: expected a whole number"),
+        ([("[0.0, 1.0]", "[true, false]")], "callback_kept: value True: expected a number"),
+        (
+            [(FULL_FACTORIAL, 'design = "latin_hypercube"\nsamples = true')],
+            "samples: expected a whole number",
+        ),
+        (
+            [(FULL_FACTORIAL, 'design = "sobol"\nsamples = 8\nsecond_order = 1')],
+            "second_order: expected true or false",
+        ),
+        (
+            [("[0.0, 1.0]", "{ range = [0.0, 1.0], levels = true }")],
+            "callback_kept.levels: expected a whole number",
+        ),
+        (
+            [
+                (FULL_FACTORIAL, 'design = "latin_hypercube"\nsamples = 4'),
+                (KEPT, KEPT.replace("[0.0, 1.0]", "{ range = [true, 1.0] }")),
+            ],
+            "callback_kept.range[0]: expected a number",
+        ),
+        ([("[metrics]", '[fixed]\n"market.days" = true\n\n[metrics]')], "fixed.market.days: "),
+    ],
+)
+def test_true_is_not_a_number_anywhere_in_a_plan(
+    tmp_path: Path, changes: list[tuple[str, str]], expected: str
+) -> None:
+    text = TINY_PLAN
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new, 1)
+    plan = write_plan(tmp_path, text)
+    code, _, err = sweep_cli("sweep", plan, "--out", tmp_path / "out", "-q")
+    assert_refused(code, err, plan, tmp_path / "out", expected)
+    assert err.rstrip().endswith(("got true", "got false", "got 1")), err
+
+
+@pytest.mark.parametrize(
+    ("design", "samples", "second_order"),
+    [
+        ("full_factorial", None, False),
+        ("latin_hypercube", 7, False),
+        ("sobol", 4, False),
+        ("sobol", 4, True),
+    ],
+)
+def test_points_are_counted_from_the_design_shape_exactly(
+    tmp_path: Path, design: str, samples: int | None, second_order: bool
+) -> None:
+    factors = (
+        '"companies.0.policy.callback_kept" = [0.0, 0.5, 1.0]\n'
+        '"companies.0.policy.refund_rule" = ["never", "no_questions"]\n'
+    )
+    if design != "full_factorial":
+        factors += '"companies.1.policy.callback_kept" = { range = [0.1, 0.9] }\n'
+    else:
+        factors += '"companies.1.policy.callback_kept" = { range = [0.1, 0.9], levels = 4 }\n'
+    head = f'design = "{design}"' + (f"\nsamples = {samples}" if samples else "")
+    head += "\nsecond_order = true" if second_order else ""
+    plan = load_plan(write_plan(tmp_path, plan_text(head, factors)))
+    made = design_points(plan.factors, design, samples, plan.spec.seed, second_order)
+    assert count_points(plan.factors, design, samples, second_order) == len(made)
+    assert plan.size.points == len(plan.points) == len(made)
