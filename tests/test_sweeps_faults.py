@@ -225,3 +225,38 @@ def test_points_are_counted_from_the_design_shape_exactly(
     made = design_points(plan.factors, design, samples, plan.spec.seed, second_order)
     assert count_points(plan.factors, design, samples, second_order) == len(made)
     assert plan.size.points == len(plan.points) == len(made)
+
+
+# --------------------------------------------------------------------------- base
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        (".", "base: '.' is a folder"),
+        ("..", "base: '..' is a folder"),
+        ("", "base: expected a scenario file's path, a shipped scenario's name or a [base] table"),
+        ("no_such_story", "base: no_such_story: no such scenario file; shipped scenarios: "),
+        ("manage_vs_fx", "base: manage_vs_fx: no such scenario file; did you mean manage_vs_fix?"),
+        ("missing.toml", "base: no such scenario file"),
+    ],
+)
+def test_a_base_that_is_no_scenario_names_the_plan_file_and_its_base_field(
+    tmp_path: Path, base: str, expected: str
+) -> None:
+    head, _, _ = TINY_PLAN.partition("[base.market]")
+    plan = write_plan(tmp_path, f'base = "{base}"\n{head}')
+    code, _, err = sweep_cli("sweep", plan, "--out", tmp_path / "out", "-q")
+    assert_refused(code, err, plan, tmp_path / "out", expected)
+
+
+def test_an_error_inside_the_base_scenario_names_the_plan_and_the_scenario_field(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "story.toml").write_text("[market]\ndays = -3\n", encoding="utf-8")
+    head, _, _ = TINY_PLAN.partition("[base.market]")
+    plan = write_plan(tmp_path, f'base = "story.toml"\n{head}')
+    code, _, err = sweep_cli("sweep", plan, "--out", tmp_path / "out", "-q")
+    assert_refused(
+        code, err, plan, tmp_path / "out", f"base: {tmp_path / 'story.toml'}: market.days"
+    )

@@ -618,19 +618,33 @@ def _resolve(
 
 
 def _load_base(spec: PlanFile, path: Path | None, label: str) -> tuple[ModelParams, Path | None]:
-    """The base scenario's parameters and the folder its relative paths are resolved against."""
+    """The base scenario's parameters and the folder its relative paths are resolved against.
+
+    Raises:
+        PlanError: naming the plan file and its ``base`` field (and the scenario file's own
+            field when the scenario is what is wrong).
+
+    """
     plan_dir = path.parent if path is not None else Path.cwd()
     if isinstance(spec.base, dict):
         return _resolve(spec.base, {}, f"{label}: base", {}), plan_dir.resolve()
+    expected = "expected a scenario file's path, a shipped scenario's name or a [base] table"
+    if not spec.base.strip():
+        raise PlanError(f"{label}: base: {expected}, got an empty string")
     candidate = Path(spec.base)
     if not candidate.is_absolute():
         candidate = plan_dir / candidate
+    if candidate.is_dir():
+        raise PlanError(f"{label}: base: {spec.base!r} is a folder ({candidate}); {expected}")
     if not candidate.is_file():
         bare = Path(spec.base).parent == Path(".") and not Path(spec.base).suffix
         if not bare:
             raise PlanError(f"{label}: base: no such scenario file {candidate}")
         candidate = Path(spec.base)  # a shipped scenario's name
-    base = scenario.load(candidate)
+    try:
+        base = scenario.load(candidate)
+    except InputError as err:
+        raise PlanError(f"{label}: base: {err}") from None
     return base.params, (base.base_dir or plan_dir).resolve()
 
 
