@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from cxsim.sweeps import PlanError, load_plan
+from cxsim.sweeps import PlanError, load_plan, load_results, sweep
 from cxsim.sweeps.cli import main
 from cxsim.sweeps.design import count_points, design_points
 from cxsim.sweeps.plan import DEFAULT_MAX_RUNS
+from cxsim.sweeps.store import SweepFolderBusyError, SweepStore
 
 from .test_sweeps import TINY_BASE, TINY_PLAN, write_plan
 
@@ -132,7 +138,7 @@ def test_the_sweep_says_how_many_runs_and_their_estimated_cost_before_it_starts(
     plan = load_plan(write_plan(tmp_path))
     assert plan.size.runs == len(plan.runs()) == 8
     assert 0 < plan.size.cpu_seconds < 60
-    assert plan.size.describe().startswith("about ")
+    assert plan.size.describe().startswith(("about ", "under 1 s"))
     assert "of CPU time" in plan.size.describe()
     assert "MiB per run" in plan.size.describe()
 
@@ -260,3 +266,139 @@ def test_an_error_inside_the_base_scenario_names_the_plan_and_the_scenario_field
     assert_refused(
         code, err, plan, tmp_path / "out", f"base: {tmp_path / 'story.toml'}: market.days"
     )
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny plan, swept to the end: (plan file, sweep folder)."""
+    folder = tmp_path_factory.mktemp("finished")
+    plan = write_plan(folder)
+    out = folder / "sweep"
+    sweep(load_plan(plan), out, workers=1, progress=False)
+    return plan, out
+
+
+def damaged_copy(finished: Path, to: Path, folder: str, how: str) -> Path:
+    """A copy of a finished sweep whose first part in ``folder`` is emptied or cut in half."""
+    shutil.copytree(finished, to)
+    part = sorted((to / folder).glob("part-*.parquet"))[0]
+    data = part.read_bytes()
+    part.write_bytes(b"" if how == "zero-byte" else data[: len(data) // 2])
+    return part
+
+
+DAMAGE = [(folder, how) for folder in ("runs", "daily") for how in ("zero-byte", "truncated")]
+
+
+@pytest.mark.parametrize(("folder", "how"), DAMAGE)
+def test_resume_sets_an_unreadable_part_aside_says_which_runs_it_held_and_runs_them_again(
+    finished_sweep: tuple[Path, Path], tmp_path: Path, folder: str, how: str
+) -> None:
+    plan, finished = finished_sweep
+    out = tmp_path / "sweep"
+    part = damaged_copy(finished, out, folder, how)
+    held = pd.read_parquet(finished / folder / part.name)[["point", "replication"]]
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "--workers", "1", "-q")
+    assert code == 0, err  # main: ArrowInvalid traceback, exit 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"cxsim: warning: {part} cannot be read (")
+    assert f"moved it and its twin to {out / 'corrupt'}/" in line
+    first = held.sort_values(["point", "replication"]).iloc[0]
+    assert f"point/replication {first['point']}/{first['replication']}" in line
+    assert (out / "corrupt" / folder / part.name).is_file()
+    assert not part.exists()
+    runs = pd.read_parquet(out / "runs")  # what a user reads: every run, once
+    assert runs["run_id"].nunique() == 8
+    assert not runs.duplicated(["run_id", "company"]).any()
+    assert len(pd.read_parquet(out / "daily")) == 8 * 2 * 31
+    assert load_results(out).recorded == 8
+
+
+@pytest.mark.parametrize(("folder", "how"), DAMAGE)
+def test_analyze_skips_an_unreadable_part_with_a_warning(
+    finished_sweep: tuple[Path, Path], tmp_path: Path, folder: str, how: str
+) -> None:
+    out = tmp_path / "sweep"
+    part = damaged_copy(finished_sweep[1], out, folder, how)
+    code, _, err = sweep_cli("analyze", out, "--no-report", "-q")
+    assert code == 0, err  # main: ArrowInvalid traceback (runs/), or not a word (daily/)
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"cxsim: warning: {part} cannot be read (")
+    assert "skipped it" in line
+    assert part.exists()  # analysis reads; it never moves anything
+    assert (out / "summary.csv").is_file()
+
+
+def test_analyze_writes_its_report_around_an_unreadable_daily_part(
+    finished_sweep: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "sweep"
+    part = damaged_copy(finished_sweep[1], out, "daily", "truncated")
+    code, _, err = sweep_cli("analyze", out, "-q")
+    assert code == 0, err
+    assert err.count(str(part)) == 1  # warned once, though read twice
+    assert (out / "sweep_report.html").is_file()
+
+
+HOLD = """
+import sys, time
+from cxsim.sweeps.store import SweepStore
+with SweepStore(sys.argv[1]).lock():
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_sweep_on_one_folder_refuses_naming_the_holders_pid_and_a_dead_holder_does_not_block(
+    tmp_path: Path,
+) -> None:
+    plan = write_plan(tmp_path)
+    out = tmp_path / "sweep"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        before = sorted(p.name for p in out.iterdir())
+        code, _, err = sweep_cli("sweep", plan, "--out", out, "--workers", "1", "-q")
+        assert code == 2, err  # main: both sweeps ran every run
+        (line,) = err.strip().splitlines()
+        assert f"another cxsim sweep (pid {holder.pid} on " in line
+        assert sorted(p.name for p in out.iterdir()) == before  # nothing written
+        with pytest.raises(SweepFolderBusyError, match=f"pid {holder.pid} "):
+            sweep(load_plan(plan), out, workers=1, progress=False)
+    finally:
+        holder.kill()  # SIGKILL: no clean-up, the pid file stays behind
+        holder.wait()
+    assert (out / "sweep.lock.pid").exists()
+    outcome = sweep(load_plan(plan), out, workers=1, progress=False)
+    assert outcome.recorded_total == 8
+    assert not (out / "sweep.lock.pid").exists()
+
+
+def test_a_folder_of_other_things_is_refused_without_a_lock_file_left_in_it(
+    tmp_path: Path,
+) -> None:
+    plan = write_plan(tmp_path)
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "thesis.txt").write_text("precious", encoding="utf-8")
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "-q")
+    assert code == 2
+    assert "is not a sweep folder" in err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.txt"]
+
+
+def test_a_folder_holding_only_a_lock_left_by_a_killed_sweep_is_resumed(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    out = tmp_path / "sweep"
+    with SweepStore(out).lock():
+        pass
+    # What a sweep killed before it wrote its plan leaves behind.
+    (out / "sweep.lock.pid").write_text('{"pid": 1}', encoding="utf-8")
+    assert set(os.listdir(out)) <= {"sweep.lock", "sweep.lock.pid"}
+    assert sweep(load_plan(plan), out, workers=1, progress=False).recorded_total == 8

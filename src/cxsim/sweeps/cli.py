@@ -5,8 +5,9 @@ runs them standalone (``python -m cxsim.sweeps sweep PLAN --out DIR``).
 
 Exit codes: 0 every planned run recorded without error; 1 some runs failed
 (recorded with their errors) or the Dask scheduler could not be reached; 2 bad
-input (one line on stderr naming the file and the field); 130 interrupted
-(finished runs are kept: rerun the same command to resume).
+input (one line on stderr naming the file and the field), or another sweep is
+writing to the folder; 130 interrupted (finished runs are kept: rerun the same
+command to resume).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import signal
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ stream into DIR as runs finish (Parquet parts written atomically), so a sweep
 that is killed loses no finished run: rerun the same command to resume, and
 only the runs not yet recorded are run. A run that raises is recorded with
 its error and the sweep goes on. Raising the plan's replications and rerunning
-adds the new replications only.
+adds the new replications only. One sweep writes to a folder at a time; a part
+that cannot be read (a full disk, a kill during a copy) is moved to DIR/corrupt/
+and its runs are run again.
 """
 
 SWEEP_EPILOG = """\
@@ -43,11 +47,13 @@ examples:
   cxsim analyze sweeps/levers
 
 DIR holds plan.json, points.parquet, runs/part-*.parquet (one row per run and
-company), daily/ (if the plan keeps daily series) and manifest.json.
+company), daily/ (if the plan keeps daily series), manifest.json, sweep.lock
+(and sweep.lock.pid while a sweep writes) and corrupt/ (unreadable parts set aside).
 """
 
 ANALYZE_DESCRIPTION = """\
-Summarise a sweep folder (finished or still running): summary.csv (per point,
+Summarise a sweep folder (finished or still running; a part that cannot be read
+is skipped with a warning): summary.csv (per point,
 company and metric: runs, mean, std and a 95% confidence interval),
 sobol_indices.csv (first-order and total Sobol' indices, for a sobol design),
 failed_runs.csv (if any run failed) and sweep_report.html (main effects with
@@ -160,6 +166,25 @@ def _error(message: str) -> None:
 
 
 @contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show cxsim's own warnings (an unreadable part) as one ``cxsim: warning:`` line each."""
+    from cxsim.sweeps.store import UnreadablePartWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UnreadablePartWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, UnreadablePartWarning):
+                _error(f"warning: {message}")
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while a sweep runs, so that finished runs are written first."""
 
@@ -258,7 +283,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{where}; results in {args.out}",
     )
     try:
-        with _terminate_as_interrupt():
+        with _terminate_as_interrupt(), _warnings_as_lines():
             outcome = run_sweep(
                 plan,
                 args.out,
@@ -306,7 +331,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from cxsim.sweeps.analyze import analyze
 
     try:
-        analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
+        with _warnings_as_lines():
+            analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT

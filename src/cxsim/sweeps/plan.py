@@ -364,9 +364,9 @@ class SweepSize:
 
     def describe(self) -> str:
         """``about 2 min of CPU time, 0.3 GiB per run``."""
-        return (
-            f"about {duration(self.cpu_seconds)} of CPU time, {_size_text(self.run_bytes)} per run"
-        )
+        cpu = duration(self.cpu_seconds)
+        cpu = cpu if cpu.startswith("under") else f"about {cpu}"
+        return f"{cpu} of CPU time, {_size_text(self.run_bytes)} per run"
 
 
 def duration(seconds: float) -> str:
