@@ -11,8 +11,10 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxsim.sweeps import PlanError, load_plan, load_results, sweep
+from cxsim.sweeps import PlanError, cluster, load_plan, load_results, sweep
 from cxsim.sweeps.cli import main
 from cxsim.sweeps.design import count_points, design_points
 from cxsim.sweeps.plan import DEFAULT_MAX_RUNS
@@ -38,12 +40,16 @@ FIVE_KEYS = [
 ]
 
 
+class TooSlow(BaseException):
+    """Raised by :func:`within` past its deadline (not an Exception: nothing under test catches it)."""
+
+
 @contextlib.contextmanager
 def within(seconds: float) -> Iterator[None]:
     """Fail (instead of hanging) if the block takes longer than ``seconds``."""
 
     def too_slow(signum: int, frame: object) -> None:
-        raise TimeoutError(f"took longer than {seconds} s")
+        raise TooSlow(f"took longer than {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, too_slow)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -402,3 +408,107 @@ def test_a_folder_holding_only_a_lock_left_by_a_killed_sweep_is_resumed(tmp_path
     (out / "sweep.lock.pid").write_text('{"pid": 1}', encoding="utf-8")
     assert set(os.listdir(out)) <= {"sweep.lock", "sweep.lock.pid"}
     assert sweep(load_plan(plan), out, workers=1, progress=False).recorded_total == 8
+
+
+# --------------------------------------------------------------------------- Dask addresses
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("foo://bar", "unknown scheme 'foo://'; expected tcp://HOST:PORT"),
+        ("http://10.0.0.5:8786", "unknown scheme 'http://'"),
+        ("notanaddress", "no port; expected tcp://HOST:PORT"),
+        ("tcp://:8786", "no host name before :8786"),
+        ("tcp://10.0.0.5:99999", "the port must be a number from 1 to 65535, got '99999'"),
+        ("10.0.0.5:port", "the port must be a number from 1 to 65535, got 'port'"),
+    ],
+)
+def test_a_scheduler_address_of_the_wrong_form_is_one_line_and_exit_2_before_anything_else(
+    tmp_path: Path, address: str, expected: str
+) -> None:
+    out = tmp_path / "out"
+    plan = tmp_path / "no_plan_yet.toml"  # the address is checked first
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "--scheduler", address)
+    assert code == 2, err  # main: ValueError tracebacks (exit 1), or a 10 s wait
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"cxsim: --scheduler {address}: {expected}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "full"),
+    [
+        ("tcp://10.0.0.5:8786", "tcp://10.0.0.5:8786"),
+        ("10.0.0.5:8786", "tcp://10.0.0.5:8786"),
+        ("tls://scheduler.example.org:8786", "tls://scheduler.example.org:8786"),
+        ("wss://h:443", "wss://h:443"),
+        ("[::1]:8786", "tcp://[::1]:8786"),
+    ],
+)
+def test_well_formed_scheduler_addresses_are_accepted(address: str, full: str) -> None:
+    assert cluster.check_address(address) == full
+
+
+class MisbehavingServer:
+    """A local TCP server that accepts and then: never answers, answers as HTTP, or sends a banner."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.connections.append(connection)
+            with contextlib.suppress(OSError):
+                if self.kind == "http":
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+                elif self.kind == "banner":
+                    connection.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("silent", "no Dask scheduler answered within 1 s"),  # main: hung for ever
+        ("http", "something answered, but not in Dask's protocol"),  # main: MemoryError 3 EiB
+        ("banner", "something answered, but not in Dask's protocol"),  # main: MemoryError 2.8 EiB
+        ("closed", "cannot connect: Timed out trying to connect to "),
+    ],
+)
+def test_a_port_that_is_no_dask_scheduler_ends_within_the_connect_timeout_as_one_line(
+    tmp_path: Path, kind: str, expected: str
+) -> None:
+    pytest.importorskip("distributed")
+    server = MisbehavingServer(kind)
+    if kind == "closed":
+        server.close()
+    plan = write_plan(tmp_path)
+    out = tmp_path / "out"
+    address = f"127.0.0.1:{server.port}"
+    start = time.perf_counter()
+    try:
+        with within(15):
+            code, _, err = sweep_cli(
+                "sweep", plan, "--out", out, "--scheduler", address, "--connect-timeout", "1"
+            )
+    finally:
+        server.close()
+    assert time.perf_counter() - start < 5
+    assert code == 1, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"cxsim: --scheduler {address}: {expected}")
+    assert not out.exists()

@@ -4,10 +4,11 @@
 runs them standalone (``python -m cxsim.sweeps sweep PLAN --out DIR``).
 
 Exit codes: 0 every planned run recorded without error; 1 some runs failed
-(recorded with their errors) or the Dask scheduler could not be reached; 2 bad
-input (one line on stderr naming the file and the field), or another sweep is
-writing to the folder; 130 interrupted (finished runs are kept: rerun the same
-command to resume).
+(recorded with their errors) or no Dask scheduler answered at --scheduler within
+--connect-timeout; 2 bad input (one line on stderr naming the file and the
+field, or a malformed --scheduler address), or another sweep is writing to the
+folder; 3 Dask is not installed; 130 interrupted (finished runs are kept: rerun
+the same command to resume).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, InputError
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EXIT_OK, InputError
 from cxsim.errors import EXIT_FAILED as EXIT_RUNS_FAILED
+from cxsim.sweeps import cluster
 from cxsim.sweeps.plan import DEFAULT_MAX_RUNS, load_plan
 
 SWEEP_DESCRIPTION = """\
@@ -93,8 +95,17 @@ def add_commands(subparsers: Any) -> None:
     where.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs cxsim[distributed]; "
-        "workers need cxsim installed and any network file on a shared path)",
+        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (also tls://, ws://, "
+        "wss://, or HOST:PORT; needs cxsim[distributed]; workers need cxsim installed and any "
+        "network file on a shared path)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=cluster.CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a --scheduler that has not answered within SECONDS "
+        f"(default {cluster.CONNECT_TIMEOUT:g})",
     )
     p.add_argument(
         "--max-runs",
@@ -202,23 +213,6 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _connect(address: str) -> Any:
-    """A Dask client connected to ``address``.
-
-    Raises:
-        InputError: if Dask is not installed.
-        OSError: if the scheduler cannot be reached.
-
-    """
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError(
-            f"--scheduler {address}: Dask is not installed; pip install 'cxsim[distributed]'"
-        ) from None
-    return Client(address, timeout="10s")
-
-
 def cxsim_version() -> str:
     """The installed cxsim version (run on Dask workers to check they match)."""
     import cxsim
@@ -251,6 +245,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.max_runs is not None and args.max_runs < 1:
         _error(f"--max-runs: expected a number >= 1, got {args.max_runs}")
         return EXIT_BAD_INPUT
+    if not 0 < args.connect_timeout < float("inf"):
+        _error(f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}")
+        return EXIT_BAD_INPUT
+    try:
+        if args.scheduler:
+            cluster.check_address(args.scheduler)
+    except InputError as err:
+        _error(str(err))
+        return EXIT_BAD_INPUT
     try:
         plan = load_plan(args.plan, max_runs=args.max_runs or DEFAULT_MAX_RUNS)
     except InputError as err:
@@ -260,12 +263,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     client = executor = None
     if args.scheduler:
         try:
-            client = _connect(args.scheduler)
-        except InputError as err:
+            client = cluster.connect(args.scheduler, args.connect_timeout)
+        except cluster.DaskMissingError as err:
             _error(str(err))
-            return EXIT_BAD_INPUT
-        except (OSError, TimeoutError) as err:
-            _error(f"--scheduler {args.scheduler}: cannot connect: {err}")
+            return EXIT_MISSING_EXTRA
+        except cluster.SchedulerUnreachableError as err:
+            _error(str(err))
             return EXIT_RUNS_FAILED
         _check_worker_versions(client)
         executor = client.get_executor(pure=False)
