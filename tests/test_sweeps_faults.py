@@ -14,18 +14,24 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cxsim.sweeps import PlanError, cluster, load_plan, load_results, sweep
 from cxsim.sweeps.cli import main
 from cxsim.sweeps.design import count_points, design_points
-from cxsim.sweeps.plan import DEFAULT_MAX_RUNS
+from cxsim.sweeps.plan import DEFAULT_MAX_RUNS, DESIGNS, PlanFile
 from cxsim.sweeps.store import SweepFolderBusyError, SweepStore
 
 from .test_sweeps import TINY_BASE, TINY_PLAN, write_plan
@@ -512,3 +518,155 @@ def test_a_port_that_is_no_dask_scheduler_ends_within_the_connect_timeout_as_one
     (line,) = err.strip().splitlines()
     assert line.startswith(f"cxsim: --scheduler {address}: {expected}")
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- fuzz
+
+KEPT_KEY = "companies.0.policy.callback_kept"
+
+numbers = st.one_of(st.integers(-(10**9), 10**9), st.floats(allow_nan=True))
+words = st.text(max_size=12)
+lists = st.lists(st.one_of(st.integers(), words), max_size=3)
+tables = st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), st.integers(), max_size=2)
+#: Values that are neither a string nor a table.
+not_text = st.one_of(st.booleans(), numbers, lists)
+#: Values that are not a table.
+not_table = st.one_of(st.booleans(), numbers, words, lists)
+#: Values no whole-number field accepts (strict: no true, no 2.0, no "2").
+not_whole = st.one_of(st.booleans(), st.floats(), words, lists, tables)
+
+#: Per top-level field of a plan, values it never accepts (given the tiny plan's full factorial).
+BAD_FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "name": st.one_of(not_text, tables, st.just(""), st.text(min_size=81, max_size=90)),
+    "description": st.one_of(not_text, tables),
+    "design": st.one_of(words.filter(lambda w: w not in DESIGNS), not_text, tables),
+    "samples": st.one_of(st.integers(), not_whole),  # a full factorial takes no samples
+    "second_order": st.one_of(st.just(True), numbers, words, lists, tables),
+    "replications": st.one_of(st.integers(max_value=0), st.integers(min_value=100_001), not_whole),
+    "seed": st.one_of(st.integers(max_value=-1), not_whole),
+    "metrics": st.one_of(
+        not_table,
+        st.just({"sumary": ["retention"]}),
+        st.builds(lambda w: {"summary": ["retention", f"zz{w}"]}, words),
+        st.builds(lambda w: {"daily": [f"zz{w}"]}, words),
+    ),
+    "factors": st.one_of(not_table, st.just({})),
+    "fixed": st.one_of(
+        st.booleans(),
+        numbers,
+        words,
+        lists,
+        st.builds(lambda v: {"market.days": v}, st.one_of(st.integers(max_value=0), not_whole)),
+        st.builds(lambda w: {f"zz_{w}": 1}, st.from_regex(r"[a-z]{1,8}", fullmatch=True)),
+    ),
+    "base": st.one_of(
+        not_text,
+        st.sampled_from([".", "", "..", "no_such_story_zz", "missing.toml", "../missing.toml"]),
+        st.builds(
+            lambda v: {"market": {"days": v}}, st.one_of(st.integers(max_value=0), not_whole)
+        ),
+        st.builds(lambda w: {f"zz_{w}": 1}, st.from_regex(r"[a-z]{1,8}", fullmatch=True)),
+    ),
+}
+
+#: Factor specifications that are never right for callback_kept (a share in [0, 1]).
+BAD_KEPT_SPECS = st.one_of(
+    st.just([]),
+    st.builds(lambda v: [v, v], st.floats(0, 1)),  # listed twice
+    st.builds(
+        lambda v: [0.5, v], st.one_of(st.floats(min_value=1.0001), st.floats(max_value=-0.0001))
+    ),
+    st.builds(lambda v: [0.5, v], st.one_of(st.booleans(), words, lists, tables)),
+    st.builds(
+        lambda a, b: {"range": [max(a, b), min(a, b)], "levels": 2},
+        st.floats(0, 1),
+        st.floats(0, 1),
+    ),
+    st.builds(
+        lambda n: {"range": [0.1, 0.9], "levels": n},
+        st.one_of(st.integers(max_value=1), st.integers(min_value=10_001), not_whole),
+    ),
+    st.builds(lambda lo: {"range": [lo, 0.9], "levels": 2, "scale": "log"}, st.floats(-1, 0)),
+    st.just({"range": [0.1, 0.9]}),  # a full factorial needs levels
+    st.just({"range": [0.1, 0.9], "levels": 2, "scael": "log"}),
+    st.builds(lambda v: {"range": v, "levels": 2}, st.one_of(not_table, st.just([0.5]))),
+    st.one_of(st.booleans(), numbers, words),
+)
+
+Fault = Callable[[dict[str, Any]], None]
+
+
+@st.composite
+def faults(draw: st.DrawFn) -> Fault:
+    """One change that makes a plan invalid, whatever other faults come with it."""
+    kind = draw(st.sampled_from(["field", "unknown key", "factor", "factor key", "size"]))
+    if kind == "field":
+        field = draw(st.sampled_from(sorted(BAD_FIELD_VALUES)))
+        value = draw(BAD_FIELD_VALUES[field])
+        return lambda plan: plan.__setitem__(field, value)
+    if kind == "unknown key":
+        key = draw(
+            st.from_regex(r"[a-z_]{1,12}", fullmatch=True).filter(
+                lambda k: k not in PlanFile.model_fields
+            )
+        )
+        value = draw(st.one_of(not_table, tables))
+        return lambda plan: plan.__setitem__(key, value)
+    if kind == "factor":
+        spec = draw(BAD_KEPT_SPECS)
+        return lambda plan: (
+            plan["factors"].__setitem__(KEPT_KEY, spec)
+            if isinstance(plan.get("factors"), dict)
+            else None
+        )
+    if kind == "factor key":
+        key = draw(
+            st.sampled_from(["market.seed", "companies.9.price", "companies.0.policy.refund_rule"])
+            | st.builds(lambda w: f"zz_{w}", st.from_regex(r"[a-z.]{1,10}", fullmatch=True))
+        )
+        spec = {"range": [0.0, 1.0], "levels": 2} if key.endswith("refund_rule") else [1.0, 2.0]
+        return lambda plan: (
+            plan["factors"].__setitem__(key, spec)
+            if isinstance(plan.get("factors"), dict)
+            else None
+        )
+    replications = draw(st.integers(25_001, 100_000))  # 4 points: past the 100,000-run limit
+    return lambda plan: plan.__setitem__("replications", replications)
+
+
+@st.composite
+def malformed_plans(draw: st.DrawFn) -> bytes:
+    """A plan file with at least one fault: a bad field, factor or size, or text that is not TOML."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(
+            st.sampled_from(
+                [
+                    b"",
+                    b"\xff\xfe not utf-8",
+                    b"name = ",
+                    b"[factors\n",
+                    b"= 1",
+                    TINY_PLAN.encode()[:200],
+                ]
+            )
+        )
+    plan = tomllib.loads(TINY_PLAN)  # the tiny plan, with one to three faults
+    for fault in draw(st.lists(faults(), min_size=1, max_size=3)):
+        fault(plan)
+    return tomli_w.dumps(plan).encode("utf-8")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=malformed_plans())
+def test_fuzz_every_malformed_sweep_plan_is_one_line_exit_2_and_leaves_nothing(text: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        plan = Path(folder) / "plan.toml"
+        plan.write_bytes(text)
+        out = Path(folder) / "out"
+        with within(30):
+            code, stdout, err = sweep_cli("sweep", plan, "--out", out, "--workers", "1", "-q")
+        assert code == 2, (text, stdout, err)
+        (line,) = err.strip().splitlines()
+        assert line.startswith(f"cxsim: {plan}: "), line
+        assert not out.exists()
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["plan.toml"]
