@@ -481,9 +481,18 @@ class MisbehavingServer:
                     connection.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
         self.listener.close()
         for connection in self.connections:
             connection.close()
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, never listened, closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -499,12 +508,10 @@ def test_a_port_that_is_no_dask_scheduler_ends_within_the_connect_timeout_as_one
     tmp_path: Path, kind: str, expected: str
 ) -> None:
     pytest.importorskip("distributed")
-    server = MisbehavingServer(kind)
-    if kind == "closed":
-        server.close()
+    server = MisbehavingServer(kind) if kind != "closed" else None
     plan = write_plan(tmp_path)
     out = tmp_path / "out"
-    address = f"127.0.0.1:{server.port}"
+    address = f"127.0.0.1:{server.port if server else closed_port()}"
     start = time.perf_counter()
     try:
         with within(15):
@@ -512,7 +519,8 @@ def test_a_port_that_is_no_dask_scheduler_ends_within_the_connect_timeout_as_one
                 "sweep", plan, "--out", out, "--scheduler", address, "--connect-timeout", "1"
             )
     finally:
-        server.close()
+        if server is not None:
+            server.close()
     assert time.perf_counter() - start < 5
     assert code == 1, err
     (line,) = err.strip().splitlines()

@@ -13,8 +13,8 @@ client's, streaming results into a folder that survives kill -9 and resumes;
     sweeps.sweep("experiments/example_sweep.toml", "sweeps/levers", workers=4)
     sweeps.analyze("sweeps/levers")          # summary.csv, sweep_report.html
 
-    from dask.distributed import Client
-    with Client("tcp://scheduler:8786") as client:
+    from cxsim.sweeps import cluster
+    with cluster.connect("tcp://scheduler:8786") as client:  # a distributed.Client, or one line why not
         sweeps.sweep("experiments/example_sobol.toml", "sweeps/sobol", executor=client.get_executor())
 """
 
@@ -27,14 +27,25 @@ from typing import Any
 
 from cxsim.sweeps.analyze import Analysis, SweepResults, analyze, load_daily, load_results
 from cxsim.sweeps.execute import SweepOutcome, run_sweep
-from cxsim.sweeps.plan import PlanError, SweepPlan, load_plan, plan_from_dict, plan_from_text
+from cxsim.sweeps.plan import (
+    DEFAULT_MAX_RUNS,
+    PlanError,
+    SweepPlan,
+    load_plan,
+    plan_from_dict,
+    plan_from_text,
+)
+from cxsim.sweeps.store import SweepFolderBusyError, UnreadablePartWarning
 
 __all__ = [
+    "DEFAULT_MAX_RUNS",
     "Analysis",
     "PlanError",
+    "SweepFolderBusyError",
     "SweepOutcome",
     "SweepPlan",
     "SweepResults",
+    "UnreadablePartWarning",
     "analyze",
     "load_daily",
     "load_plan",
@@ -51,6 +62,7 @@ def sweep(
     executor: Executor | None = None,
     workers: int | None = None,
     progress: bool = True,
+    max_runs: int = DEFAULT_MAX_RUNS,
     **options: Any,
 ) -> SweepOutcome:
     """Run a sweep (or resume it): every run of ``plan`` not yet recorded in ``out_dir``.
@@ -63,6 +75,8 @@ def sweep(
             .get_executor()``); default: local processes, shut down at the end.
         workers: local processes when no executor is given (default ``os.cpu_count()``).
         progress: show a progress bar on stderr (runs done, failed, time left).
+        max_runs: most runs a plan given as a path or dict may have (see
+            :data:`cxsim.sweeps.plan.DEFAULT_MAX_RUNS`).
         **options: passed to :func:`cxsim.sweeps.execute.run_sweep` (``retry_failed``,
             ``flush_seconds``, ``max_batch``, ``max_in_flight``).
 
@@ -70,13 +84,15 @@ def sweep(
         What was planned, skipped, run and failed.
 
     Raises:
-        PlanError: if the plan is invalid or ``out_dir`` holds another plan's results.
+        PlanError: if the plan is invalid, has more than ``max_runs`` runs, or ``out_dir`` holds
+            another plan's results.
+        SweepFolderBusyError: if another sweep is writing to ``out_dir``.
 
     """
     if isinstance(plan, dict):
-        plan = plan_from_dict(plan)
+        plan = plan_from_dict(plan, max_runs=max_runs)
     elif not isinstance(plan, SweepPlan):
-        plan = load_plan(Path(plan))
+        plan = load_plan(Path(plan), max_runs=max_runs)
     return run_sweep(
         plan, out_dir, executor=executor, workers=workers, progress=progress, **options
     )

@@ -67,19 +67,18 @@ def check_address(address: str) -> str:
     return f"{scheme}://{host}:{int(port)}"
 
 
-#: Share of the timeout Dask's connect may spend retrying a refused connection, so that its
-#: error (which says the connection was refused) comes before the probe's own deadline.
-_CONNECT_SHARE = 0.8
+#: Share of the timeout Dask's connect may spend retrying a refused connection (a scheduler
+#: still starting), so that its error, which says the connection was refused, comes well
+#: before the probe's own deadline.
+_CONNECT_SHARE = 0.5
 
 
-async def _identity(address: str, timeout: float) -> Any:
+async def _identity(address: str, timeout: float, connection_args: dict[str, Any]) -> Any:
     """Connect to ``address`` with Dask's comms and ask ``identity``; the reply."""
     from distributed.comm import connect
     from distributed.core import send_recv
-    from distributed.security import Security
 
-    args = Security().get_connection_args("client")  # the user's TLS settings, if any
-    comm = await connect(address, timeout=_CONNECT_SHARE * timeout, **args)
+    comm = await connect(address, timeout=_CONNECT_SHARE * timeout, **connection_args)
     try:
         return await send_recv(comm, op="identity")
     finally:
@@ -110,9 +109,15 @@ def probe(
             is not a Dask scheduler; one line naming the address.
 
     """
+    # Imported before the clock starts (the first import takes a second or two); used by _identity.
+    import distributed.comm
+    import distributed.core  # noqa: F401
+    from distributed.security import Security
+
     where = f"--scheduler {label or address}"
+    args = Security().get_connection_args("client")  # the user's TLS settings, if any
     try:
-        reply = asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout))
+        reply = asyncio.run(asyncio.wait_for(_identity(address, timeout, args), timeout))
     except TimeoutError:
         raise SchedulerUnreachableError(
             f"{where}: no Dask scheduler answered within {timeout:g} s (something accepts "

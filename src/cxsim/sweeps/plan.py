@@ -460,7 +460,7 @@ def _check_size(size: SweepSize, spec: PlanFile, max_runs: int, label: str) -> N
         )
     raise PlanError(
         f"{label}: {field}: {runs}; that is more than the limit of {max_runs:,} runs "
-        "(raise it with --max-runs if you mean it)"
+        "(raise it with --max-runs, or max_runs= in Python, if you mean it)"
     )
 
 
@@ -497,7 +497,7 @@ def _too_long(label: str | Path, size: int, max_runs: int) -> str:
     return (
         f"{label}: {size / 1024**2:.1f} MB is too long for a sweep plan of at most "
         f"{max_runs:,} runs (at most {plan_bytes_limit(max_runs) / 1024**2:.1f} MB; "
-        "raise --max-runs if you mean it)"
+        "raise --max-runs, or max_runs= in Python, if you mean it)"
     )
 
 
