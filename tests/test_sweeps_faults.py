@@ -405,6 +405,15 @@ def test_a_folder_of_other_things_is_refused_without_a_lock_file_left_in_it(
     assert sorted(p.name for p in out.iterdir()) == ["thesis.txt"]
 
 
+def test_a_sweep_folder_that_cannot_be_written_is_one_line_before_any_run(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    out = tmp_path / "a_file" / "sweep"  # a path through a file: no one may write there
+    code, _, err = sweep_cli("sweep", plan, "--out", out, "-q")
+    assert code == 2, err  # main: FileNotFoundError traceback
+    assert err.strip() == f"cxsim: {out}: cannot write a sweep folder here: Not a directory"
+
+
 def test_a_folder_holding_only_a_lock_left_by_a_killed_sweep_is_resumed(tmp_path: Path) -> None:
     plan = write_plan(tmp_path)
     out = tmp_path / "sweep"

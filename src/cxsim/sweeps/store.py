@@ -191,17 +191,21 @@ class SweepStore:
 
         Raises:
             SweepFolderBusyError: naming the process id of the sweep that holds it.
+            PlanError: if the folder cannot be created or written (one line, before any run).
 
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.out_dir / LOCK_FILE, timeout=0)
         try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             raise SweepFolderBusyError(
                 f"{self.out_dir}: another cxsim sweep ({self._holder()}) is writing to this "
                 "folder; wait for it to finish or stop it, or use another --out"
             ) from None
+        except OSError as err:  # a read-only disk, no permission, a path through a file
+            reason = err.strerror or type(err).__name__
+            raise PlanError(f"{self.out_dir}: cannot write a sweep folder here: {reason}") from None
         holder = self.out_dir / HOLDER_FILE
         try:
             since = datetime.now(UTC).isoformat(timespec="seconds")
