@@ -21,7 +21,7 @@ from cxsim.params.keys import (
     suggest_key,
     value_type,
 )
-from cxsim.params.resolve import Allowed, defaults, resolve, set_dotted
+from cxsim.params.resolve import DEFAULT_SEED, Allowed, defaults, resolve, set_dotted
 from cxsim.params.schema import (
     ASSUMPTION,
     NETWORK_KIND_WORDS,
@@ -46,6 +46,7 @@ from cxsim.params.schema import (
 
 __all__ = [
     "ASSUMPTION",
+    "DEFAULT_SEED",
     "NETWORK_KIND_WORDS",
     "POLICY_PRESETS",
     "Allowed",
