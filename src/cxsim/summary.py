@@ -163,3 +163,48 @@ def _derive(
 
 #: Figures a sweep keeps unless its plan says otherwise (all of them).
 HEADLINE: tuple[str, ...] = tuple(FIGURES)
+
+#: Figures and daily metrics that are shares, in [0, 1].
+SHARES = frozenset({"retention", "market_share", "annual_retention_rate", "delivered_quality"})
+#: Figures and daily metrics that can take any sign: money net of costs, attitudes.
+SIGNED = frozenset(
+    {
+        "profit",
+        "npv",
+        "discounted_profit",
+        "value_of_customers_held",
+        "profit_per_customer_year",
+        "margin_per_customer_year",
+        "customer_lifetime_value",
+        "mean_attitude",
+    }
+)
+#: Net promoter scores, in points.
+NPS_RANGE = (-100.0, 100.0)
+#: Counts of people and events, money spent or earned, and rates of them: never negative.
+NONNEGATIVE = frozenset(
+    {m for m in METRICS if m not in SHARES | SIGNED | {"nps"}}
+    | {"customers_start", "annual_churn", "problems_per_complaint", "complaints_per_customer_year"}
+)
+
+
+def figure_range(name: str) -> tuple[float | None, float | None]:
+    """The values a figure (or daily metric) can take, as (lowest, highest); ``None``: no bound.
+
+    A mean lies in the same range, so its confidence interval is cut there
+    (:func:`cxsim.stats.mean_ci`): a count's interval never goes below 0, a share's
+    never leaves [0, 1].
+
+    Raises:
+        KeyError: for a name that is neither a column of :func:`summarize` nor a daily metric.
+
+    """
+    if name in SHARES:
+        return 0.0, 1.0
+    if name == "nps":
+        return NPS_RANGE
+    if name in SIGNED:
+        return None, None
+    if name in NONNEGATIVE:
+        return 0.0, None
+    raise KeyError(f"no range is known for {name!r}")

@@ -55,11 +55,18 @@ company), daily/ (if the plan keeps daily series), manifest.json, sweep.lock
 
 ANALYZE_DESCRIPTION = """\
 Summarise a sweep folder (finished or still running; a part that cannot be read
-is skipped with a warning): summary.csv (per point,
-company and metric: runs, mean, std and a 95% confidence interval),
-sobol_indices.csv (first-order and total Sobol' indices, for a sobol design),
-failed_runs.csv (if any run failed) and sweep_report.html (main effects with
-95% bands, a heatmap of the first two factors, Sobol' indices, daily series).
+is skipped with a warning): summary.csv (per point, company and metric: runs,
+mean, std and a 95% confidence interval), contrasts.csv (each factor level
+minus the factor's first level, paired replication by replication: every point
+of a replication had the same luck), comparisons.csv (the plan's
+[[comparisons]], B - A, paired the same way), sobol_indices.csv and
+sobol_precision.csv (for a sobol design), failed_runs.csv (if any run failed)
+and sweep_report.html (main effects with 95% bands, paired differences, a
+heatmap of the plan's heatmap factors or the first two, Sobol' indices, named
+comparisons, daily series). Intervals are cut to the range of what they bound
+(a count's never below 0, a share's within [0, 1]). A warning (Sobol' samples
+too few for the indices to be read, one replication only) is printed on stderr
+and shown at the top of the report.
 """
 
 
@@ -341,6 +348,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
+    for warning in analysis.warnings:
+        _error(f"warning: {warning}")
     missing = analysis.planned - analysis.recorded
     note = f"; {missing} not yet run" if missing else ""
     _say(

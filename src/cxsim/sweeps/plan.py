@@ -21,6 +21,18 @@ A plan is TOML::
     summary = ["retention", "market_share", "profit"]   # columns of cxsim.summary.summarize
     daily = ["customers"]                               # optional daily series
 
+    heatmap = ["companies.0.policy.callback_kept", "companies.0.policy.refund_rule"]  # optional
+
+    [[comparisons]]                            # optional: paired contrasts B - A in the report
+    name = "callbacks kept: 0.9 vs 0.3"
+    a = { "companies.0.policy.callback_kept" = 0.3 }
+    b = { "companies.0.policy.callback_kept" = 0.9 }
+
+``heatmap`` names the two factors of the report's heatmaps (default: the first
+two). A comparison's ``a`` and ``b`` give values of the same factors: two
+points, or two levels averaged over the factors they do not name; the report
+gives B - A per replication (the same luck in both) with a 95% interval.
+
 Every problem is raised as one :class:`PlanError` (a :class:`~cxsim.scenario.ScenarioError`)
 whose message is one line naming the file, the field and what was expected, as for
 scenario files::
@@ -36,6 +48,7 @@ point's ``R`` replications exactly.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -129,6 +142,18 @@ class MetricSelection(_PlanTable):
     )
 
 
+class ComparisonSpec(_PlanTable):
+    """A named paired contrast: the runs at factor values ``b`` against those at ``a``."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    a: dict[str, Any] = Field(
+        min_length=1, description="Factor key -> value of the reference arm (A)."
+    )
+    b: dict[str, Any] = Field(
+        min_length=1, description="Factor key -> value of the compared arm (B); A's keys."
+    )
+
+
 class PlanFile(_PlanTable):
     """The tables of a sweep plan file."""
 
@@ -156,6 +181,25 @@ class PlanFile(_PlanTable):
     replications: int = Field(1, ge=1, le=100_000, strict=True)
     seed: int = Field(1, ge=0, strict=True)
     metrics: MetricSelection = Field(default_factory=MetricSelection)
+    heatmap: tuple[str, str] | None = Field(
+        None, description="The two factors of the report's heatmaps (default: the first two)."
+    )
+    comparisons: list[ComparisonSpec] = Field(
+        default_factory=list, description="Named paired contrasts shown in the report."
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A checked named comparison: factor values of arms A and B (the parameters' types)."""
+
+    name: str
+    a: dict[str, Any]
+    b: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (for the sweep's record)."""
+        return {"name": self.name, "a": self.a, "b": self.b}
 
 
 @dataclass(frozen=True)
@@ -186,6 +230,9 @@ class SweepPlan:
         plan_hash: SHA-256 of everything that decides a run's result except the number of
             replications (so adding replications to a sweep keeps its finished runs).
         size: how many runs, and their estimated time and memory.
+        heatmap: the two factors of the report's heatmaps (``None``: fewer than two factors).
+        comparisons: the named paired contrasts of the report (not part of ``plan_hash``:
+            adding one to a finished sweep and rerunning it reruns nothing).
 
     """
 
@@ -200,6 +247,8 @@ class SweepPlan:
     daily_metrics: list[str]
     plan_hash: str
     size: SweepSize
+    heatmap: tuple[str, str] | None = None
+    comparisons: list[Comparison] = dataclasses.field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -254,6 +303,8 @@ class SweepPlan:
             "factors": [f.describe() for f in self.factors],
             "summary_metrics": self.summary_metrics,
             "daily_metrics": self.daily_metrics,
+            "heatmap": list(self.heatmap) if self.heatmap else None,
+            "comparisons": [c.describe() for c in self.comparisons],
             "companies": [c.name for c in self.base.companies],
             "points": len(self.points),
             "runs": len(self.points) * self.replications,
@@ -541,6 +592,10 @@ def plan_from_dict(
         data["factors"] = _flatten_keys(data["factors"], _is_factor_spec)
     if isinstance(data.get("fixed"), dict):
         data["fixed"] = _flatten_keys(data["fixed"], lambda _k, _v: False)
+    for comparison in data.get("comparisons") or []:
+        for arm in ("a", "b"):
+            if isinstance(comparison, dict) and isinstance(comparison.get(arm), dict):
+                comparison[arm] = _flatten_keys(comparison[arm], lambda _k, _v: False)
     try:
         spec = PlanFile.model_validate(data)
     except ValidationError as err:
@@ -550,6 +605,8 @@ def plan_from_dict(
     base_params = _apply_fixed(spec, base_params, label)
     factors = [_factor_shape(spec, key, raw, label) for key, raw in spec.factors.items()]
     _check_design(spec, factors, label)
+    heatmap = _check_heatmap(spec, factors, label)
+    comparisons = [_check_comparison(spec, factors, i, label) for i in range(len(spec.comparisons))]
     summary_metrics, daily_metrics = _check_metrics(spec, label)
     size = measure(spec, factors, base_params)
     _check_size(size, spec, max_runs, label)
@@ -559,6 +616,7 @@ def plan_from_dict(
     points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     _check_points(points, base_params, label)
     _check_networks(points, base_params, base_dir, label)
+    _check_comparison_points(comparisons, points, spec.design, label)
     plan_hash = hashlib.sha256(
         canonical_json(
             {
@@ -585,6 +643,8 @@ def plan_from_dict(
         daily_metrics=daily_metrics,
         plan_hash=plan_hash,
         size=size,
+        heatmap=heatmap,
+        comparisons=comparisons,
     )
 
 
@@ -602,6 +662,8 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
     if err["type"] == "extra_forbidden":
         tables = {(): PlanFile, ("metrics",): MetricSelection}
         group = tables.get(tuple(loc[:-1]))
+        if len(loc) == 3 and loc[0] == "comparisons":
+            group = ComparisonSpec
         names = list(group.model_fields) if group is not None else []
         key = str(loc[-1])
         hint = did_you_mean(key, names) or (
@@ -610,6 +672,8 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
         return f"{label}: {format_loc(loc)}: unknown key {key!r}{hint}{more}"
     if loc and loc[0] == "base" and len(loc) > 1:
         return f"{label}: base: expected a scenario file's path or a table of scenario fields{more}"
+    if loc and loc[0] == "heatmap":
+        return f"{label}: heatmap: expected a list of two factors of this plan{more}"
     if tuple(loc) == ("factors",) and err["type"] == "too_short":
         return f"{label}: factors: expected at least one factor{more}"
     _, message = describe_error(err)
@@ -788,6 +852,107 @@ def _check_design(spec: PlanFile, factors: list[Factor], label: str) -> None:
             )
     elif spec.second_order:
         raise PlanError(f"{label}: second_order: applies to sobol designs only")
+
+
+def _factor_named(key: str, factors: list[Factor], where: str) -> Factor:
+    """The plan's factor ``key``; a plan error naming ``where`` if the plan does not vary it."""
+    for factor in factors:
+        if factor.key == key:
+            return factor
+    keys = [f.key for f in factors]
+    hint = did_you_mean(key, keys) or f"; its factors are {', '.join(keys)}"
+    raise PlanError(f"{where}: {key!r} is not a factor of this plan{hint}")
+
+
+def _check_heatmap(spec: PlanFile, factors: list[Factor], label: str) -> tuple[str, str] | None:
+    """The two factors of the heatmaps: the plan's ``heatmap``, else the first two."""
+    if spec.heatmap is None:
+        return (factors[0].key, factors[1].key) if len(factors) >= 2 else None
+    for key in spec.heatmap:
+        _factor_named(key, factors, f"{label}: heatmap")
+    if spec.heatmap[0] == spec.heatmap[1]:
+        raise PlanError(
+            f"{label}: heatmap: expected two different factors, got {spec.heatmap[0]!r} twice"
+        )
+    return spec.heatmap
+
+
+def _check_comparison(spec: PlanFile, factors: list[Factor], i: int, label: str) -> Comparison:
+    """A named comparison whose arms give values the plan's design can have."""
+    raw = spec.comparisons[i]
+    where = f"{label}: comparisons[{i}]"
+    for arm, values in (("a", raw.a), ("b", raw.b)):
+        for key in values:
+            _factor_named(key, factors, f"{where}.{arm}")
+    if set(raw.a) != set(raw.b):
+        raise PlanError(
+            f"{where}: a and b must give values of the same factors, got a: "
+            f"{', '.join(raw.a)}; b: {', '.join(raw.b)}"
+        )
+    arms: dict[str, dict[str, Any]] = {}
+    for arm, values in (("a", raw.a), ("b", raw.b)):
+        arms[arm] = {
+            key: _design_value(
+                _factor_named(key, factors, f"{where}.{arm}"),
+                value,
+                spec.design,
+                f"{where}.{arm}.{key}",
+            )
+            for key, value in values.items()
+        }
+    if canonical_json(arms["a"]) == canonical_json(arms["b"]):
+        raise PlanError(f"{where}: a and b are the same factor values; a comparison needs two arms")
+    name = raw.name or f"{_arm_text(arms['b'])} vs {_arm_text(arms['a'])}"
+    return Comparison(name=name, a=arms["a"], b=arms["b"])
+
+
+def _arm_text(values: dict[str, Any]) -> str:
+    """``callback_kept = 0.9, refund_rule = never``: an arm as a comparison's default name shows it."""
+    shown = []
+    for key, value in values.items():
+        text = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
+        shown.append(f"{key.rsplit('.', 1)[-1]} = {text}")
+    return ", ".join(shown)
+
+
+def _design_value(factor: Factor, value: Any, design: str, where: str) -> Any:
+    """``value`` as the design has it: one of a list's values, or of a range's grid."""
+    if factor.is_range and design != "full_factorial":
+        raise PlanError(
+            f"{where}: a {design} design samples {factor.key} from its range, so no two points "
+            "share a value; compare factors given as lists of values"
+        )
+    grid = factor.grid()
+    normal = _normalise(value, factor.value_type)
+    for level in grid:
+        if canonical_json(level) == canonical_json(normal):
+            return level
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (level, normal)
+        )
+        if factor.is_range and numbers and math.isclose(level, normal, rel_tol=1e-9):
+            return level  # a range's grid value as written in the plan, to its last digit or so
+    shown = ", ".join(canonical_json(v) for v in grid[:10]) + (", ..." if len(grid) > 10 else "")
+    raise PlanError(f"{where}: {value!r} is not one of the factor's values ({shown})")
+
+
+def _check_comparison_points(
+    comparisons: list[Comparison], points: list[dict[str, Any]], design: str, label: str
+) -> None:
+    """Each arm of each comparison has at least one point of the design."""
+    for i, comparison in enumerate(comparisons):
+        for arm, values in (("a", comparison.a), ("b", comparison.b)):
+            if not any(all(p[k] == v for k, v in values.items()) for p in points):
+                raise PlanError(
+                    f"{label}: comparisons[{i}].{arm}: no point of the {design} design has these "
+                    "values (a sampled design can miss a value of a list; sample more points)"
+                )
 
 
 def _check_metrics(spec: PlanFile, label: str) -> tuple[list[str], list[str]]:
