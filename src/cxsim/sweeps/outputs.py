@@ -153,3 +153,44 @@ def _outcome(
         files=files,
         warnings=warnings,
     )
+
+
+#: Columns of ``runs.csv`` before the factors, and after the figures.
+RUN_COLUMNS = ["run_id", "point", "replication", "seed"]
+OUTCOME_COLUMNS = ["status", "error", "seconds", "worker", "finished"]
+
+
+def write_runs_csv(
+    sweep_dir: str | os.PathLike[str], path: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write every recorded run of a sweep as one CSV table (as NetLogo BehaviorSpace's table).
+
+    One row per run and company (a failed run: one row, no company): run id, point,
+    replication, seed, the factors' values, company, the kept figures, status and error.
+    Written atomically (a reader sees the old table or the new one, never half of one).
+
+    Args:
+        sweep_dir: the sweep folder.
+        path: where to write (default: ``runs.csv`` in the sweep folder, next to ``runs/``).
+
+    Returns:
+        The path written.
+
+    """
+    results = load_results(sweep_dir)
+    target = Path(path) if path is not None else Path(sweep_dir) / "runs.csv"
+    runs = results.runs
+    company_order = {c: i for i, c in enumerate(results.companies)}
+    runs = runs.sort_values(
+        ["point", "replication", "company"],
+        key=lambda s: s.map(company_order) if s.name == "company" else s,
+    )
+    columns = [
+        *RUN_COLUMNS,
+        *results.factor_keys,
+        "company",
+        *results.metrics,
+        *OUTCOME_COLUMNS,
+    ]
+    _write_csv(target, runs[[c for c in columns if c in runs.columns]])
+    return target

@@ -56,6 +56,7 @@ import math
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -233,6 +234,8 @@ class SweepPlan:
         heatmap: the two factors of the report's heatmaps (``None``: fewer than two factors).
         comparisons: the named paired contrasts of the report (not part of ``plan_hash``:
             adding one to a finished sweep and rerunning it reruns nothing).
+        overrides: values held at every point from the command line (``--set``), already
+            applied to ``base``.
 
     """
 
@@ -249,6 +252,7 @@ class SweepPlan:
     size: SweepSize
     heatmap: tuple[str, str] | None = None
     comparisons: list[Comparison] = dataclasses.field(default_factory=list)
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -305,6 +309,7 @@ class SweepPlan:
             "daily_metrics": self.daily_metrics,
             "heatmap": list(self.heatmap) if self.heatmap else None,
             "comparisons": [c.describe() for c in self.comparisons],
+            "overrides": self.overrides,
             "companies": [c.name for c in self.base.companies],
             "points": len(self.points),
             "runs": len(self.points) * self.replications,
@@ -526,12 +531,21 @@ def _check_size(size: SweepSize, spec: PlanFile, max_runs: int, label: str) -> N
 # --------------------------------------------------------------------------- loading
 
 
-def load_plan(path: str | os.PathLike[str], *, max_runs: int = DEFAULT_MAX_RUNS) -> SweepPlan:
+def load_plan(
+    path: str | os.PathLike[str],
+    *,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
+) -> SweepPlan:
     """Read and check a sweep plan file.
 
     Args:
         path: the plan file.
         max_runs: most runs the plan may have (see :data:`DEFAULT_MAX_RUNS`).
+        overrides: dotted key -> value held at every point on top of the plan's ``[fixed]``
+            (``cxsim sweep --set``; errors name them ``--set KEY``).
+        replications: replaces the plan's ``replications`` (``cxsim sweep --replications``).
 
     Raises:
         PlanError: one line naming the file, the field and what was expected.
@@ -549,7 +563,9 @@ def load_plan(path: str | os.PathLike[str], *, max_runs: int = DEFAULT_MAX_RUNS)
         raise PlanError(f"{path}: no such sweep plan file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise PlanError(f"{path}: cannot read: {err}") from None
-    return plan_from_text(text, path, max_runs=max_runs)
+    return plan_from_text(
+        text, path, max_runs=max_runs, overrides=overrides, replications=replications
+    )
 
 
 def _too_long(label: str | Path, size: int, max_runs: int) -> str:
@@ -561,9 +577,17 @@ def _too_long(label: str | Path, size: int, max_runs: int) -> str:
 
 
 def plan_from_text(
-    text: str, path: Path | None = None, *, max_runs: int = DEFAULT_MAX_RUNS
+    text: str,
+    path: Path | None = None,
+    *,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
 ) -> SweepPlan:
-    """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``)."""
+    """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``).
+
+    ``overrides`` and ``replications`` are as in :func:`load_plan`.
+    """
     label = str(path) if path is not None else "<plan>"
     if len(text) > plan_bytes_limit(max_runs):
         raise PlanError(_too_long(label, len(text), max_runs))
@@ -571,7 +595,9 @@ def plan_from_text(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PlanError(f"{label}: not valid TOML: {err}") from None
-    return plan_from_dict(data, path, text, max_runs=max_runs)
+    return plan_from_dict(
+        data, path, text, max_runs=max_runs, overrides=overrides, replications=replications
+    )
 
 
 def plan_from_dict(
@@ -580,14 +606,19 @@ def plan_from_dict(
     text: str = "",
     *,
     max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
 ) -> SweepPlan:
     """Check a sweep plan given as a dict of its tables (as parsed from TOML).
 
     The runs are counted, and their time and memory estimated, from the design's shape
     before any value is checked or any point made: a plan past ``max_runs`` is refused at once.
+    ``overrides`` and ``replications`` are as in :func:`load_plan`.
     """
     label = str(path) if path is not None else "<plan>"
     data = copy.deepcopy(data)
+    if replications is not None:
+        data["replications"] = replications
     if isinstance(data.get("factors"), dict):
         data["factors"] = _flatten_keys(data["factors"], _is_factor_spec)
     if isinstance(data.get("fixed"), dict):
@@ -603,6 +634,8 @@ def plan_from_dict(
 
     base_params, base_dir = _load_base(spec, path, label)
     base_params = _apply_fixed(spec, base_params, label)
+    overrides = dict(overrides or {})
+    base_params = _apply_overrides(spec, base_params, overrides, label)
     factors = [_factor_shape(spec, key, raw, label) for key, raw in spec.factors.items()]
     _check_design(spec, factors, label)
     heatmap = _check_heatmap(spec, factors, label)
@@ -617,20 +650,7 @@ def plan_from_dict(
     _check_points(points, base_params, label)
     _check_networks(points, base_params, base_dir, label)
     _check_comparison_points(comparisons, points, spec.design, label)
-    plan_hash = hashlib.sha256(
-        canonical_json(
-            {
-                "base": base_params.model_dump(mode="json"),
-                "factors": [f.describe() for f in factors],
-                "design": spec.design,
-                "samples": spec.samples,
-                "second_order": spec.second_order,
-                "seed": spec.seed,
-                "summary": summary_metrics,
-                "daily": daily_metrics,
-            }
-        ).encode("utf-8")
-    ).hexdigest()
+    plan_hash = _plan_hash(spec, base_params, factors, summary_metrics, daily_metrics)
     return SweepPlan(
         path=path,
         text=text,
@@ -645,7 +665,32 @@ def plan_from_dict(
         size=size,
         heatmap=heatmap,
         comparisons=comparisons,
+        overrides=overrides,
     )
+
+
+def _plan_hash(
+    spec: PlanFile,
+    base: ModelParams,
+    factors: list[Factor],
+    summary_metrics: list[str],
+    daily_metrics: list[str],
+) -> str:
+    """SHA-256 of everything that decides a run's result, except the number of replications."""
+    return hashlib.sha256(
+        canonical_json(
+            {
+                "base": base.model_dump(mode="json"),
+                "factors": [f.describe() for f in factors],
+                "design": spec.design,
+                "samples": spec.samples,
+                "second_order": spec.second_order,
+                "seed": spec.seed,
+                "summary": summary_metrics,
+                "daily": daily_metrics,
+            }
+        ).encode("utf-8")
+    ).hexdigest()
 
 
 def _is_factor_spec(_key: str, value: Any) -> bool:
@@ -728,6 +773,25 @@ def _apply_fixed(spec: PlanFile, base: ModelParams, label: str) -> ModelParams:
     for key in spec.fixed:
         _check_key(key, label, "fixed")
     return _resolve(base, spec.fixed, label, {key: f"fixed.{key}" for key in spec.fixed})
+
+
+def _apply_overrides(
+    spec: PlanFile, base: ModelParams, overrides: dict[str, Any], label: str
+) -> ModelParams:
+    """Values held at every point from the command line (``--set``), on top of ``[fixed]``."""
+    if not overrides:
+        return base
+    for key in overrides:
+        if key in RESERVED_KEYS:
+            raise PlanError(
+                f"{label}: --set {key}: {RESERVED_KEYS[key]}; change the plan's seed instead"
+            )
+        if key in spec.factors:
+            raise PlanError(
+                f"{label}: --set {key}: is a factor of this plan; a value held at every point "
+                "would replace its levels (change its levels in [factors] instead)"
+            )
+    return _resolve(base, overrides, label, {key: f"--set {key}" for key in overrides})
 
 
 def _check_key(key: str, label: str, table: str) -> Any:
@@ -902,12 +966,12 @@ def _check_comparison(spec: PlanFile, factors: list[Factor], i: int, label: str)
         }
     if canonical_json(arms["a"]) == canonical_json(arms["b"]):
         raise PlanError(f"{where}: a and b are the same factor values; a comparison needs two arms")
-    name = raw.name or f"{_arm_text(arms['b'])} vs {_arm_text(arms['a'])}"
+    name = raw.name or f"{values_text(arms['b'])} vs {values_text(arms['a'])}"
     return Comparison(name=name, a=arms["a"], b=arms["b"])
 
 
-def _arm_text(values: dict[str, Any]) -> str:
-    """``callback_kept = 0.9, refund_rule = never``: an arm as a comparison's default name shows it."""
+def values_text(values: dict[str, Any]) -> str:
+    """``callback_kept = 0.9, refund_rule = never``: factor values as people read them."""
     shown = []
     for key, value in values.items():
         text = (

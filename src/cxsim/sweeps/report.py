@@ -403,6 +403,10 @@ def _header(results: SweepResults, warnings: list[str]) -> list[str]:
         f"<code>{record['plan_hash'][:12]}</code>.</p>",
         _table_html(factors),
     ]
+    overrides = record.get("overrides") or {}
+    if overrides:
+        held = ", ".join(f"{k} = {level_label(v)}" for k, v in overrides.items())
+        parts.append(f"<p>Held at every point (cxsim sweep --set): {html.escape(held)}.</p>")
     parts += [f"<p class='warning'>Warning: {html.escape(w)}.</p>" for w in warnings]
     return parts
 
