@@ -81,6 +81,13 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
         "current folder or one above it)",
     )
     p.add_argument(
+        "--plotly",
+        choices=("inline", "cdn"),
+        default="inline",
+        help="inline (default): embed plotly.js in the HTML page, which then works offline "
+        "(about 4.6 MB); cdn: a small page that loads plotly.js from the internet when opened",
+    )
+    p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no table on stdout"
     )
 

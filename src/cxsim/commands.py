@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = runner.run(loaded, reps, params.market.seed, bar)
     finally:
         bar.close()
-    runner.write_run(result, out, force=args.force)
+    runner.write_run(result, out, force=args.force, plotly_js=args.plotly)
     if not args.quiet:
         print(_run_table(result))
         files = " ".join(runner.RUN_FILES)
@@ -172,7 +172,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         comparison = runner.compare(a, b, reps, base, bar)
     finally:
         bar.close()
-    runner.write_comparison(comparison, out, force=args.force)
+    runner.write_comparison(comparison, out, force=args.force, plotly_js=args.plotly)
     if not args.quiet:
         print(_compare_table(comparison))
         print(f"wrote {out}/: comparison.csv pairs.csv comparison.html")

@@ -333,8 +333,12 @@ def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.D
 # --------------------------------------------------------------------------- writing
 
 
-def write_run(result: RunResult, out: Path, force: bool = False) -> Path:
-    """Write timeseries.parquet/.csv, summary.json and report.html of ``result`` into ``out``."""
+def write_run(result: RunResult, out: Path, force: bool = False, plotly_js: str = "inline") -> Path:
+    """Write timeseries.parquet/.csv, summary.json and report.html of ``result`` into ``out``.
+
+    ``plotly_js``: ``inline`` (default) embeds plotly.js in the report, so it works offline;
+    ``cdn`` loads it from plotly's CDN when the page is opened.
+    """
     from cxsim import report
 
     frame = result.timeseries()
@@ -344,17 +348,21 @@ def write_run(result: RunResult, out: Path, force: bool = False) -> Path:
         frame.to_csv(tmp / "timeseries.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (tmp / "report.html").write_text(
-            report.run_report(result, frame, summary), encoding="utf-8"
+            report.run_report(result, frame, summary, plotly_js), encoding="utf-8"
         )
     return out
 
 
-def write_comparison(comparison: Comparison, out: Path, force: bool = False) -> Path:
-    """Write comparison.csv, pairs.csv and comparison.html into ``out``."""
+def write_comparison(
+    comparison: Comparison, out: Path, force: bool = False, plotly_js: str = "inline"
+) -> Path:
+    """Write comparison.csv, pairs.csv and comparison.html into ``out`` (``plotly_js`` as for runs)."""
     from cxsim import report
 
     with atomic_dir(out, force, written_by="cxsim compare") as tmp:
         comparison.table.to_csv(tmp / "comparison.csv", index=False)
         comparison.pairs.to_csv(tmp / "pairs.csv", index=False)
-        (tmp / "comparison.html").write_text(report.comparison_report(comparison), encoding="utf-8")
+        (tmp / "comparison.html").write_text(
+            report.comparison_report(comparison, plotly_js), encoding="utf-8"
+        )
     return out
