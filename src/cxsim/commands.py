@@ -16,9 +16,9 @@ from typing import Any
 from cxsim import runner, scenario
 from cxsim.errors import EXIT_FAILED, EXIT_OK, InputError
 from cxsim.files import check_output_folder
-from cxsim.params import ModelParams
+from cxsim.params import WORLD_KEY, ModelParams
 from cxsim.scenario import Scenario
-from cxsim.version import __version__
+from cxsim.version import WORLD_VERSION, __version__
 
 # --------------------------------------------------------------------------- helpers
 
@@ -227,6 +227,11 @@ def scenario_schema() -> dict[str, Any]:
     schema["description"] = (
         "A cxsim scenario file (TOML): its tables are the fields of cxsim.params.ModelParams."
     )
+    schema.setdefault("properties", {})[WORLD_KEY] = {
+        "type": "string",
+        "description": "The world this file was written for (cxsim.version.WORLD_VERSION, "
+        f'e.g. "{WORLD_VERSION}"); another world refuses to run it. See CHANGELOG.md.',
+    }
     policy = schema.get("$defs", {}).get("CompanyParams", {}).get("properties", {}).get("policy")
     if policy is not None and "$ref" in policy:
         ref = policy.pop("$ref")

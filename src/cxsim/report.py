@@ -384,7 +384,8 @@ def _provenance(summary: dict[str, Any]) -> str:
         ("wall time", f"{prov['wall_seconds']:.1f} s"),
         (
             "versions",
-            f"cxsim {prov['cxsim']}, Python {prov['python']}, NumPy {prov['numpy']}, "
+            f"cxsim {prov['cxsim']} (world {prov.get('world', '?')}), Python {prov['python']}, "
+            f"NumPy {prov['numpy']}, "
             f"Mesa {prov['mesa']}, pandas {prov['pandas']}",
         ),
         ("platform", prov["platform"]),

@@ -37,6 +37,7 @@ from cxsim.run import run_market
 from cxsim.scenario import Scenario, ScenarioError
 from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES, summarize
+from cxsim.version import WORLD_VERSION
 
 #: Figures in the paired-difference table of ``cxsim compare``.
 COMPARE_FIGURES = (
@@ -181,6 +182,7 @@ def provenance(started: str, wall_seconds: float) -> dict[str, Any]:
     """Versions and times that let a reader rerun a result bit for bit."""
     return {
         "cxsim": cxsim.__version__,
+        "world": WORLD_VERSION,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "mesa": mesa.__version__,

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from cxsim.params.retired import retired_message
 from cxsim.params.schema import ModelParams
 
 
@@ -104,6 +105,9 @@ def field_info(key: str) -> FieldInfo:
             model = group
         found = model.model_fields.get(part)
         if found is None:
+            retired = retired_message(parts[: depth + 1])
+            if retired is not None:
+                raise DottedKeyError(retired)
             raise DottedKeyError("not a parameter of the scenario schema" + suggest_key(str(key)))
         info = found
     if info is None:
