@@ -162,6 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="cmd_schema")
 
+    p = sub.add_parser(
+        "new",
+        help="write a commented scenario file with every parameter, to start a scenario from",
+        description="Write NAME.toml: every parameter at its default (or at a story's value "
+        "with --from), grouped by table, each with its meaning and the values it accepts as "
+        "comments. Loading it gives exactly those parameters. Never replaces a file.",
+    )
+    p.add_argument("name", metavar="NAME", help="the new scenario's name or path (NAME.toml)")
+    p.add_argument(
+        "--from",
+        dest="story",
+        metavar="STORY",
+        help="start from a shipped story (cxsim scenarios) or a scenario file",
+    )
+    p.set_defaults(handler="cmd_new")
+
     # Sweeps and the dashboard keep their commands next to their code.
     add_sweep_commands(sub)
     add_dashboard_commands(sub)

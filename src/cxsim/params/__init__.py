@@ -11,6 +11,7 @@
 from cxsim.params.errors import ParameterError, describe_error, format_loc, format_validation_error
 from cxsim.params.keys import (
     DottedKeyError,
+    allowed_values,
     bounds,
     did_you_mean,
     field_info,
@@ -28,6 +29,7 @@ from cxsim.params.resolve import (
     WorldPinError,
     check_world,
     defaults,
+    get_dotted,
     resolve,
     set_dotted,
 )
@@ -81,6 +83,7 @@ __all__ = [
     "VoiceParams",
     "WordOfMouthParams",
     "WorldPinError",
+    "allowed_values",
     "bounds",
     "check_world",
     "defaults",
@@ -91,6 +94,7 @@ __all__ = [
     "format_loc",
     "format_validation_error",
     "generic",
+    "get_dotted",
     "leaf_annotation",
     "parse_key",
     "resolve",

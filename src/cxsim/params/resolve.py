@@ -106,10 +106,10 @@ def defaults() -> Tables:
     return copy.deepcopy(_defaults())
 
 
-def _default_at(parts: list[str | int]) -> Any:
-    """The default value at a path of the schema (``None`` where there is none)."""
-    node: Any = _defaults()
-    for part in parts:
+def get_dotted(data: Any, key: str | list[str | int]) -> Any:
+    """The value at dotted ``key`` (or its parts) in a tree of tables; ``None`` where there is none."""
+    node: Any = data
+    for part in parse_key(key) if isinstance(key, str) else key:
         if isinstance(part, int):
             if not isinstance(node, list) or part >= len(node):
                 return None
@@ -118,7 +118,12 @@ def _default_at(parts: list[str | int]) -> Any:
             node = node.get(part)
         else:
             return None
-    return copy.deepcopy(node)
+    return node
+
+
+def _default_at(parts: list[str | int]) -> Any:
+    """The default value at a path of the schema (``None`` where there is none)."""
+    return copy.deepcopy(get_dotted(_defaults(), parts))
 
 
 def set_dotted(data: Tables, key: str, value: Any) -> None:
