@@ -349,6 +349,28 @@ def summary_table(summary: dict[str, Any]) -> str:
     return f"<table><tr><th>figure</th>{head}</tr>{''.join(body)}</table>"
 
 
+def market_table(summary: pd.DataFrame) -> str:
+    """The figures of one market (``Market.summary()``) as the run report's table (no intervals)."""
+    from cxsim.summary import FIGURES
+
+    companies = [
+        {
+            "name": str(name),
+            "figures": {
+                figure: {"mean": _finite(row[figure]), "ci95": None, "meaning": meaning}
+                for figure, meaning in FIGURES.items()
+            },
+        }
+        for name, row in summary.iterrows()
+    ]
+    return summary_table({"companies": companies})
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def _paragraphs(lines: list[str]) -> str:
     """Comment lines as HTML paragraphs: blank lines separate paragraphs."""
     paragraphs: list[list[str]] = [[]]

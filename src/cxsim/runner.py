@@ -12,6 +12,7 @@ renamed into place when complete, so a run that fails leaves nothing behind.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import platform
@@ -106,6 +107,20 @@ class RunResult:
     def timeseries(self) -> pd.DataFrame:
         """Tidy daily results of all replications: day, company, replication, metrics, retained."""
         return pd.concat([r.frame for r in self.replications], ignore_index=True)
+
+    def _repr_html_(self) -> str:
+        """The run's figures as a table, for notebooks (as in report.html, without its charts)."""
+        from cxsim import report
+
+        params = self.scenario.params
+        reps = len(self.replications)
+        intervals = "; means with 95% confidence intervals" if reps > 1 else ""
+        return (
+            f"<p><b>{html.escape(self.scenario.name)}</b>: {params.market.customers:,} people, "
+            f"{params.market.days:,} days, {reps} replication{'s' if reps != 1 else ''} "
+            f"(seed {self.base_seed}){intervals}. {html.escape(report.MONEY_NOTE)}</p>"
+            + report.summary_table(self.summary())
+        )
 
     def figure_values(self, company: str, figure: str) -> np.ndarray:
         """Values of ``figure`` for ``company``, one per replication."""
@@ -270,6 +285,19 @@ class Comparison:
     b: RunResult
     table: pd.DataFrame
     pairs: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        """The paired differences as a table, for notebooks (as in comparison.html)."""
+        from cxsim import report
+
+        reps = len(self.a.replications)
+        return (
+            f"<p><b>{html.escape(self.b.scenario.name)}</b> (B) minus "
+            f"<b>{html.escape(self.a.scenario.name)}</b> (A): {reps} paired replications "
+            f"(seed {self.a.base_seed}); 95% paired-t confidence intervals. Shares in %, "
+            "their differences in percentage points; money in dollars ($).</p>"
+            + report.comparison_table(self)
+        )
 
 
 def compare(
