@@ -51,3 +51,7 @@ def test_the_documentation_site_builds_strictly(tmp_path: Path) -> None:
         ("changelog.html", "Pinning a world"),
     ]:
         assert text in (site / page).read_text(encoding="utf-8"), page
+    # Sphinx roles in docstrings are shown as code, not printed literally
+    runner = (site / "reference" / "runner.html").read_text(encoding="utf-8")
+    assert ":func:" not in runner
+    assert "<code>cxsim.run.run_market</code>" in runner
