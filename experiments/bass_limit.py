@@ -122,6 +122,7 @@ def main() -> None:
         f"RMSE vs Bass closed form <= {worst:.4f} at N={max(SIZES):,}; falls as N^{np.mean(list(slopes.values())):.2f} "
         "(a single run's noise: theory N^-0.5; the bias of the mean curve, which shrinks like 1/N, is below it)",
         {"rmse": summary.to_dict("records"), "seconds": timer.seconds},
+        kind="verification",
     )
 
 

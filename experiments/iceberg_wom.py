@@ -289,7 +289,13 @@ def main() -> None:
             for figure in (*CHANNELS, "referral_per_1000_positive_hearings")
         },
     }
-    write_headline(NAME, "Complaint iceberg, word-of-mouth reach and referral", headline, details)
+    write_headline(
+        NAME,
+        "Complaint iceberg, word-of-mouth reach and referral",
+        headline,
+        details,
+        kind="verification",
+    )
 
 
 if __name__ == "__main__":

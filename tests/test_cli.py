@@ -346,6 +346,37 @@ def test_memory_refusal_compares_with_available_memory(monkeypatch: pytest.Monke
         scenario.check_memory(loaded)
 
 
+def test_memory_refusal_names_days_times_replications_when_the_result_tables_dominate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A century a run, 100,000 replications: the result tables need terabytes, the people 2 MB.
+    loaded = scenario.load("manage_vs_fix", {"market.days": 36_500})
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.check_memory(loaded, 100_000, available=8 * 1024**3)
+    message = str(caught.value)
+    assert "market.days: the result tables of 100,000 replications x 36,500 days" in message
+    assert message.endswith("lower the replications (-r) or market.days")
+    assert "market.customers" not in message
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cxsim(capsys, "run", "manage_vs_fix", "-r", "100000", "--days", "36500")
+    assert_bad_input(code, err, "manage_vs_fix", "market.days", "replications", "GiB")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_refusal_names_a_second_cause_that_takes_a_quarter_or_more() -> None:
+    loaded = scenario.load("manage_vs_fix", {"market.customers": 20_000_000, "market.days": 36_500})
+    terms = scenario.memory_terms(loaded.params, 100)
+    assert sum(terms.values()) == scenario.peak_bytes(loaded.params, 100)
+    assert terms["result tables"] > sum(terms.values()) / 4
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.check_memory(loaded, 100, available=2 * 1024**3)
+    message = str(caught.value)
+    assert "market.customers: 20,000,000 people with mean degree 10" in message
+    assert (
+        "the result tables of 100 replications x 36,500 days x 2 companies need another" in message
+    )
+
+
 def test_available_memory_is_read_from_the_machine() -> None:
     assert scenario.available_memory() > 0
 

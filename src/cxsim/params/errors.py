@@ -57,6 +57,8 @@ def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
 
 
 def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as a scenario file (TOML) or JSON spells it
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):

@@ -22,7 +22,14 @@ ASSUMPTION = "assumption"
 
 
 def param(default: Any, description: str, source: str = ASSUMPTION, **constraints: Any) -> Any:
-    """Declare a documented parameter: default, meaning, where the default comes from."""
+    """Declare a documented parameter: default, meaning, where the default comes from.
+
+    A number is validated strictly: ``true`` and ``false`` are not numbers (pydantic
+    would read them as 1 and 0, so ``days = true`` would run one day), nor are
+    strings of digits, nor is 2.0 a whole number.
+    """
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        constraints.setdefault("strict", True)
     return Field(
         default, description=description, json_schema_extra={"source": source}, **constraints
     )
@@ -802,6 +809,7 @@ class CompanyParams(Strict):
     quoted_price: float | None = param(
         None,
         "Price quoted by marketing or an estimate; above-quote prices disappoint. None = price.",
+        strict=True,
     )
     unit_cost: float = param(
         70.0, "Cost of goods per purchase (the cost to serve the customer comes on top).", ge=0.0

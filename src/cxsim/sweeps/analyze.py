@@ -92,16 +92,22 @@ class SweepResults:
         return int(self.runs["run_id"].nunique())
 
 
-def load_results(out_dir: str | os.PathLike[str]) -> SweepResults:
-    """Read a sweep folder.
+def load_results(
+    out_dir: str | os.PathLike[str], *, store: SweepStore | None = None
+) -> SweepResults:
+    """Read a sweep folder (``store``: the folder's store, if the caller has one).
+
+    Parts that cannot be read are skipped, each with an
+    :class:`~cxsim.sweeps.store.UnreadablePartWarning`.
 
     Raises:
         PlanError: if the folder is not a sweep folder.
 
     """
-    store = SweepStore(out_dir)
+    store = store or SweepStore(out_dir)
     record = store.read_record()
     runs = store.runs_frame()
+    store.warn_unreadable_parts()
     runs = runs[
         (runs["point"] < int(record["points"]))
         & (runs["replication"] < int(record["replications"]))
@@ -109,11 +115,15 @@ def load_results(out_dir: str | os.PathLike[str]) -> SweepResults:
     return SweepResults(Path(out_dir), record, runs.reset_index(drop=True))
 
 
-def load_daily(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The kept daily series of a sweep: run, point, replication, company, day, metrics."""
-    store = SweepStore(out_dir)
+def load_daily(out_dir: str | os.PathLike[str], *, store: SweepStore | None = None) -> pd.DataFrame:
+    """The kept daily series of a sweep: run, point, replication, company, day, metrics.
+
+    Parts that cannot be read are skipped with a warning, as in :func:`load_results`.
+    """
+    store = store or SweepStore(out_dir)
     record = store.read_record()
     daily = store.daily_frame()
+    store.warn_unreadable_parts()
     keep = (daily["point"] < int(record["points"])) & (
         daily["replication"] < int(record["replications"])
     )
@@ -294,8 +304,7 @@ def sobol_indices(results: SweepResults) -> SobolIndices:
     """
     from SALib.analyze import sobol as sobol_analyze
 
-    from cxsim.sweeps.design import salib_problem
-    from cxsim.sweeps.plan import Factor
+    from cxsim.sweeps.design import Factor, salib_problem
 
     record = results.record
     if record["design"] != "sobol":

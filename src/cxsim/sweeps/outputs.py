@@ -16,6 +16,7 @@ import pandas as pd
 from cxsim.files import atomic_write_text
 from cxsim.sweeps.analyze import load_daily, load_results, point_summary, sobol_indices
 from cxsim.sweeps.report import write_report
+from cxsim.sweeps.store import SweepStore
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
@@ -51,7 +52,8 @@ def analyze(
         PlanError: if ``sweep_dir`` is not a sweep folder.
 
     """
-    results = load_results(sweep_dir)
+    store = SweepStore(sweep_dir)
+    results = load_results(sweep_dir, store=store)
     target = Path(out_dir) if out_dir is not None else Path(sweep_dir)
     target.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
@@ -88,7 +90,7 @@ def analyze(
         files.append(path)
 
     if report:
-        daily = load_daily(sweep_dir) if results.record["daily_metrics"] else None
+        daily = load_daily(sweep_dir, store=store) if results.record["daily_metrics"] else None
         path = target / "sweep_report.html"
         write_report(results, summary, sobol, daily, path)
         files.append(path)
