@@ -91,7 +91,7 @@ def test_summary_has_figures_per_company_and_provenance(flagship_run: Path) -> N
     assert summary["run"]["seed"] == 1
     assert summary["run"]["replication_indices"] == [0]
     prov = summary["provenance"]
-    for key in ("cxsim", "python", "numpy", "mesa", "wall_seconds", "started"):
+    for key in ("cxsim", "world", "python", "numpy", "mesa", "wall_seconds", "started"):
         assert prov[key] is not None, key
     names = [c["name"] for c in summary["companies"]]
     assert names == ["managing", "fixing"]

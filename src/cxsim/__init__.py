@@ -25,6 +25,9 @@ _LAZY = {
     "ParameterError": "cxsim.params",
     "resolve": "cxsim.params",
     "sweep": "cxsim.sweeps",
+    # cxsim.sweeps.analyze is also a submodule's name, which shadows the function once that
+    # module is imported; cxsim.analyze is always the function.
+    "analyze": "cxsim.sweeps.outputs",
 }
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     )
     from cxsim.run import run_market
     from cxsim.sweeps import sweep
+    from cxsim.sweeps.outputs import analyze
 
 __all__ = [
     "POLICY_PRESETS",
@@ -48,6 +52,7 @@ __all__ = [
     "ParameterError",
     "PolicyParams",
     "__version__",
+    "analyze",
     "resolve",
     "run_market",
     "sweep",

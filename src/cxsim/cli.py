@@ -7,6 +7,8 @@ Commands::
     cxsim validate SCENARIO ...
     cxsim scenarios
     cxsim schema
+    cxsim new NAME [--from STORY]
+    cxsim completion bash|zsh|tcsh
 
 Exit codes: 0 ok, 2 bad input (one line on stderr naming the file and the field;
 nothing written), 1 internal error.
@@ -19,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cxsim.dashboard.cli import add_commands as add_dashboard_commands
 from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, InputError
@@ -78,6 +81,13 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
         "current folder or one above it)",
     )
     p.add_argument(
+        "--plotly",
+        choices=("inline", "cdn"),
+        default="inline",
+        help="inline (default): embed plotly.js in the HTML page, which then works offline "
+        "(about 4.6 MB); cdn: a small page that loads plotly.js from the internet when opened",
+    )
+    p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no table on stdout"
     )
 
@@ -111,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare two scenarios on common random numbers (paired differences B - A)",
         description="Run A and B as the same runs (root seed, replication r) and print, per company "
         "position, the mean paired difference B - A of retention, market share, profit, NPS and "
-        "complaints per customer-year with 95%% paired-t confidence intervals; writes comparison.csv, "
+        "complaints per customer-year with 95% paired-t confidence intervals; writes comparison.csv, "
         "pairs.csv and comparison.html into DIR.",
     )
     p.add_argument("a", metavar="A", help="first scenario (the baseline)")
@@ -152,10 +162,93 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="cmd_schema")
 
+    p = sub.add_parser(
+        "new",
+        help="write a commented scenario file with every parameter, to start a scenario from",
+        description="Write NAME.toml: every parameter at its default (or at a story's value "
+        "with --from), grouped by table, each with its meaning and the values it accepts as "
+        "comments. Loading it gives exactly those parameters. Never replaces a file.",
+    )
+    p.add_argument("name", metavar="NAME", help="the new scenario's name or path (NAME.toml)")
+    p.add_argument(
+        "--from",
+        dest="story",
+        metavar="STORY",
+        help="start from a shipped story (cxsim scenarios) or a scenario file",
+    )
+    p.set_defaults(handler="cmd_new")
+
     # Sweeps and the dashboard keep their commands next to their code.
     add_sweep_commands(sub)
     add_dashboard_commands(sub)
+
+    p = sub.add_parser(
+        "completion",
+        help="print the shell completion script (bash, zsh or tcsh)",
+        description="Print a script that completes cxsim's commands, options, scenario files, "
+        "shipped scenario names and folders as you type. Install it once, e.g. bash: cxsim "
+        "completion bash > ~/.local/share/bash-completion/completions/cxsim; zsh: cxsim "
+        "completion zsh > ~/.zfunc/_cxsim (with ~/.zfunc on your fpath, before compinit).",
+    )
+    p.add_argument("shell", metavar="SHELL", choices=COMPLETION_SHELLS, help="bash, zsh or tcsh")
+    p.set_defaults(handler=_cmd_completion)
     return parser
+
+
+# --------------------------------------------------------------------------- completion
+
+#: Shells whose completion scripts shtab writes.
+COMPLETION_SHELLS = ("bash", "zsh", "tcsh")
+
+#: Arguments completed as a scenario file or a shipped scenario's name (by destination), as
+#: folders and as files (by metavar), so the sweep and dashboard commands need no shtab import.
+_SCENARIO_DESTS = {"scenario", "scenarios", "a", "b", "story"}
+_FOLDER_METAVARS = {"DIR"}
+_FILE_METAVARS = {"PLAN", "FILE"}
+
+
+def _scenario_completer(names: list[str]) -> dict[str, Any]:
+    """The ``.complete`` hint (for shtab) of a scenario: a file, or a shipped scenario's name."""
+    words = " ".join(names)
+    return {
+        "bash": "_cxsim_scenarios",
+        "zsh": "_cxsim_scenarios",
+        "tcsh": "f",
+        "preamble": {
+            "bash": f'_cxsim_scenarios() {{\n  compgen -f -- "$1"\n  compgen -W "{words}" -- "$1"\n}}\n',
+            "zsh": "_cxsim_scenarios() {\n  _alternative 'files:scenario file:_files' "
+            f"'shipped:shipped scenario:({words})'\n}}\n",
+        },
+    }
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    """``cxsim completion SHELL``: print the completion script (shtab is imported only here)."""
+    import shtab
+
+    parser = build_parser()
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    scenario = _scenario_completer(names)
+    for action in _all_actions(parser):
+        metavar = action.metavar if isinstance(action.metavar, str) else None
+        if action.dest in _SCENARIO_DESTS:
+            action.complete = scenario  # type: ignore[attr-defined]
+        elif metavar in _FOLDER_METAVARS:
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+        elif metavar in _FILE_METAVARS:
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+    print(shtab.complete(parser, shell=args.shell), end="")
+    return 0
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every argument of ``parser`` and of its subcommands."""
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                actions.extend(_all_actions(sub))
+    return actions
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The ``cxsim`` commands' work: run, compare, validate, scenarios, schema.
+"""The ``cxsim`` commands' work: run, compare, validate, scenarios, schema, new.
 
 :mod:`cxsim.cli` builds the parser (light, so ``cxsim --help`` answers at once)
 and imports this module only to run a command.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ from typing import Any
 from cxsim import runner, scenario
 from cxsim.errors import EXIT_FAILED, EXIT_OK, InputError
 from cxsim.files import check_output_folder
-from cxsim.params import ModelParams
+from cxsim.params import WORLD_KEY, ModelParams, resolve
 from cxsim.scenario import Scenario
-from cxsim.version import __version__
+from cxsim.version import WORLD_VERSION, __version__
 
 # --------------------------------------------------------------------------- helpers
 
@@ -120,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = runner.run(loaded, reps, params.market.seed, bar)
     finally:
         bar.close()
-    runner.write_run(result, out, force=args.force)
+    runner.write_run(result, out, force=args.force, plotly_js=args.plotly)
     if not args.quiet:
         print(_run_table(result))
         files = " ".join(runner.RUN_FILES)
@@ -172,7 +173,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         comparison = runner.compare(a, b, reps, base, bar)
     finally:
         bar.close()
-    runner.write_comparison(comparison, out, force=args.force)
+    runner.write_comparison(comparison, out, force=args.force, plotly_js=args.plotly)
     if not args.quiet:
         print(_compare_table(comparison))
         print(f"wrote {out}/: comparison.csv pairs.csv comparison.html")
@@ -227,6 +228,11 @@ def scenario_schema() -> dict[str, Any]:
     schema["description"] = (
         "A cxsim scenario file (TOML): its tables are the fields of cxsim.params.ModelParams."
     )
+    schema.setdefault("properties", {})[WORLD_KEY] = {
+        "type": "string",
+        "description": "The world this file was written for (cxsim.version.WORLD_VERSION, "
+        f'e.g. "{WORLD_VERSION}"); another world refuses to run it. See CHANGELOG.md.',
+    }
     policy = schema.get("$defs", {}).get("CompanyParams", {}).get("properties", {}).get("policy")
     if policy is not None and "$ref" in policy:
         ref = policy.pop("$ref")
@@ -238,3 +244,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
     """``cxsim schema``: print the JSON Schema of scenario files."""
     print(json.dumps(scenario_schema(), indent=2))
     return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """``cxsim new``: write a commented scenario file with every parameter (never over a file)."""
+    from cxsim import scaffold
+
+    path = scaffold.target_path(args.name)
+    params: ModelParams | None = None
+    header: list[str] = []
+    story = None
+    if args.story is not None:
+        loaded = scenario.load(args.story)
+        params = _relocated(loaded, path.parent)
+        header, story = loaded.header, loaded.name
+    text = scaffold.scenario_text(params, name=path.stem, story=story, story_header=header)
+    scenario.from_text(text, path, check_network_file=False)  # what is written must load
+    scaffold.write_new(path, text)
+    start = f"the story {story}'s values" if story else "its default"
+    print(f"wrote {path}: every parameter at {start}, with its meaning; run it: cxsim run {path}")
+    return EXIT_OK
+
+
+def _relocated(loaded: Scenario, folder: Path) -> ModelParams:
+    """A scenario's parameters with a relative network file path made relative to ``folder``."""
+    path = loaded.params.network.path
+    if path is None or Path(path).is_absolute() or loaded.base_dir is None:
+        return loaded.params
+    moved = os.path.relpath(loaded.base_dir / path, folder.resolve())
+    return resolve(loaded.params, {"network.path": moved}, label=loaded.label)

@@ -64,8 +64,22 @@ def temp_name(suffix: str = "") -> str:
     return f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, durable: bool = True) -> None:
-    """Write ``path`` with ``write(handle)`` so that it is either the old file or the complete new one."""
+def atomic_write(
+    path: Path,
+    write: Callable[[IO[bytes]], None],
+    *,
+    durable: bool = True,
+    replace: bool = True,
+) -> None:
+    """Write ``path`` with ``write(handle)`` so that it is either the old file or the complete new one.
+
+    With ``replace=False`` an existing file is never replaced, even by a writer racing this
+    one: the complete file is published by a hard link, which fails if the name exists.
+
+    Raises:
+        FileExistsError: with ``replace=False``, if ``path`` exists.
+
+    """
     path = Path(path)
     temp = path.parent / temp_name(path.suffix)
     try:
@@ -74,7 +88,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, durable: boo
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            _publish_new(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -82,14 +99,30 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, durable: boo
         fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda handle: handle.write(data), durable=durable)
+def _publish_new(temp: Path, path: Path) -> None:
+    """Give the complete ``temp`` the name ``path`` only if no file has it."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(temp, path)
+        return
+    temp.unlink()
 
 
-def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+def atomic_write_bytes(
+    path: Path, data: bytes, *, durable: bool = True, replace: bool = True
+) -> None:
+    """Write ``data`` to ``path`` atomically (``replace=False``: never over an existing file)."""
+    atomic_write(path, lambda handle: handle.write(data), durable=durable, replace=replace)
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = True, replace: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (``replace=False``: never over an existing file)."""
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable, replace=replace)
 
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:

@@ -378,6 +378,20 @@ class Market(mesa.Model):
         """Whole-run figures per company (see :func:`cxsim.summary.summarize`)."""
         return summarize(self.results_frame(), self.params)
 
+    def _repr_html_(self) -> str:
+        """The market at a glance, for notebooks: its size, its day, and its figures so far."""
+        from cxsim import report
+
+        p = self.params
+        head = (
+            f"<p><b>Market</b>: {p.market.customers:,} people, {len(self.companies)} companies, "
+            f"day {self.day:,} of {p.market.days:,}, seed {p.market.seed}, replication "
+            f"{self.replication}.</p>"
+        )
+        if self.day == 0:
+            return head + "<p>Not run yet: call <code>run()</code>.</p>"
+        return head + report.market_table(self.summary())
+
     def journey_frame(self) -> pd.DataFrame:
         """The journey log of the sampled customers: day, customer, company, event."""
         return self.journey.to_frame([c.name for c in self.companies])

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from cxsim.errors import InputError
 from cxsim.params.keys import DottedKeyError, did_you_mean, parse_key, submodel
+from cxsim.params.retired import retired_message
 from cxsim.params.schema import ModelParams
 
 
@@ -123,6 +124,9 @@ def describe_error(err: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
     loc = _clean_loc(tuple(err.get("loc", ())))
     kind = err["type"]
     if kind == "extra_forbidden":
+        retired = retired_message(loc)
+        if retired is not None:
+            return loc, retired
         key = str(loc[-1])
         group = _schema_at(loc[:-1])
         names = list(group.model_fields) if group is not None else []
