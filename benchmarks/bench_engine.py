@@ -36,6 +36,7 @@ def bench_cxsim(customers: int, days: int) -> dict[str, float]:
     base_rss = peak_rss_bytes()
     start = time.perf_counter()
     model = Market(
+        seed=1,
         **{
             "market.customers": customers,
             "market.days": days,
@@ -46,7 +47,7 @@ def bench_cxsim(customers: int, days: int) -> dict[str, float]:
                 {"name": "fixing", "policy": "fix"},
                 {"name": "mixed", "policy": {"preset": "fix", "refund_rule": "policy"}},
             ],
-        }
+        },
     )
     built = time.perf_counter()
     model.run()

@@ -25,8 +25,12 @@ QUIET = {
 def make_market(
     customers: int = 2000, days: int = 30, quiet: bool = False, **overrides: Any
 ) -> Market:
-    """A small market; ``quiet`` turns off adoption, leaving and reviews."""
-    settings: dict[str, Any] = {"market.customers": customers, "market.days": days}
+    """A small market of seed 1 (unless ``market.seed`` says otherwise); ``quiet`` turns off adoption, leaving and reviews."""
+    settings: dict[str, Any] = {
+        "market.customers": customers,
+        "market.days": days,
+        "market.seed": 1,
+    }
     if quiet:
         settings.update(QUIET)
     settings.update(overrides)

@@ -84,6 +84,9 @@ def test_a_sweeps_figures_are_drawn_from_its_folder(sweep_dir: Path) -> None:
         cxsim.sweeps.load_results(sweep_dir), "retention"
     ).to_plotly_json() == (effects.to_plotly_json())
     assert len(plot.heatmap(sweep_dir, "profit").data) == 2  # one panel per company
+    contrasts = plot.contrasts(sweep_dir, "retention")
+    assert contrasts is not None
+    assert {t.name for t in contrasts.data} == {"managing", "fixing"}
     daily = plot.daily(sweep_dir, "customers")
     assert daily is not None
     with pytest.raises(ValueError, match="need a sobol design"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cxsim import cli, scaffold, scenario
-from cxsim.params import ModelParams, field_info, field_paths
+from cxsim.params import field_info, field_paths, resolve
 from cxsim.shipped import shipped_scenarios
 from cxsim.version import WORLD_VERSION
 
@@ -27,7 +27,9 @@ def test_a_new_scenario_loads_to_exactly_the_defaults(
     written = tmp_path / "my_market.toml"
     assert out.startswith(f"wrote {written}")
     loaded = scenario.load(written)
-    assert loaded.params.model_dump() == ModelParams().model_dump()
+    # The defaults as every scenario file gets them (the seed, unset in the schema, is 1).
+    assert loaded.params.model_dump() == resolve(None).model_dump()
+    assert "\nseed = 1\n" in written.read_text(encoding="utf-8")
     assert loaded.description.startswith("my_market: ")
 
 

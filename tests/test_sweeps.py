@@ -161,6 +161,13 @@ def test_sobol_design_has_saltelli_size(tmp_path: Path) -> None:
     assert len(plan.points) == 8 * (2 + 2)
 
 
+#: A named comparison of the tiny plan's callback_kept levels (arm B's value to fill in).
+COMPARISON = """
+[[comparisons]]
+a = {{ "companies.0.policy.callback_kept" = 0.0 }}
+b = {{ "companies.0.policy.callback_kept" = {b} }}
+"""
+
 PLAN_ERRORS = [
     # (change to the tiny plan, text the one-line error must contain)
     (("design = ", "desing = "), "desing: unknown key 'desing'; did you mean design?"),
@@ -200,6 +207,25 @@ PLAN_ERRORS = [
     ),
     (("replications = 2", "replications = 0"), "replications: expected a number >= 1, got 0"),
     (("seed = 7", "seed = [7"), "not valid TOML"),
+    (
+        ("seed = 7", 'seed = 7\nheatmap = ["companies.0.policy.refund_rul", "market.days"]'),
+        "heatmap: 'companies.0.policy.refund_rul' is not a factor of this plan; "
+        "did you mean companies.0.policy.refund_rule?",
+    ),
+    (("seed = 7", 'seed = 7\nheatmap = ["market.days"]'), "heatmap: expected a list of two"),
+    (
+        ("[factors]", f"{COMPARISON.format(b='0.5')}\n[factors]"),
+        "comparisons[0].b.companies.0.policy.callback_kept: 0.5 is not one of the factor's "
+        "values (0.0, 1.0)",
+    ),
+    (
+        ("[factors]", f"{COMPARISON.format(b='1.0')}c = 1\n[factors]"),
+        "comparisons[0].c: unknown key 'c'; expected one of name, a, b",
+    ),
+    (
+        ("[factors]", f"{COMPARISON.format(b='0.0')}\n[factors]"),
+        "comparisons[0]: a and b are the same factor values",
+    ),
 ]
 
 
@@ -474,7 +500,9 @@ def test_analyze_writes_summary_with_confidence_intervals_and_report(tmp_path: P
     assert "<script src=" not in report.replace('<script src="data:', "")
 
 
-def test_sobol_indices_find_the_factor_that_matters(tmp_path: Path) -> None:
+def test_sobol_indices_find_the_factor_that_matters_and_too_few_samples_are_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (
         """
 name = "sobol"
@@ -498,7 +526,17 @@ summary = ["profit"]
     path = write_plan(tmp_path, text)
     out = tmp_path / "out"
     assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "-q"]) == 0
+    capsys.readouterr()
     assert main(["analyze", str(out), "-q"]) == 0
+    # 4 samples: the bootstrap intervals are far wider than +-0.1, and the warning says so.
+    err = capsys.readouterr().err
+    assert "cxsim: warning: Sobol' indices from 4 samples are too uncertain to read" in err
+    assert "intervals narrow as 1/sqrt(samples), so about samples = " in err
+    assert len(err.strip().splitlines()) == 1
+    precision = pd.read_csv(out / "sobol_precision.csv")
+    assert not precision["readable"].any()
+    report = (out / "sweep_report.html").read_text(encoding="utf-8").replace("&#x27;", "'")
+    assert "Warning: Sobol' indices from 4 samples are too uncertain to read" in report
     indices = pd.read_csv(out / "sobol_indices.csv")
     fixing = indices[indices["company"] == "fixing"].set_index("factor")
     assert fixing.loc["companies.1.price", "ST"] > 0.5

@@ -11,6 +11,7 @@ import numpy as np
 
 from cxsim import Market
 from cxsim.customers import PROSPECT
+from cxsim.params import resolve
 from cxsim.reach import WordOfMouthReach, measure_reach, retelling_generations
 from cxsim.stages import retention, word_of_mouth
 
@@ -55,7 +56,7 @@ def branching_reach(
 def reach_run(days: int = 90, **overrides) -> WordOfMouthReach:
     reach = WordOfMouthReach()
     Market(
-        **{"market.customers": 20_000, "market.days": days, **MIXED, **overrides},
+        **{"market.customers": 20_000, "market.days": days, "market.seed": 1, **MIXED, **overrides},
         observers=[reach],
     ).run()
     return reach
@@ -97,7 +98,7 @@ def test_one_storys_reach_stays_near_its_first_hand_audience_on_the_default_smal
     # Capped by degree, retellers reach at most Poisson(retell_audience) people, so reach is
     # at most the first-hand listeners x the branching sum with uncapped retellings.
     reach = WordOfMouthReach()
-    market = Market(**{"market.customers": 20_000, "market.days": 120}, observers=[reach])
+    market = Market(**{"market.customers": 20_000, "market.days": 120}, seed=1, observers=[reach])
     market.run()
     wom = market.params.behaviour.word_of_mouth
     generations = retelling_generations(wom)
@@ -178,7 +179,7 @@ def test_a_person_who_hears_a_story_twice_is_reached_once():
 
 
 def test_measure_reach_runs_a_market_and_reports_reach_per_sign():
-    totals = measure_reach(Market(**{"market.customers": 3000, "market.days": 60}).params)
+    totals = measure_reach(resolve(None, {"market.customers": 3000, "market.days": 60}))
     assert list(totals.index) == ["negative", "positive", "negative : positive"]
     assert (totals.loc[["negative", "positive"], "first_hand_stories"] > 0).all()
 

@@ -19,8 +19,8 @@ from cxsim.events import Event
 from cxsim.journey import JourneyLog
 from cxsim.params import ModelParams, resolve
 from cxsim.results import METRICS, Results
-from cxsim.rng import Streams, bernoulli_indices
-from cxsim.summary import summarize
+from cxsim.rng import Streams, bernoulli_indices, fresh_seed, root_seed
+from cxsim.summary import FIGURES, figures_to_date, summarize
 
 
 class Observer(Protocol):
@@ -42,13 +42,22 @@ class ResultsCollector(mesa.DataCollector):
 
     ``model_vars[name][i]`` is the value after step ``i + 1`` (day ``i + 1``),
     as with a collector called at the end of each step, so ``mesa.batch_run``
-    and ``get_model_vars_dataframe`` work. Reporters are ``day``,
-    ``prospects`` and ``<metric>_<company name>`` for every metric.
+    and ``get_model_vars_dataframe`` work. Reporters:
+
+    * ``day``, ``seed`` and ``replication`` (the run: ``Market(seed=s, replication=r)``
+      runs it again), ``prospects``;
+    * ``<metric>_<company>``: the day's value of every daily metric of
+      :data:`cxsim.results.METRICS` (``profit_managing`` is that day's profit);
+    * ``run_<figure>_<company>``: the whole-run figures of :data:`cxsim.summary.FIGURES`
+      from day 0 to that day, as :meth:`Market.summary` gives them at the end
+      (``run_profit_managing`` is the cumulative profit, ``run_retention_managing``
+      the share of day-0 customers kept).
     """
 
     def __init__(self, model: Market) -> None:
         super().__init__()
         self._model = model
+        self._to_date: tuple[int, dict[str, np.ndarray]] | None = None
 
     def collect(self, model: mesa.Model) -> None:
         """Nothing to do: the accounts stage already wrote today's row."""
@@ -56,15 +65,23 @@ class ResultsCollector(mesa.DataCollector):
     @property
     def model_vars(self) -> dict[str, Any]:  # type: ignore[override]
         """Reporter name -> values per collected step (views of the results)."""
-        res = self._model.results
+        model = self._model
+        res = model.results
         last = res.last_day
+        seed = model.params.market.seed
         out: dict[str, Any] = {
             "day": np.arange(1, last + 1),
+            "seed": np.full(last, seed, dtype=np.int64 if seed < 2**63 else object),
+            "replication": np.full(last, model.replication),
             "prospects": res.prospects[1 : last + 1],
         }
         for k, name in enumerate(res.company_names):
             for j, metric in enumerate(METRICS):
                 out[f"{metric}_{name}"] = res.values[1 : last + 1, k, j]
+        figures = self._figures_to_date()
+        for k, name in enumerate(res.company_names):
+            for figure in FIGURES:
+                out[f"run_{figure}_{name}"] = figures[figure][1 : last + 1, k]
         return out
 
     @model_vars.setter
@@ -72,9 +89,48 @@ class ResultsCollector(mesa.DataCollector):
         # mesa.DataCollector.__init__ assigns an empty dict; the property above replaces it.
         pass
 
+    @property
+    def _collection_steps(self) -> list[int]:
+        """The step after which each row was collected (Mesa 3.5's batch_run reads rows by it)."""
+        return list(range(1, self._model.results.last_day + 1))
+
+    @_collection_steps.setter
+    def _collection_steps(self, value: Any) -> None:
+        # Mesa 3.5's DataCollector.__init__ assigns an empty list; the property above replaces it.
+        pass
+
+    def _figures_to_date(self) -> dict[str, np.ndarray]:
+        """The run-level figures of every day so far, computed once per day reached."""
+        res = self._model.results
+        if self._to_date is None or self._to_date[0] != res.last_day:
+            values = res.values[: res.last_day + 1]
+            self._to_date = (res.last_day, figures_to_date(values, self._model.params))
+        return self._to_date[1]
+
     def get_model_vars_dataframe(self) -> pd.DataFrame:
         """One row per collected step (day 1, 2, ...), one column per reporter."""
         return pd.DataFrame(self.model_vars)
+
+
+def _seeded(
+    params: ModelParams | dict[str, Any] | None, overrides: dict[str, Any], seed: Any, rng: Any
+) -> ModelParams:
+    """The market's parameters with its root seed: given (``seed``, ``rng``, ``market.seed``) or fresh."""
+    if seed is not None and rng is not None:
+        raise ValueError("Market(...): give seed or rng, not both (as mesa.Model)")
+    given = seed if seed is not None else rng
+    if given is not None and "market.seed" in overrides:
+        raise ValueError(
+            "Market(...): the seed is given twice; give seed=, rng= or market.seed, not two of them"
+        )
+    if overrides or not isinstance(params, ModelParams):
+        params = resolve(params, overrides, label="Market(...)", default_seed=None)
+    root = root_seed(given) if given is not None else params.market.seed
+    if root is None:
+        root = fresh_seed()
+    if root != params.market.seed:
+        params = resolve(params, {"market.seed": root}, label="Market(...)")
+    return params
 
 
 class Market(mesa.Model):
@@ -90,7 +146,11 @@ class Market(mesa.Model):
 
     A run is named by its root seed (``market.seed``) and its ``replication``:
     replication ``r`` of a scenario is the same run whichever command runs it
-    (:mod:`cxsim.rng`).
+    (:mod:`cxsim.rng`). The seed is given as Mesa models take it, ``Market(seed=3)``
+    or ``Market(rng=...)``, or as the parameter ``market.seed``; a market given no
+    seed at all draws a fresh one, as a ``mesa.Model`` does, and records it in
+    ``params.market.seed`` (so ``mesa.batch_run``'s iterations are different runs,
+    each of which can be run again).
 
     Args:
         params: parameters; ``None`` means the defaults.
@@ -98,7 +158,13 @@ class Market(mesa.Model):
         base_dir: folder against which a relative network file path is resolved.
         observers: watch the run (see :class:`Observer`); a journey log of
             ``journey.sample_size`` people is added when that is set.
+        seed: the root seed (replaces ``market.seed``), as ``mesa.Model`` takes it.
+        rng: a seed-like or a ``numpy.random.Generator`` to draw the root seed from, as
+            ``mesa.Model`` takes it (see :func:`cxsim.rng.root_seed`); not with ``seed``.
         **overrides: dotted-key overrides applied on top of ``params``.
+
+    Raises:
+        ValueError: ``seed`` and ``rng`` both given, or given with a ``market.seed`` override.
 
     """
 
@@ -109,13 +175,15 @@ class Market(mesa.Model):
         replication: int = 0,
         base_dir: str | Path | None = None,
         observers: Iterable[Any] = (),
+        seed: Any = None,
+        rng: Any = None,
         **overrides: Any,
     ) -> None:
-        if overrides or not isinstance(params, ModelParams):
-            params = resolve(params, overrides, label="Market(...)")
+        params = _seeded(params, overrides, seed, rng)
         if replication < 0:
             raise ValueError(f"replication must be 0 or more, got {replication}")
-        super().__init__(seed=params.market.seed)
+        # Mesa's own generators (unused by cxsim's stages) get the root seed too.
+        super().__init__(rng=params.market.seed)
         self.params: ModelParams = params
         self.replication = int(replication)
         self.day = 0

@@ -23,6 +23,7 @@ A comparison and a sweep::
 
     plot.comparison(runner.compare(a, b, replications=10))
     plot.main_effects("sweeps/habits", "retention")   # a folder, or cxsim.sweeps.load_results(...)
+    plot.contrasts("sweeps/habits", "retention")      # paired differences from each first level
     plot.heatmap("sweeps/habits", "profit")
     plot.sobol("sweeps/sobol", "retention")
     plot.daily("sweeps/habits", "customers")
@@ -116,8 +117,21 @@ def main_effects(results: SweepResults | str | os.PathLike[str], metric: str) ->
     return main_effects_figure(_sweep(results), metric)
 
 
+def contrasts(results: SweepResults | str | os.PathLike[str], metric: str) -> go.Figure | None:
+    """A sweep's paired differences: each factor level minus the factor's first, with 95% CIs.
+
+    Differences are taken within each replication (every point of a replication had the
+    same luck), as in the report (``None`` if there is nothing to compare).
+    """
+    from cxsim.sweeps.analyze import level_contrasts
+    from cxsim.sweeps.report import contrast_figure
+
+    sweep = _sweep(results)
+    return contrast_figure(sweep, level_contrasts(sweep), metric)
+
+
 def heatmap(results: SweepResults | str | os.PathLike[str], metric: str) -> go.Figure:
-    """A sweep's metric over its first two factors, one panel per company.
+    """A sweep's metric over the plan's two heatmap factors (default: the first two), per company.
 
     Raises:
         ValueError: for a sweep of fewer than two factors.

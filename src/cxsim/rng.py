@@ -45,6 +45,57 @@ STREAM_IDS: dict[str, int] = {
 }
 
 
+#: Fresh and derived root seeds are drawn below this: 53 bits survive a trip through a float64
+#: column (pandas turns a row of numbers into floats, ``row["seed"]`` included), and fresh
+#: seeds of a million runs coincide with a chance of about 6e-5.
+FRESH_SEED_LIMIT = 2**53
+
+
+def fresh_seed() -> int:
+    """A root seed from the operating system's entropy, for a market built with no seed."""
+    return _below_limit(np.random.SeedSequence())
+
+
+def _below_limit(sequence: np.random.SeedSequence) -> int:
+    return int(sequence.generate_state(1, np.uint64)[0] % np.uint64(FRESH_SEED_LIMIT))
+
+
+def root_seed(value: object) -> int:
+    """The root seed named by ``mesa.Model``'s ``seed=`` or ``rng=`` argument.
+
+    A whole number ``>= 0`` is the root seed itself, so ``Market(seed=3)`` is run
+    (3, r) of ``cxsim run --seed 3``. Mesa's other seed-likes give a root seed
+    derived from them: a ``numpy.random.SeedSequence`` or a sequence of whole
+    numbers (its first 53 bits of state), a ``numpy.random.Generator`` or bit
+    generator (one number drawn from it, so a generator shared by several runs
+    gives each its own seed).
+
+    Raises:
+        TypeError: for anything else (a string, a fraction, a bool).
+        ValueError: for a negative number.
+
+    """
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"a seed is a whole number >= 0 or a numpy seed-like, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int | np.integer):
+        if value < 0:
+            raise ValueError(f"a seed is a whole number >= 0, got {value}")
+        return int(value)
+    if isinstance(value, np.random.BitGenerator):
+        value = np.random.Generator(value)
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(FRESH_SEED_LIMIT))
+    if isinstance(value, list | tuple | np.ndarray) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value
+    ):
+        value = np.random.SeedSequence([int(v) for v in value])
+    if isinstance(value, np.random.SeedSequence):
+        return _below_limit(value)
+    raise TypeError(f"a seed is a whole number >= 0 or a numpy seed-like, got {value!r}")
+
+
 class Streams:
     """Factory of reproducible generators keyed by (stage, day, company) within one run.
 

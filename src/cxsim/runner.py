@@ -36,8 +36,8 @@ from cxsim.results import LEVELS, METRICS
 from cxsim.rng import STREAM_SCHEME
 from cxsim.run import run_market
 from cxsim.scenario import Scenario, ScenarioError
-from cxsim.stats import mean_ci
-from cxsim.summary import FIGURES, summarize
+from cxsim.stats import difference_range, mean_ci
+from cxsim.summary import FIGURES, figure_range, summarize
 from cxsim.version import WORLD_VERSION
 
 #: Figures in the paired-difference table of ``cxsim compare``.
@@ -135,7 +135,8 @@ class RunResult:
             figures = {}
             for figure, meaning in FIGURES.items():
                 values = self.figure_values(name, figure)
-                mean, low, high = mean_ci(values)
+                low_end, high_end = figure_range(figure)
+                mean, low, high = mean_ci(values, lower=low_end, upper=high_end)
                 figures[figure] = {
                     "mean": _num(mean),
                     "ci95": [_num(low), _num(high)] if len(values) > 1 else None,
@@ -330,7 +331,8 @@ def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.D
             va = run_a.figure_values(name_a, figure)
             vb = run_b.figure_values(name_b, figure)
             diff = vb - va
-            mean, low, high = mean_ci(diff)
+            low_end, high_end = difference_range(*figure_range(figure))
+            mean, low, high = mean_ci(diff, lower=low_end, upper=high_end)
             rows.append(
                 {
                     "position": position,

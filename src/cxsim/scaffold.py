@@ -27,6 +27,7 @@ from cxsim.params import (
     field_info,
     field_paths,
     get_dotted,
+    resolve,
     submodel,
     value_type,
 )
@@ -207,8 +208,9 @@ def scenario_text(
         story_header: that story's header lines, quoted in the new file's header.
 
     """
-    values = (params or ModelParams()).model_dump(mode="json")
-    defaults = ModelParams().model_dump(mode="json")
+    # The defaults as a scenario file gets them: with its seed (1) written, not left unset.
+    defaults = resolve(None).model_dump(mode="json")
+    values = params.model_dump(mode="json") if params is not None else defaults
     tables = _tables()
     lines = _header(name, story, story_header or [])
     lines += ["", *_comment("The model's world this file was written for (see CHANGELOG.md).")]

@@ -448,6 +448,9 @@ SECONDS_PER_CUSTOMER_DAY = 2.5e-8
 
 def estimate_seconds(params: ModelParams) -> float:
     """CPU seconds of one run on the development machine (within a factor of about 2)."""
-    return params.market.days * (
-        SECONDS_PER_DAY + SECONDS_PER_CUSTOMER_DAY * params.market.customers
-    )
+    return run_seconds(params.market.days, params.market.customers)
+
+
+def run_seconds(days: float, customers: float) -> float:
+    """CPU seconds of a run of ``days`` days of ``customers`` people, as :func:`estimate_seconds`."""
+    return days * (SECONDS_PER_DAY + SECONDS_PER_CUSTOMER_DAY * customers)

@@ -67,10 +67,26 @@ def mean_ci(
     return mean, low, high
 
 
-def group_mean_ci(grouped: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
-    """Per group: runs, mean, std and the 95% t interval of the mean (NaN values left out)."""
+def group_mean_ci(
+    grouped: pd.core.groupby.SeriesGroupBy,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> pd.DataFrame:
+    """Per group: runs, mean, std and the 95% t interval of the mean (NaN values left out).
+
+    ``lower`` and ``upper`` are the range of the quantity, where the intervals are cut
+    (as in :func:`mean_ci`).
+    """
     stats = grouped.agg(["count", "mean", "std"]).rename(columns={"count": "runs"})
     half = half_width(stats["std"].to_numpy(), stats["runs"].to_numpy())
-    stats["ci95_low"] = stats["mean"] - half
-    stats["ci95_high"] = stats["mean"] + half
+    stats["ci95_low"] = (stats["mean"] - half).clip(lower=lower)
+    stats["ci95_high"] = (stats["mean"] + half).clip(upper=upper)
     return stats
+
+
+def difference_range(lower: float | None, upper: float | None) -> tuple[float | None, float | None]:
+    """The range of a difference of two values that lie in [lower, upper] (e.g. [-1, 1] for shares)."""
+    if lower is None or upper is None:
+        return None, None
+    return lower - upper, upper - lower

@@ -35,6 +35,8 @@ cohort by cohort.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -76,7 +78,7 @@ def margin_multiple(retention_rate: pd.Series, discount_rate: float) -> pd.Serie
     return (1.0 + discount_rate) / (1.0 + discount_rate - retention_rate)
 
 
-def discount_factors(days: pd.Series | np.ndarray, discount_rate: float) -> np.ndarray:
+def discount_factors(days: int | pd.Series | np.ndarray, discount_rate: float) -> np.ndarray:
     """What money on each of ``days`` is worth on day 0: (1 + d)^(-day / 365)."""
     return np.power(1.0 + discount_rate, -np.asarray(days, dtype=np.float64) / 365.0)
 
@@ -97,6 +99,53 @@ def summarize(frame: pd.DataFrame, params: ModelParams) -> pd.DataFrame:
     customer_years = by["customers"].mean() * years
     discounted = frame["profit"] * discount_factors(frame["day"], d)
     out["discounted_profit"] = discounted.groupby(frame["company"], observed=True).sum()
+    _derive(out, customer_years, days, d, acquisition.reindex(out.index))
+    out = out.replace([np.inf, -np.inf], np.nan)
+    out.index.name = "company"
+    return out
+
+
+def figures_to_date(values: np.ndarray, params: ModelParams) -> dict[str, np.ndarray]:
+    """The whole-run figures of every day of a run: row t is :func:`summarize` of days 0..t.
+
+    What a run would report had it stopped on day t (``mesa.batch_run`` rows with
+    ``data_collection_period=1``, a dashboard's running totals), computed at once
+    for all days with running sums instead of one summary per day.
+
+    Args:
+        values: the run's results, days 0..T x companies x metrics (``Results.values``).
+        params: the run's parameters.
+
+    Returns:
+        Each column of :func:`summarize` -> an array of days 0..T x companies.
+
+    """
+    column = {m: i for i, m in enumerate(METRICS)}
+    day = np.arange(values.shape[0], dtype=np.float64)[:, None]
+    totals = np.cumsum(values, axis=0)
+    out: dict[str, np.ndarray] = {m: totals[:, :, column[m]] for m in CUMULATIVE}
+    for name in FINAL:
+        out[name] = values[:, :, column[name]]
+    customers = values[:, :, column["customers"]]
+    out["customers_start"] = np.broadcast_to(customers[0], customers.shape)
+    customer_years = totals[:, :, column["customers"]] / (day + 1) * (np.maximum(day, 1) / 365.0)
+    d = params.market.discount_rate
+    discounted = values[:, :, column["profit"]] * discount_factors(day, d)
+    out["discounted_profit"] = np.cumsum(discounted, axis=0)
+    acquisition = np.array([c.acquisition_cost for c in params.companies], dtype=np.float64)
+    _derive(out, customer_years, day, d, acquisition)
+    return {name: np.where(np.isinf(v), np.nan, v) for name, v in out.items()}
+
+
+def _derive(
+    out: Any, customer_years: Any, days: int | np.ndarray, d: float, acquisition: Any
+) -> None:
+    """Add the derived figures to ``out``: the one definition of retention, churn, CLV and NPV.
+
+    ``out`` maps the run totals and final levels to per-company values (a frame
+    of companies, or arrays of days x companies); ``days`` is the last day (of
+    each row); ``acquisition`` the companies' acquisition costs.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         out["retention"] = out["retained"] / out["customers_start"]
         out["annual_churn"] = out["churned"] / customer_years
@@ -107,15 +156,55 @@ def summarize(frame: pd.DataFrame, params: ModelParams) -> pd.DataFrame:
         margin = (out["profit"] + out["acquisition_cost"]) / customer_years
         out["margin_per_customer_year"] = margin
         value_held = margin * margin_multiple(out["annual_retention_rate"], d)
-        out["customer_lifetime_value"] = value_held - acquisition.reindex(out.index)
-        out["value_of_customers_held"] = (
-            out["customers"] * value_held * discount_factors(np.array([days]), d)[0]
-        )
+        out["customer_lifetime_value"] = value_held - acquisition
+        out["value_of_customers_held"] = out["customers"] * value_held * discount_factors(days, d)
         out["npv"] = out["discounted_profit"] + out["value_of_customers_held"]
-    out = out.replace([np.inf, -np.inf], np.nan)
-    out.index.name = "company"
-    return out
 
 
 #: Figures a sweep keeps unless its plan says otherwise (all of them).
 HEADLINE: tuple[str, ...] = tuple(FIGURES)
+
+#: Figures and daily metrics that are shares, in [0, 1].
+SHARES = frozenset({"retention", "market_share", "annual_retention_rate", "delivered_quality"})
+#: Figures and daily metrics that can take any sign: money net of costs, attitudes.
+SIGNED = frozenset(
+    {
+        "profit",
+        "npv",
+        "discounted_profit",
+        "value_of_customers_held",
+        "profit_per_customer_year",
+        "margin_per_customer_year",
+        "customer_lifetime_value",
+        "mean_attitude",
+    }
+)
+#: Net promoter scores, in points.
+NPS_RANGE = (-100.0, 100.0)
+#: Counts of people and events, money spent or earned, and rates of them: never negative.
+NONNEGATIVE = frozenset(
+    {m for m in METRICS if m not in SHARES | SIGNED | {"nps"}}
+    | {"customers_start", "annual_churn", "problems_per_complaint", "complaints_per_customer_year"}
+)
+
+
+def figure_range(name: str) -> tuple[float | None, float | None]:
+    """The values a figure (or daily metric) can take, as (lowest, highest); ``None``: no bound.
+
+    A mean lies in the same range, so its confidence interval is cut there
+    (:func:`cxsim.stats.mean_ci`): a count's interval never goes below 0, a share's
+    never leaves [0, 1].
+
+    Raises:
+        KeyError: for a name that is neither a column of :func:`summarize` nor a daily metric.
+
+    """
+    if name in SHARES:
+        return 0.0, 1.0
+    if name == "nps":
+        return NPS_RANGE
+    if name in SIGNED:
+        return None, None
+    if name in NONNEGATIVE:
+        return 0.0, None
+    raise KeyError(f"no range is known for {name!r}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxsim import scenario
-from cxsim.params import ModelParams
+from cxsim.params import ModelParams, resolve
 
 #: Name of the story made of the engine's default parameters.
 DEFAULTS = "defaults"
@@ -110,7 +110,7 @@ def default_story() -> Story:
         DEFAULTS,
         "The engine's defaults: a managing and a fixing company in one market.",
         (),
-        ModelParams(),
+        resolve(None),  # the defaults with the seed every story starts from (1)
         None,
         None,
     )

@@ -24,6 +24,7 @@ from cxsim.params.keys import (
     value_type,
 )
 from cxsim.params.resolve import (
+    DEFAULT_SEED,
     WORLD_KEY,
     Allowed,
     WorldPinError,
@@ -58,6 +59,7 @@ from cxsim.params.schema import (
 
 __all__ = [
     "ASSUMPTION",
+    "DEFAULT_SEED",
     "NETWORK_KIND_WORDS",
     "POLICY_PRESETS",
     "RETIRED",

@@ -17,6 +17,10 @@ Rules, in order:
 3. The result is validated; an error at (or inside) an overridden field names
    the override as its source called it (``--set KEY``, ``factors.KEY``, a
    control's label).
+4. Parameters that name no root seed get :data:`DEFAULT_SEED` (1): scenario
+   files, the command line, sweeps, the dashboard and experiments always run a
+   named run. Only :class:`cxsim.Market` asks for ``default_seed=None``, so that a
+   market built in Python with no seed at all draws a fresh one, as Mesa models do.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ WORLD_KEY = "world"
 
 #: Parameters as a plain tree of tables (what a scenario file parses to).
 Tables = dict[str, Any]
+
+#: The root seed of parameters that name none (``market.seed`` not given): scenario files,
+#: ``cxsim run`` and ``compare``, sweep plans' bases, the dashboard and experiments.
+DEFAULT_SEED = 1
 
 
 class WorldPinError(ParameterError):
@@ -192,6 +200,7 @@ def resolve(
     label: str = "<parameters>",
     names: Mapping[str, str] | None = None,
     limits: Mapping[str, Allowed] | None = None,
+    default_seed: int | None = DEFAULT_SEED,
 ) -> ModelParams:
     """Validated parameters: ``base`` with dotted-key ``overrides`` applied.
 
@@ -202,6 +211,8 @@ def resolve(
         names: dotted key -> how the source calls that override in errors (``--set KEY``).
         limits: an allowlist: generic key (``companies.N.price``) -> what it accepts
             (:class:`Allowed`). Keys not in it are refused.
+        default_seed: the root seed when neither ``base`` nor ``overrides`` names one;
+            ``None`` leaves it unset (a :class:`cxsim.Market` then draws a fresh seed).
 
     Raises:
         ParameterError: one line naming the source, the field or override, and what was expected.
@@ -210,7 +221,7 @@ def resolve(
     overrides = dict(overrides or {})
     shown = {key: (names or {}).get(key, key) for key in overrides}
     if isinstance(base, ModelParams):
-        if not overrides:
+        if not overrides and (base.market.seed is not None or default_seed is None):
             return base
         data = base.model_dump(mode="json")
     elif base is None:
@@ -233,6 +244,8 @@ def resolve(
             set_dotted(data, key, value)
         except DottedKeyError as err:
             raise ParameterError(f"{label}: {shown[key]}: {err}") from None
+    if default_seed is not None and (data.get("market") or {}).get("seed") is None:
+        set_dotted(data, "market.seed", default_seed)
     try:
         return ModelParams.model_validate(data)
     except ValidationError as err:

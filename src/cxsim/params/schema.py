@@ -51,7 +51,14 @@ class MarketParams(Strict):
         10_000, "Number of people in the market (customers and prospects).", ge=2, le=50_000_000
     )
     days: int = param(3 * 365, "Days to simulate.", ge=1, le=36_500)
-    seed: int = param(1, "Root seed; a seed gives identical results.", ge=0)
+    seed: int | None = param(
+        None,
+        "Root seed; a seed gives identical results. Not given: scenario files, the command "
+        "line, sweeps and cxsim.params.resolve use 1; a Market built in Python without a seed "
+        "draws a fresh one and records it here, as Mesa models do.",
+        ge=0,
+        strict=True,
+    )
     initial_adoption: float = param(
         0.6,
         "Share of people who are customers of some company on day 0; the rest are prospects.",

@@ -29,9 +29,10 @@ from cxsim.lazy import lazy_names
 
 if TYPE_CHECKING:
     from cxsim.sweeps.analyze import SweepResults, load_daily, load_results
+    from cxsim.sweeps.dryrun import DryRun, dry_run
     from cxsim.sweeps.execute import SweepOutcome, run_sweep
     from cxsim.sweeps.limits import DEFAULT_MAX_RUNS
-    from cxsim.sweeps.outputs import Analysis, analyze
+    from cxsim.sweeps.outputs import Analysis, analyze, write_runs_csv
     from cxsim.sweeps.plan import (
         PlanError,
         SweepPlan,
@@ -51,6 +52,9 @@ _LAZY = {
     "run_sweep": "cxsim.sweeps.execute",
     "Analysis": "cxsim.sweeps.outputs",
     "analyze": "cxsim.sweeps.outputs",
+    "write_runs_csv": "cxsim.sweeps.outputs",
+    "DryRun": "cxsim.sweeps.dryrun",
+    "dry_run": "cxsim.sweeps.dryrun",
     "PlanError": "cxsim.sweeps.plan",
     "SweepPlan": "cxsim.sweeps.plan",
     "load_plan": "cxsim.sweeps.plan",
@@ -64,6 +68,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_MAX_RUNS",
     "Analysis",
+    "DryRun",
     "PlanError",
     "SweepFolderBusyError",
     "SweepOutcome",
@@ -71,6 +76,7 @@ __all__ = [
     "SweepResults",
     "UnreadablePartWarning",
     "analyze",
+    "dry_run",
     "load_daily",
     "load_plan",
     "load_results",
@@ -78,6 +84,7 @@ __all__ = [
     "plan_from_text",
     "run_sweep",
     "sweep",
+    "write_runs_csv",
 ]
 
 
@@ -91,6 +98,10 @@ def sweep(
     workers: int | None = None,
     progress: bool = True,
     max_runs: int | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    replications: int | None = None,
+    csv: bool = False,
     **options: Any,
 ) -> SweepOutcome:
     """Run a sweep (or resume it): every run of ``plan`` not yet recorded in ``out_dir``.
@@ -105,6 +116,11 @@ def sweep(
         progress: show a progress bar on stderr (runs done, failed, time left).
         max_runs: most runs a plan given as a path or dict may have (default
             :data:`cxsim.sweeps.plan.DEFAULT_MAX_RUNS`).
+        overrides: for a plan given as a path or dict: dotted key -> value held at every
+            point on top of its ``[fixed]`` (as ``cxsim sweep --set``).
+        replications: for a plan given as a path or dict: replications per point instead of
+            its own (as ``cxsim sweep --replications``).
+        csv: also write ``runs.csv`` in ``out_dir`` at the end (as ``cxsim sweep --csv``).
         **options: passed to :func:`cxsim.sweeps.execute.run_sweep` (``retry_failed``,
             ``flush_seconds``, ``max_batch``, ``max_in_flight``).
 
@@ -123,10 +139,18 @@ def sweep(
 
     max_runs = DEFAULT_MAX_RUNS if max_runs is None else max_runs
 
+    changes = {"overrides": overrides, "replications": replications}
     if isinstance(plan, dict):
-        plan = plan_from_dict(plan, max_runs=max_runs)
+        plan = plan_from_dict(plan, max_runs=max_runs, **changes)
     elif not isinstance(plan, SweepPlan):
-        plan = load_plan(Path(plan), max_runs=max_runs)
-    return run_sweep(
+        plan = load_plan(Path(plan), max_runs=max_runs, **changes)
+    elif overrides or replications is not None:
+        raise ValueError("overrides and replications apply to a plan given as a path or dict")
+    outcome = run_sweep(
         plan, out_dir, executor=executor, workers=workers, progress=progress, **options
     )
+    if csv:
+        from cxsim.sweeps.outputs import write_runs_csv
+
+        write_runs_csv(out_dir)
+    return outcome

@@ -8,14 +8,25 @@ can be analysed while it is still running, on another machine, or years later.
 * :func:`main_effects`: per factor value (or bin of a continuous factor), the
   mean over all runs at that value, with a 95% interval over those runs (which
   includes the variation due to the other factors).
+* :func:`level_contrasts`: per factor, each level against the reference level
+  (the first), paired replication by replication: replication r of every point
+  had the same luck (common random numbers), so the difference is taken within
+  each replication and the 95% interval is of the mean difference over
+  replications. Much narrower than two overlapping main-effect bands suggest.
+* :func:`named_comparisons`: the plan's ``[[comparisons]]``, B - A, paired the same way.
 * :func:`two_factor_grid`: means over a grid of two factors (the heatmap).
 * :func:`sobol_indices`: first-order and total Sobol' indices per metric and
   company (``SALib.analyze.sobol``), for a ``sobol`` design, computed on each
-  point's mean over replications.
+  point's mean over replications; :func:`sobol_precision` says whether their
+  bootstrap intervals are narrow enough to read (:data:`SOBOL_MAX_HALF_WIDTH`).
+
+Every interval is cut to the range of what it bounds (:func:`cxsim.summary.figure_range`):
+a count's never goes below 0, a share's never leaves [0, 1].
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxsim.stats import group_mean_ci
+from cxsim.stats import difference_range, group_mean_ci, mean_ci
+from cxsim.summary import figure_range
 from cxsim.sweeps.store import OK, SweepStore
 
 #: Most bins of a continuous factor in main-effect plots.
@@ -34,6 +46,10 @@ MAX_BINS = 8
 MAX_GRID_BINS = 5
 #: Bootstrap resamples for the confidence intervals of Sobol' indices.
 SOBOL_RESAMPLES = 200
+#: Widest 95% bootstrap half-width at which a Sobol' index is worth reading. An index is a
+#: share of the output's variance, read against [0, 1]: an interval wider than +-0.1 cannot
+#: tell a factor that explains a tenth of the variance from one that explains none.
+SOBOL_MAX_HALF_WIDTH = 0.1
 
 
 @dataclass
@@ -70,6 +86,20 @@ class SweepResults:
     def companies(self) -> list[str]:
         """Company names, in the scenario's order."""
         return list(self.record["companies"])
+
+    @property
+    def heatmap(self) -> tuple[str, str] | None:
+        """The two factors of the heatmaps: the plan's ``heatmap``, else the first two."""
+        chosen = self.record.get("heatmap")
+        if chosen:
+            return (chosen[0], chosen[1])
+        keys = self.factor_keys
+        return (keys[0], keys[1]) if len(keys) >= 2 else None
+
+    @property
+    def comparisons(self) -> list[dict[str, Any]]:
+        """The plan's named comparisons (name, a, b)."""
+        return list(self.record.get("comparisons") or [])
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -133,27 +163,32 @@ def load_daily(out_dir: str | os.PathLike[str], *, store: SweepStore | None = No
 # --------------------------------------------------------------------------- statistics
 
 
-def _long(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
-    """OK runs as a long table: one row per run, company and metric."""
-    metrics = metrics or results.metrics
-    ok = results.ok
-    return ok.melt(
-        id_vars=["run_id", "point", "replication", "company", *results.factor_keys],
-        value_vars=metrics,
-        var_name="metric",
-        value_name="value",
-    )
-
-
 def point_summary(results: SweepResults) -> pd.DataFrame:
-    """Tidy table: per point, company and metric, the mean over replications with a 95% CI."""
-    long = _long(results)
-    if long.empty:
-        columns = ["point", *results.factor_keys, "company", "metric", "runs", "mean", "std"]
-        return pd.DataFrame(columns=[*columns, "ci95_low", "ci95_high"])
-    stats = group_mean_ci(
-        long.groupby(["point", "company", "metric"], sort=False)["value"]
-    ).reset_index()
+    """Tidy table: per point, company and metric, the mean over replications with a 95% CI.
+
+    Each interval is cut to the metric's range (:func:`cxsim.summary.figure_range`).
+    """
+    columns = [
+        "point",
+        *results.factor_keys,
+        "company",
+        "metric",
+        "runs",
+        "mean",
+        "std",
+        "ci95_low",
+        "ci95_high",
+    ]
+    ok = results.ok
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = ok.groupby(["point", "company"], sort=False)
+    frames = []
+    for metric in results.metrics:
+        lower, upper = figure_range(metric)
+        stats = group_mean_ci(grouped[metric], lower=lower, upper=upper).reset_index()
+        frames.append(stats.assign(metric=metric))
+    stats = pd.concat(frames, ignore_index=True)
     points = pd.read_parquet(results.out_dir / "points.parquet")
     table = stats.merge(points, on="point", how="left")
     order = {m: i for i, m in enumerate(results.metrics)}
@@ -168,17 +203,6 @@ def point_summary(results: SweepResults) -> pd.DataFrame:
             else s
         ),
     )
-    columns = [
-        "point",
-        *results.factor_keys,
-        "company",
-        "metric",
-        "runs",
-        "mean",
-        "std",
-        "ci95_low",
-        "ci95_high",
-    ]
     return table[columns].reset_index(drop=True)
 
 
@@ -229,7 +253,8 @@ def main_effects(results: SweepResults, metric: str) -> pd.DataFrame:
         grouped = ok.assign(level=levels.to_numpy()).groupby(["level", "company"], sort=False)[
             metric
         ]
-        stats = group_mean_ci(grouped).reset_index()
+        lower, upper = figure_range(metric)
+        stats = group_mean_ci(grouped, lower=lower, upper=upper).reset_index()
         position = {v: i for i, v in enumerate(order)}
         stats["position"] = stats["level"].map(position)
         # Labels now: once factors of different types share the level column, pandas may
@@ -253,6 +278,155 @@ def main_effects(results: SweepResults, metric: str) -> pd.DataFrame:
             ]
         )
     return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- paired contrasts
+
+#: Columns of :func:`level_contrasts` and :func:`named_comparisons` after their own.
+CONTRAST_COLUMNS = [
+    "company",
+    "metric",
+    "replications",
+    "mean_a",
+    "mean_b",
+    "difference",
+    "ci95_low",
+    "ci95_high",
+]
+
+
+def paired_difference(
+    results: SweepResults, in_a: np.ndarray, in_b: np.ndarray, match: list[str]
+) -> pd.DataFrame:
+    """B - A for every company and metric, paired replication by replication.
+
+    Rows ``in_b`` and ``in_a`` (masks over :attr:`SweepResults.ok`) of one
+    replication had the same luck (common random numbers). With ``match``
+    factors (a full factorial), a B row is paired with the A row of the same
+    replication and the same values of those factors; otherwise each arm's rows
+    of a replication are averaged first. The difference per replication is then
+    averaged over replications, which are independent, with a 95% t interval
+    cut to the range of a difference of the metric (:func:`cxsim.stats.difference_range`).
+
+    Returns:
+        One row per company and metric: replications (pairs), mean_a, mean_b (means over
+        those replications), difference, ci95_low, ci95_high.
+
+    """
+    ok = results.ok
+    metrics = results.metrics
+    keys = ["replication", "company", *match]
+    arm_a = ok.loc[in_a, keys + metrics]
+    arm_b = ok.loc[in_b, keys + metrics]
+    if match:
+        pairs = arm_a.merge(arm_b, on=keys, suffixes=("_a", "_b"))
+        per_replication = pairs.groupby(["company", "replication"], sort=False).mean(
+            numeric_only=True
+        )
+    else:
+        mean_a = arm_a.groupby(["company", "replication"], sort=False)[metrics].mean()
+        mean_b = arm_b.groupby(["company", "replication"], sort=False)[metrics].mean()
+        per_replication = mean_a.merge(
+            mean_b, left_index=True, right_index=True, suffixes=("_a", "_b")
+        )
+    rows = []
+    for company in results.companies:
+        if company not in per_replication.index.get_level_values("company"):
+            continue
+        part = per_replication.xs(company, level="company")
+        for metric in metrics:
+            a = part[f"{metric}_a"].to_numpy(dtype=np.float64)
+            b = part[f"{metric}_b"].to_numpy(dtype=np.float64)
+            lower, upper = difference_range(*figure_range(metric))
+            difference, low, high = mean_ci(b - a, lower=lower, upper=upper)
+            both = ~(np.isnan(a) | np.isnan(b))
+            rows.append(
+                {
+                    "company": company,
+                    "metric": metric,
+                    "replications": int(both.sum()),
+                    "mean_a": float(a[both].mean()) if both.any() else np.nan,
+                    "mean_b": float(b[both].mean()) if both.any() else np.nan,
+                    "difference": difference,
+                    "ci95_low": low,
+                    "ci95_high": high,
+                }
+            )
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+
+
+def _matched_factors(results: SweepResults, named: list[str]) -> list[str]:
+    """The factors a contrast pairs rows on: the others, where the design crosses them all."""
+    if results.record["design"] != "full_factorial":
+        return []
+    return [key for key in results.factor_keys if key not in named]
+
+
+def level_contrasts(results: SweepResults) -> pd.DataFrame:
+    """Per factor, each level against the factor's reference level (its first), paired by replication.
+
+    Columns: factor, level, label, position (of the level in display order),
+    reference (the reference level's label), then :data:`CONTRAST_COLUMNS`
+    (``mean_a``: at the reference, ``mean_b``: at the level). A continuous
+    factor's levels are the bins of the main-effect plots.
+    """
+    ok = results.ok
+    frames = []
+    for key in results.factor_keys:
+        if ok.empty:
+            break
+        levels, order = factor_levels(results, key, ok[key])
+        level_of_row = levels.to_numpy()
+        if len(order) < 2:
+            continue
+        reference = order[0]
+        # A binned level holds several values: its rows pair with every reference row of
+        # the same cell, whose mean difference is the difference of the cell's means.
+        match = _matched_factors(results, [key])
+        for position, level in enumerate(order[1:], start=1):
+            table = paired_difference(
+                results, level_of_row == reference, level_of_row == level, match
+            )
+            table.insert(0, "reference", level_label(reference))
+            table.insert(0, "position", position)
+            table.insert(0, "label", level_label(level))
+            table.insert(0, "level", level)
+            table.insert(0, "factor", key)
+            frames.append(table)
+    columns = ["factor", "level", "label", "position", "reference", *CONTRAST_COLUMNS]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def named_comparisons(results: SweepResults) -> pd.DataFrame:
+    """The plan's ``[[comparisons]]``: B - A per company and metric, paired by replication.
+
+    Columns: comparison (its name), a, b (the arms' factor values as text), then
+    :data:`CONTRAST_COLUMNS`.
+    """
+    ok = results.ok
+    frames = []
+    for comparison in results.comparisons:
+        if ok.empty:
+            break
+        masks = []
+        for arm in ("a", "b"):
+            mask = np.ones(len(ok), dtype=bool)
+            for key, value in comparison[arm].items():
+                mask &= (ok[key] == value).to_numpy()
+            masks.append(mask)
+        match = _matched_factors(results, list(comparison["a"]))
+        table = paired_difference(results, masks[0], masks[1], match)
+        for arm in ("b", "a"):
+            text = ", ".join(f"{k} = {level_label(v)}" for k, v in comparison[arm].items())
+            table.insert(0, arm, text)
+        table.insert(0, "comparison", comparison["name"])
+        frames.append(table)
+    columns = ["comparison", "a", "b", *CONTRAST_COLUMNS]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def two_factor_grid(
@@ -373,3 +547,56 @@ def sobol_indices(results: SweepResults) -> SobolIndices:
         pairs, columns=["metric", "company", "factor_a", "factor_b", "S2", "S2_conf"]
     )
     return SobolIndices(first_total, second_order, skipped)
+
+
+def sobol_precision(indices: SobolIndices, samples: int) -> pd.DataFrame:
+    """Whether each metric's Sobol' indices are narrow enough to read, and what would make them so.
+
+    An index is read against [0, 1]; its 95% bootstrap interval must be within
+    +-:data:`SOBOL_MAX_HALF_WIDTH`. Bootstrap widths fall as 1/sqrt(N) in the base
+    sample N, so a widest half-width w at N samples needs about N (w / 0.1)^2,
+    rounded up to a power of 2 (Sobol' sequences are balanced there).
+
+    Returns:
+        One row per metric and company: half_width (the widest of its S1 and ST intervals),
+        widest (which index and factor), readable, samples_needed.
+
+    """
+    rows = []
+    table = indices.first_total
+    for (metric, company), part in table.groupby(["metric", "company"], sort=False):
+        widths = part.melt(id_vars=["factor"], value_vars=["S1_conf", "ST_conf"]).dropna()
+        if widths.empty:
+            continue
+        top = widths.loc[widths["value"].idxmax()]
+        half = float(top["value"])
+        needed = samples * (half / SOBOL_MAX_HALF_WIDTH) ** 2
+        rows.append(
+            {
+                "metric": metric,
+                "company": company,
+                "half_width": half,
+                "widest": f"{top['variable'].removesuffix('_conf')} of {top['factor']}",
+                "readable": half <= SOBOL_MAX_HALF_WIDTH,
+                "samples_needed": max(samples, 1 << max(0, math.ceil(math.log2(needed)))),
+            }
+        )
+    columns = ["metric", "company", "half_width", "widest", "readable", "samples_needed"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def sobol_warning(precision: pd.DataFrame, samples: int) -> str | None:
+    """One line saying that the indices are too uncertain to read, and why; ``None`` if they are not."""
+    wide = precision[~precision["readable"]]
+    if wide.empty:
+        return None
+    worst = wide.loc[wide["half_width"].idxmax()]
+    return (
+        f"Sobol' indices from {samples:,} samples are too uncertain to read: "
+        f"{len(wide)} of {len(precision)} metric/company pairs have a 95% bootstrap interval "
+        f"wider than +-{SOBOL_MAX_HALF_WIDTH:g} (up to +-{worst['half_width']:.2f}, "
+        f"{worst['widest']} for {worst['metric']}, {worst['company']}), and +-{SOBOL_MAX_HALF_WIDTH:g} "
+        "is the width at which an index can tell a factor that explains a tenth of the "
+        "variance from one that explains none; intervals narrow as 1/sqrt(samples), so about "
+        f"samples = {int(wide['samples_needed'].max()):,} would be needed"
+    )

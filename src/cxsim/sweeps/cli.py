@@ -42,7 +42,10 @@ and its runs are run again.
 
 SWEEP_EPILOG = """\
 examples:
+  cxsim sweep experiments/example_sweep.toml --dry-run          # runs and time; writes nothing
   cxsim sweep experiments/example_sweep.toml --out sweeps/levers
+  cxsim sweep experiments/example_sweep.toml --out sweeps/small --replications 2 \\
+      --set market.customers=2000 --csv                          # a smaller copy, + runs.csv
   cxsim sweep experiments/example_sweep.toml --out sweeps/levers --workers 8
   dask scheduler &  dask worker tcp://HOST:8786 &   # on each machine
   cxsim sweep experiments/example_sobol.toml --out sweeps/sobol --scheduler tcp://HOST:8786
@@ -50,16 +53,26 @@ examples:
 
 DIR holds plan.json, points.parquet, runs/part-*.parquet (one row per run and
 company), daily/ (if the plan keeps daily series), manifest.json, sweep.lock
-(and sweep.lock.pid while a sweep writes) and corrupt/ (unreadable parts set aside).
+(and sweep.lock.pid while a sweep writes), corrupt/ (unreadable parts set aside)
+and, with --csv, runs.csv (every recorded run, one row per run and company).
+--set and --replications change the plan as its file would: --set values make a
+different plan (a new --out folder), more --replications extend a sweep's folder.
 """
 
 ANALYZE_DESCRIPTION = """\
 Summarise a sweep folder (finished or still running; a part that cannot be read
-is skipped with a warning): summary.csv (per point,
-company and metric: runs, mean, std and a 95% confidence interval),
-sobol_indices.csv (first-order and total Sobol' indices, for a sobol design),
-failed_runs.csv (if any run failed) and sweep_report.html (main effects with
-95% bands, a heatmap of the first two factors, Sobol' indices, daily series).
+is skipped with a warning): summary.csv (per point, company and metric: runs,
+mean, std and a 95% confidence interval), contrasts.csv (each factor level
+minus the factor's first level, paired replication by replication: every point
+of a replication had the same luck), comparisons.csv (the plan's
+[[comparisons]], B - A, paired the same way), sobol_indices.csv and
+sobol_precision.csv (for a sobol design), failed_runs.csv (if any run failed)
+and sweep_report.html (main effects with 95% bands, paired differences, a
+heatmap of the plan's heatmap factors or the first two, Sobol' indices, named
+comparisons, daily series). Intervals are cut to the range of what they bound
+(a count's never below 0, a share's within [0, 1]). A warning (Sobol' samples
+too few for the indices to be read, one replication only) is printed on stderr
+and shown at the top of the report.
 """
 
 
@@ -80,10 +93,37 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--out",
-        required=True,
         type=Path,
         metavar="DIR",
-        help="results folder: created, or resumed if it holds the same plan",
+        help="results folder: created, or resumed if it holds the same plan (required unless "
+        "--dry-run)",
+    )
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hold a parameter at a value at every point, on top of the plan's [fixed], e.g. "
+        "--set market.customers=2000 (repeatable; checked as cxsim run --set is)",
+    )
+    p.add_argument(
+        "--replications",
+        type=int,
+        metavar="N",
+        help="replications per point instead of the plan's (more extend a finished sweep)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the points x replications, the runs still to run in --out (if given) and "
+        "the time they would take, timed by one pilot run of the costliest point; write nothing",
+    )
+    p.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write DIR/runs.csv at the end: every recorded run, one row per run and "
+        "company (as NetLogo BehaviorSpace's table), next to the Parquet parts",
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
@@ -235,32 +275,131 @@ def _check_worker_versions(client: Any) -> None:
         _error(f"warning: Dask workers run another cxsim version than {cxsim.__version__}: {odd}")
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """``cxsim sweep``: run (or resume) a sweep into ``--out``."""
-    from cxsim.sweeps.execute import WorkersDiedError, run_sweep
+#: Most replications a plan may have (as ``replications`` in a plan file).
+MAX_REPLICATIONS = 100_000
 
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse bad options before anything is read or written.
+
+    Raises:
+        InputError: one line naming the option.
+
+    """
     if args.workers is not None and args.workers < 1:
-        _error(f"--workers: expected a number >= 1, got {args.workers}")
-        return EXIT_BAD_INPUT
+        raise InputError(f"--workers: expected a number >= 1, got {args.workers}")
     if args.max_runs is not None and args.max_runs < 1:
-        _error(f"--max-runs: expected a number >= 1, got {args.max_runs}")
-        return EXIT_BAD_INPUT
+        raise InputError(f"--max-runs: expected a number >= 1, got {args.max_runs}")
+    if args.replications is not None and not 1 <= args.replications <= MAX_REPLICATIONS:
+        raise InputError(
+            f"--replications: expected a number from 1 to {MAX_REPLICATIONS:,}, "
+            f"got {args.replications}"
+        )
     if not 0 < args.connect_timeout < float("inf"):
-        _error(f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}")
-        return EXIT_BAD_INPUT
-    try:
-        if args.scheduler:
-            cluster.check_address(args.scheduler)
-    except InputError as err:
-        _error(str(err))
-        return EXIT_BAD_INPUT
-    try:
-        from cxsim.sweeps.plan import load_plan
+        raise InputError(
+            f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}"
+        )
+    if args.out is None and not args.dry_run:
+        raise InputError("--out: the results folder is required (unless --dry-run)")
+    if args.scheduler:
+        cluster.check_address(args.scheduler)
 
-        plan = load_plan(args.plan, max_runs=args.max_runs or DEFAULT_MAX_RUNS)
+
+def _load_plan(args: argparse.Namespace) -> Any:
+    """The plan, with ``--set`` and ``--replications`` applied through the plan's own checks.
+
+    Raises:
+        InputError: one line naming the plan file and the field (or the option).
+
+    """
+    from cxsim import scenario
+    from cxsim.sweeps.plan import load_plan
+
+    overrides = {}
+    for text in args.assignments:
+        try:
+            key, value = scenario.parse_assignment(text)
+        except InputError as err:
+            raise InputError(f"{args.plan}: {err}") from None
+        overrides[key] = value
+    return load_plan(
+        args.plan,
+        max_runs=args.max_runs or DEFAULT_MAX_RUNS,
+        overrides=overrides,
+        replications=args.replications,
+    )
+
+
+def _points_text(plan: Any) -> str:
+    runs = len(plan.points) * plan.replications
+    return (
+        f"{plan.design}, {len(plan.points):,} points x {plan.replications:,} replications = "
+        f"{runs:,} runs"
+    )
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``cxsim sweep``: run (or resume) a sweep into ``--out``, or say what it would do."""
+    try:
+        _check_options(args)
+        plan = _load_plan(args)
+        if args.dry_run:
+            return _dry_run(args, plan)
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
+    return _run(args, plan)
+
+
+def _about(seconds: float) -> str:
+    from cxsim.sweeps.plan import duration
+
+    text = duration(seconds)
+    return text if text.startswith("under") else f"about {text}"
+
+
+def _dry_run(args: argparse.Namespace, plan: Any) -> int:
+    """``cxsim sweep --dry-run``: the runs and their time, from a pilot run; nothing written."""
+    import os
+
+    from cxsim.sweeps.dryrun import dry_run
+    from cxsim.sweeps.plan import values_text
+
+    workers = None if args.scheduler else (args.workers or os.cpu_count() or 1)
+    print(f"cxsim sweep {plan.name} (dry run): {_points_text(plan)}", flush=True)
+    estimate = dry_run(plan, args.out, workers, retry_failed=args.retry_failed)
+    if args.out is not None:
+        print(
+            f"{args.out}: {estimate.recorded:,} of them recorded, {estimate.to_run:,} to run",
+            flush=True,
+        )
+    if estimate.pilot is None:
+        print("nothing to run: every planned run is recorded; nothing was written", flush=True)
+        return EXIT_OK
+    settings = values_text(estimate.pilot.values)
+    pilot = f"pilot: point {estimate.pilot.point} ({settings}), replication 0"
+    if estimate.pilot_error is not None:
+        _error(f"{pilot} failed: {estimate.pilot_error}")
+        return EXIT_RUNS_FAILED
+    print(f"{pilot}: {estimate.pilot_seconds:.2f} s of CPU", flush=True)
+    where = (
+        f"{_about(estimate.wall_seconds)} on {workers} local worker process"
+        f"{'es' if workers != 1 else ''}"
+        if estimate.wall_seconds is not None
+        else "divided among the Dask cluster's workers"
+    )
+    print(
+        f"estimate: {_about(estimate.cpu_seconds)} of CPU time, {where}; "
+        f"{plan.size.describe().split(', ')[-1]}",
+        flush=True,
+    )
+    print("nothing was written (run it without --dry-run)", flush=True)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, plan: Any) -> int:
+    """Run the sweep (locally or on Dask) and report what it did."""
+    from cxsim.sweeps.execute import WorkersDiedError, run_sweep
 
     client = executor = None
     if args.scheduler:
@@ -283,8 +422,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     runs = len(plan.points) * plan.replications
     _say(
         args,
-        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points):,} points x "
-        f"{plan.replications:,} replications = {runs:,} runs ({plan.size.describe()}) on "
+        f"cxsim sweep {plan.name}: {_points_text(plan)} ({plan.size.describe()}) on "
         f"{where}; results in {args.out}",
     )
     try:
@@ -321,6 +459,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{outcome.already_recorded} were already recorded. {args.out}: "
         f"{outcome.recorded_total} of {outcome.planned} runs, {outcome.failed_total} failed.",
     )
+    if args.csv:
+        from cxsim.sweeps.outputs import write_runs_csv
+
+        _say(args, f"wrote {write_runs_csv(args.out)}")
     if outcome.failed_total:
         _error(
             f"{outcome.failed_total} runs failed; their errors are in the runs' error column "
@@ -341,6 +483,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
+    for warning in analysis.warnings:
+        _error(f"warning: {warning}")
     missing = analysis.planned - analysis.recorded
     note = f"; {missing} not yet run" if missing else ""
     _say(

@@ -21,6 +21,18 @@ A plan is TOML::
     summary = ["retention", "market_share", "profit"]   # columns of cxsim.summary.summarize
     daily = ["customers"]                               # optional daily series
 
+    heatmap = ["companies.0.policy.callback_kept", "companies.0.policy.refund_rule"]  # optional
+
+    [[comparisons]]                            # optional: paired contrasts B - A in the report
+    name = "callbacks kept: 0.9 vs 0.3"
+    a = { "companies.0.policy.callback_kept" = 0.3 }
+    b = { "companies.0.policy.callback_kept" = 0.9 }
+
+``heatmap`` names the two factors of the report's heatmaps (default: the first
+two). A comparison's ``a`` and ``b`` give values of the same factors: two
+points, or two levels averaged over the factors they do not name; the report
+gives B - A per replication (the same luck in both) with a 95% interval.
+
 Every problem is raised as one :class:`PlanError` (a :class:`~cxsim.scenario.ScenarioError`)
 whose message is one line naming the file, the field and what was expected, as for
 scenario files::
@@ -36,6 +48,7 @@ point's ``R`` replications exactly.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -43,6 +56,7 @@ import math
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -129,6 +143,18 @@ class MetricSelection(_PlanTable):
     )
 
 
+class ComparisonSpec(_PlanTable):
+    """A named paired contrast: the runs at factor values ``b`` against those at ``a``."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    a: dict[str, Any] = Field(
+        min_length=1, description="Factor key -> value of the reference arm (A)."
+    )
+    b: dict[str, Any] = Field(
+        min_length=1, description="Factor key -> value of the compared arm (B); A's keys."
+    )
+
+
 class PlanFile(_PlanTable):
     """The tables of a sweep plan file."""
 
@@ -156,6 +182,25 @@ class PlanFile(_PlanTable):
     replications: int = Field(1, ge=1, le=100_000, strict=True)
     seed: int = Field(1, ge=0, strict=True)
     metrics: MetricSelection = Field(default_factory=MetricSelection)
+    heatmap: tuple[str, str] | None = Field(
+        None, description="The two factors of the report's heatmaps (default: the first two)."
+    )
+    comparisons: list[ComparisonSpec] = Field(
+        default_factory=list, description="Named paired contrasts shown in the report."
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A checked named comparison: factor values of arms A and B (the parameters' types)."""
+
+    name: str
+    a: dict[str, Any]
+    b: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (for the sweep's record)."""
+        return {"name": self.name, "a": self.a, "b": self.b}
 
 
 @dataclass(frozen=True)
@@ -186,6 +231,11 @@ class SweepPlan:
         plan_hash: SHA-256 of everything that decides a run's result except the number of
             replications (so adding replications to a sweep keeps its finished runs).
         size: how many runs, and their estimated time and memory.
+        heatmap: the two factors of the report's heatmaps (``None``: fewer than two factors).
+        comparisons: the named paired contrasts of the report (not part of ``plan_hash``:
+            adding one to a finished sweep and rerunning it reruns nothing).
+        overrides: values held at every point from the command line (``--set``), already
+            applied to ``base``.
 
     """
 
@@ -200,6 +250,9 @@ class SweepPlan:
     daily_metrics: list[str]
     plan_hash: str
     size: SweepSize
+    heatmap: tuple[str, str] | None = None
+    comparisons: list[Comparison] = dataclasses.field(default_factory=list)
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -254,6 +307,9 @@ class SweepPlan:
             "factors": [f.describe() for f in self.factors],
             "summary_metrics": self.summary_metrics,
             "daily_metrics": self.daily_metrics,
+            "heatmap": list(self.heatmap) if self.heatmap else None,
+            "comparisons": [c.describe() for c in self.comparisons],
+            "overrides": self.overrides,
             "companies": [c.name for c in self.base.companies],
             "points": len(self.points),
             "runs": len(self.points) * self.replications,
@@ -475,12 +531,21 @@ def _check_size(size: SweepSize, spec: PlanFile, max_runs: int, label: str) -> N
 # --------------------------------------------------------------------------- loading
 
 
-def load_plan(path: str | os.PathLike[str], *, max_runs: int = DEFAULT_MAX_RUNS) -> SweepPlan:
+def load_plan(
+    path: str | os.PathLike[str],
+    *,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
+) -> SweepPlan:
     """Read and check a sweep plan file.
 
     Args:
         path: the plan file.
         max_runs: most runs the plan may have (see :data:`DEFAULT_MAX_RUNS`).
+        overrides: dotted key -> value held at every point on top of the plan's ``[fixed]``
+            (``cxsim sweep --set``; errors name them ``--set KEY``).
+        replications: replaces the plan's ``replications`` (``cxsim sweep --replications``).
 
     Raises:
         PlanError: one line naming the file, the field and what was expected.
@@ -498,7 +563,9 @@ def load_plan(path: str | os.PathLike[str], *, max_runs: int = DEFAULT_MAX_RUNS)
         raise PlanError(f"{path}: no such sweep plan file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise PlanError(f"{path}: cannot read: {err}") from None
-    return plan_from_text(text, path, max_runs=max_runs)
+    return plan_from_text(
+        text, path, max_runs=max_runs, overrides=overrides, replications=replications
+    )
 
 
 def _too_long(label: str | Path, size: int, max_runs: int) -> str:
@@ -510,9 +577,17 @@ def _too_long(label: str | Path, size: int, max_runs: int) -> str:
 
 
 def plan_from_text(
-    text: str, path: Path | None = None, *, max_runs: int = DEFAULT_MAX_RUNS
+    text: str,
+    path: Path | None = None,
+    *,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
 ) -> SweepPlan:
-    """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``)."""
+    """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``).
+
+    ``overrides`` and ``replications`` are as in :func:`load_plan`.
+    """
     label = str(path) if path is not None else "<plan>"
     if len(text) > plan_bytes_limit(max_runs):
         raise PlanError(_too_long(label, len(text), max_runs))
@@ -520,7 +595,9 @@ def plan_from_text(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PlanError(f"{label}: not valid TOML: {err}") from None
-    return plan_from_dict(data, path, text, max_runs=max_runs)
+    return plan_from_dict(
+        data, path, text, max_runs=max_runs, overrides=overrides, replications=replications
+    )
 
 
 def plan_from_dict(
@@ -529,18 +606,27 @@ def plan_from_dict(
     text: str = "",
     *,
     max_runs: int = DEFAULT_MAX_RUNS,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
 ) -> SweepPlan:
     """Check a sweep plan given as a dict of its tables (as parsed from TOML).
 
     The runs are counted, and their time and memory estimated, from the design's shape
     before any value is checked or any point made: a plan past ``max_runs`` is refused at once.
+    ``overrides`` and ``replications`` are as in :func:`load_plan`.
     """
     label = str(path) if path is not None else "<plan>"
     data = copy.deepcopy(data)
+    if replications is not None:
+        data["replications"] = replications
     if isinstance(data.get("factors"), dict):
         data["factors"] = _flatten_keys(data["factors"], _is_factor_spec)
     if isinstance(data.get("fixed"), dict):
         data["fixed"] = _flatten_keys(data["fixed"], lambda _k, _v: False)
+    for comparison in data.get("comparisons") or []:
+        for arm in ("a", "b"):
+            if isinstance(comparison, dict) and isinstance(comparison.get(arm), dict):
+                comparison[arm] = _flatten_keys(comparison[arm], lambda _k, _v: False)
     try:
         spec = PlanFile.model_validate(data)
     except ValidationError as err:
@@ -548,8 +634,12 @@ def plan_from_dict(
 
     base_params, base_dir = _load_base(spec, path, label)
     base_params = _apply_fixed(spec, base_params, label)
+    overrides = dict(overrides or {})
+    base_params = _apply_overrides(spec, base_params, overrides, label)
     factors = [_factor_shape(spec, key, raw, label) for key, raw in spec.factors.items()]
     _check_design(spec, factors, label)
+    heatmap = _check_heatmap(spec, factors, label)
+    comparisons = [_check_comparison(spec, factors, i, label) for i in range(len(spec.comparisons))]
     summary_metrics, daily_metrics = _check_metrics(spec, label)
     size = measure(spec, factors, base_params)
     _check_size(size, spec, max_runs, label)
@@ -559,20 +649,8 @@ def plan_from_dict(
     points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     _check_points(points, base_params, label)
     _check_networks(points, base_params, base_dir, label)
-    plan_hash = hashlib.sha256(
-        canonical_json(
-            {
-                "base": base_params.model_dump(mode="json"),
-                "factors": [f.describe() for f in factors],
-                "design": spec.design,
-                "samples": spec.samples,
-                "second_order": spec.second_order,
-                "seed": spec.seed,
-                "summary": summary_metrics,
-                "daily": daily_metrics,
-            }
-        ).encode("utf-8")
-    ).hexdigest()
+    _check_comparison_points(comparisons, points, spec.design, label)
+    plan_hash = _plan_hash(spec, base_params, factors, summary_metrics, daily_metrics)
     return SweepPlan(
         path=path,
         text=text,
@@ -585,7 +663,34 @@ def plan_from_dict(
         daily_metrics=daily_metrics,
         plan_hash=plan_hash,
         size=size,
+        heatmap=heatmap,
+        comparisons=comparisons,
+        overrides=overrides,
     )
+
+
+def _plan_hash(
+    spec: PlanFile,
+    base: ModelParams,
+    factors: list[Factor],
+    summary_metrics: list[str],
+    daily_metrics: list[str],
+) -> str:
+    """SHA-256 of everything that decides a run's result, except the number of replications."""
+    return hashlib.sha256(
+        canonical_json(
+            {
+                "base": base.model_dump(mode="json"),
+                "factors": [f.describe() for f in factors],
+                "design": spec.design,
+                "samples": spec.samples,
+                "second_order": spec.second_order,
+                "seed": spec.seed,
+                "summary": summary_metrics,
+                "daily": daily_metrics,
+            }
+        ).encode("utf-8")
+    ).hexdigest()
 
 
 def _is_factor_spec(_key: str, value: Any) -> bool:
@@ -602,6 +707,8 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
     if err["type"] == "extra_forbidden":
         tables = {(): PlanFile, ("metrics",): MetricSelection}
         group = tables.get(tuple(loc[:-1]))
+        if len(loc) == 3 and loc[0] == "comparisons":
+            group = ComparisonSpec
         names = list(group.model_fields) if group is not None else []
         key = str(loc[-1])
         hint = did_you_mean(key, names) or (
@@ -610,6 +717,8 @@ def _format_plan_error(error: ValidationError, label: str) -> str:
         return f"{label}: {format_loc(loc)}: unknown key {key!r}{hint}{more}"
     if loc and loc[0] == "base" and len(loc) > 1:
         return f"{label}: base: expected a scenario file's path or a table of scenario fields{more}"
+    if loc and loc[0] == "heatmap":
+        return f"{label}: heatmap: expected a list of two factors of this plan{more}"
     if tuple(loc) == ("factors",) and err["type"] == "too_short":
         return f"{label}: factors: expected at least one factor{more}"
     _, message = describe_error(err)
@@ -664,6 +773,25 @@ def _apply_fixed(spec: PlanFile, base: ModelParams, label: str) -> ModelParams:
     for key in spec.fixed:
         _check_key(key, label, "fixed")
     return _resolve(base, spec.fixed, label, {key: f"fixed.{key}" for key in spec.fixed})
+
+
+def _apply_overrides(
+    spec: PlanFile, base: ModelParams, overrides: dict[str, Any], label: str
+) -> ModelParams:
+    """Values held at every point from the command line (``--set``), on top of ``[fixed]``."""
+    if not overrides:
+        return base
+    for key in overrides:
+        if key in RESERVED_KEYS:
+            raise PlanError(
+                f"{label}: --set {key}: {RESERVED_KEYS[key]}; change the plan's seed instead"
+            )
+        if key in spec.factors:
+            raise PlanError(
+                f"{label}: --set {key}: is a factor of this plan; a value held at every point "
+                "would replace its levels (change its levels in [factors] instead)"
+            )
+    return _resolve(base, overrides, label, {key: f"--set {key}" for key in overrides})
 
 
 def _check_key(key: str, label: str, table: str) -> Any:
@@ -788,6 +916,107 @@ def _check_design(spec: PlanFile, factors: list[Factor], label: str) -> None:
             )
     elif spec.second_order:
         raise PlanError(f"{label}: second_order: applies to sobol designs only")
+
+
+def _factor_named(key: str, factors: list[Factor], where: str) -> Factor:
+    """The plan's factor ``key``; a plan error naming ``where`` if the plan does not vary it."""
+    for factor in factors:
+        if factor.key == key:
+            return factor
+    keys = [f.key for f in factors]
+    hint = did_you_mean(key, keys) or f"; its factors are {', '.join(keys)}"
+    raise PlanError(f"{where}: {key!r} is not a factor of this plan{hint}")
+
+
+def _check_heatmap(spec: PlanFile, factors: list[Factor], label: str) -> tuple[str, str] | None:
+    """The two factors of the heatmaps: the plan's ``heatmap``, else the first two."""
+    if spec.heatmap is None:
+        return (factors[0].key, factors[1].key) if len(factors) >= 2 else None
+    for key in spec.heatmap:
+        _factor_named(key, factors, f"{label}: heatmap")
+    if spec.heatmap[0] == spec.heatmap[1]:
+        raise PlanError(
+            f"{label}: heatmap: expected two different factors, got {spec.heatmap[0]!r} twice"
+        )
+    return spec.heatmap
+
+
+def _check_comparison(spec: PlanFile, factors: list[Factor], i: int, label: str) -> Comparison:
+    """A named comparison whose arms give values the plan's design can have."""
+    raw = spec.comparisons[i]
+    where = f"{label}: comparisons[{i}]"
+    for arm, values in (("a", raw.a), ("b", raw.b)):
+        for key in values:
+            _factor_named(key, factors, f"{where}.{arm}")
+    if set(raw.a) != set(raw.b):
+        raise PlanError(
+            f"{where}: a and b must give values of the same factors, got a: "
+            f"{', '.join(raw.a)}; b: {', '.join(raw.b)}"
+        )
+    arms: dict[str, dict[str, Any]] = {}
+    for arm, values in (("a", raw.a), ("b", raw.b)):
+        arms[arm] = {
+            key: _design_value(
+                _factor_named(key, factors, f"{where}.{arm}"),
+                value,
+                spec.design,
+                f"{where}.{arm}.{key}",
+            )
+            for key, value in values.items()
+        }
+    if canonical_json(arms["a"]) == canonical_json(arms["b"]):
+        raise PlanError(f"{where}: a and b are the same factor values; a comparison needs two arms")
+    name = raw.name or f"{values_text(arms['b'])} vs {values_text(arms['a'])}"
+    return Comparison(name=name, a=arms["a"], b=arms["b"])
+
+
+def values_text(values: dict[str, Any]) -> str:
+    """``callback_kept = 0.9, refund_rule = never``: factor values as people read them."""
+    shown = []
+    for key, value in values.items():
+        text = (
+            str(value).lower()
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
+        shown.append(f"{key.rsplit('.', 1)[-1]} = {text}")
+    return ", ".join(shown)
+
+
+def _design_value(factor: Factor, value: Any, design: str, where: str) -> Any:
+    """``value`` as the design has it: one of a list's values, or of a range's grid."""
+    if factor.is_range and design != "full_factorial":
+        raise PlanError(
+            f"{where}: a {design} design samples {factor.key} from its range, so no two points "
+            "share a value; compare factors given as lists of values"
+        )
+    grid = factor.grid()
+    normal = _normalise(value, factor.value_type)
+    for level in grid:
+        if canonical_json(level) == canonical_json(normal):
+            return level
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (level, normal)
+        )
+        if factor.is_range and numbers and math.isclose(level, normal, rel_tol=1e-9):
+            return level  # a range's grid value as written in the plan, to its last digit or so
+    shown = ", ".join(canonical_json(v) for v in grid[:10]) + (", ..." if len(grid) > 10 else "")
+    raise PlanError(f"{where}: {value!r} is not one of the factor's values ({shown})")
+
+
+def _check_comparison_points(
+    comparisons: list[Comparison], points: list[dict[str, Any]], design: str, label: str
+) -> None:
+    """Each arm of each comparison has at least one point of the design."""
+    for i, comparison in enumerate(comparisons):
+        for arm, values in (("a", comparison.a), ("b", comparison.b)):
+            if not any(all(p[k] == v for k, v in values.items()) for p in points):
+                raise PlanError(
+                    f"{label}: comparisons[{i}].{arm}: no point of the {design} design has these "
+                    "values (a sampled design can miss a value of a list; sample more points)"
+                )
 
 
 def _check_metrics(spec: PlanFile, label: str) -> tuple[list[str], list[str]]:

@@ -1,8 +1,12 @@
 """``sweep_report.html``: one self-contained page (plotly.js embedded) for a sweep.
 
-Sections: what was swept; per metric, main-effect plots with 95% confidence
-bands and a heatmap over the first two factors; Sobol' indices for a
-``sobol`` design; the kept daily series by the first factor's value; failed runs.
+Sections: what was swept, and any warning (Sobol' samples too few to read the
+indices); per metric, main-effect plots with 95% confidence bands, the paired
+differences of each factor level from the reference level (replication by
+replication: common random numbers), a heatmap over the plan's two heatmap
+factors (default: the first two), Sobol' indices for a ``sobol`` design; the
+plan's named comparisons; the kept daily series by the first factor's value;
+failed runs. Every interval is cut to the range of what it bounds.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from cxsim.files import atomic_write_text
 from cxsim.palette import company_colour, rgba
 from cxsim.stats import group_mean_ci
+from cxsim.summary import figure_range
 from cxsim.sweeps.analyze import (
     SobolIndices,
     SweepResults,
@@ -107,16 +113,76 @@ def main_effects_figure(results: SweepResults, metric: str) -> go.Figure:
         fig.update_xaxes(type="category", row=1, col=col)
     fig.update_yaxes(title_text=metric, row=1, col=1)
     fig.update_layout(
-        title=f"Main effects on {metric} (mean over all runs at each value; band: 95% CI)",
+        title=f"Main effects on {metric} (mean over all runs at each value; band: 95% CI of "
+        "that mean; bands can overlap where the paired differences below are clear)",
         height=380,
         margin={"t": 80},
     )
     return fig
 
 
+def contrast_figure(
+    results: SweepResults, contrasts: pd.DataFrame, metric: str
+) -> go.Figure | None:
+    """One panel per factor: each level's paired difference from the reference level, with its 95% CI."""
+    part = contrasts[contrasts["metric"] == metric]
+    if part.empty:
+        return None
+    keys = [k for k in results.factor_keys if k in set(part["factor"])]
+    names = short_factor_names(results.factor_keys)
+    titles = [
+        f"{names[k]}: minus {part.loc[part['factor'] == k, 'reference'].iloc[0]}" for k in keys
+    ]
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=titles, shared_yaxes=True)
+    for col, key in enumerate(keys, start=1):
+        rows_of_factor = part[part["factor"] == key]
+        for k, company in enumerate(results.companies):
+            rows = rows_of_factor[rows_of_factor["company"] == company].sort_values("position")
+            if rows.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=list(rows["label"]),
+                    y=rows["difference"],
+                    mode="markers",
+                    name=company,
+                    legendgroup=company,
+                    showlegend=col == 1,
+                    marker={"color": _colour(k), "size": 9},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": (rows["ci95_high"] - rows["difference"]).fillna(0),
+                        "arrayminus": (rows["difference"] - rows["ci95_low"]).fillna(0),
+                    },
+                    customdata=np.stack(
+                        [rows["replications"], rows["ci95_low"], rows["ci95_high"]], axis=-1
+                    ),
+                    hovertemplate="%{x}: %{y:+.4g} (95% CI %{customdata[1]:+.4g} to "
+                    "%{customdata[2]:+.4g}; %{customdata[0]} replications)<extra>"
+                    + company
+                    + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_hline(y=0, line={"color": "#999999", "width": 1}, row=1, col=col)
+        fig.update_xaxes(type="category", row=1, col=col)
+    fig.update_yaxes(title_text=f"difference in {metric}", row=1, col=1)
+    fig.update_layout(
+        title=f"Paired differences in {metric} from each factor's first level (within each "
+        "replication, which had the same luck at every point; bars: 95% CI over replications)",
+        height=380,
+        margin={"t": 80},
+        scattermode="group",  # companies side by side at each level
+    )
+    return fig
+
+
 def heatmap_figure(results: SweepResults, metric: str) -> go.Figure:
-    """The metric's mean over the first two factors, one panel per company."""
-    key_a, key_b = results.factor_keys[:2]
+    """The metric's mean over the plan's two heatmap factors, one panel per company."""
+    assert results.heatmap is not None
+    key_a, key_b = results.heatmap
     names = short_factor_names(results.factor_keys)
     grid = two_factor_grid(results, metric, key_a, key_b)
     order_a = [level_label(v) for v in grid.attrs.get("order_a", [])]
@@ -153,8 +219,13 @@ def heatmap_figure(results: SweepResults, metric: str) -> go.Figure:
     return fig
 
 
-def sobol_figure(indices: SobolIndices, metric: str, companies: list[str]) -> go.Figure | None:
-    """First-order and total Sobol' indices of one metric per factor, one panel per company."""
+def sobol_figure(
+    indices: SobolIndices, metric: str, companies: list[str], readable: bool = True
+) -> go.Figure | None:
+    """First-order and total Sobol' indices of one metric per factor, one panel per company.
+
+    ``readable``: whether the intervals are narrow enough to read (else the title says so).
+    """
     part = indices.first_total[indices.first_total["metric"] == metric]
     if part.empty:
         return None
@@ -177,7 +248,8 @@ def sobol_figure(indices: SobolIndices, metric: str, companies: list[str]) -> go
                 col=k,
             )
     fig.update_layout(
-        title=f"Sobol' indices of {metric} (error bars: 95% bootstrap interval)",
+        title=f"Sobol' indices of {metric} (error bars: 95% bootstrap interval)"
+        + ("" if readable else ": too few samples to read, see the warning at the top"),
         barmode="group",
         height=400,
     )
@@ -204,7 +276,9 @@ def daily_figure(results: SweepResults, daily: pd.DataFrame, metric: str) -> go.
             rows = part[part["level"] == level]
             if rows.empty:
                 continue
-            stats = group_mean_ci(rows.groupby("day")[metric]).reset_index()
+            lower, upper = figure_range(metric)
+            stats = group_mean_ci(rows.groupby("day")[metric], lower=lower, upper=upper)
+            stats = stats.reset_index()
             low = stats["ci95_low"].fillna(stats["mean"]).to_numpy()
             high = stats["ci95_high"].fillna(stats["mean"]).to_numpy()
             _band(
@@ -271,30 +345,31 @@ def _table_html(frame: pd.DataFrame, max_rows: int = 50) -> str:
     )
 
 
-def write_report(
-    results: SweepResults,
-    summary: pd.DataFrame,
-    sobol: SobolIndices | None,
-    daily: pd.DataFrame | None,
-    path: Path,
-) -> Path:
-    """Write the sweep report to ``path`` (self-contained: plotly.js is embedded once)."""
-    record = results.record
-    figures: list[tuple[str, go.Figure | str]] = []
-    for metric in results.metrics:
-        figures.append((f"<h2>{html.escape(metric)}</h2>", main_effects_figure(results, metric)))
-        if len(results.factor_keys) >= 2:
-            figures.append(("", heatmap_figure(results, metric)))
-        if sobol is not None:
-            fig = sobol_figure(sobol, metric, results.companies)
-            if fig is not None:
-                figures.append(("", fig))
-    if daily is not None:
-        for metric in record["daily_metrics"]:
-            fig = daily_figure(results, daily, metric)
-            if fig is not None:
-                figures.append((f"<h2>Daily {html.escape(metric)}</h2>", fig))
+def _signed(value: float) -> str:
+    return "+" + _number(value) if np.isfinite(value) and value > 0 else _number(value)
 
+
+def contrast_table(table: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
+    """One row per ``keys`` and company, one ``difference [low, high]`` column per metric."""
+    cell = table.assign(
+        text=[
+            f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]" if np.isfinite(lo) else _signed(d)
+            for d, lo, hi in zip(
+                table["difference"], table["ci95_low"], table["ci95_high"], strict=True
+            )
+        ]
+    )
+    wide = cell.pivot_table(
+        index=[*keys, "company"], columns="metric", values="text", aggfunc="first", sort=False
+    )
+    wide = wide[[m for m in metrics if m in wide.columns]].reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def _header(results: SweepResults, warnings: list[str]) -> list[str]:
+    """The page's head, the sweep's description and the warnings."""
+    record = results.record
     factors = pd.DataFrame(
         [
             {
@@ -308,25 +383,89 @@ def write_report(
         ]
     )
     ok_runs = int(results.ok["run_id"].nunique())
-    failed = results.failed
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>Sweep {html.escape(record['name'])}</title>",
         "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
         ".table{border-collapse:collapse}.table td,.table th{padding:2px 8px;"
         "border-bottom:1px solid #ddd;white-space:nowrap;text-align:left}"
+        ".warning{background:#FFF4E0;border-left:4px solid #E69F00;padding:0.5em 1em}"
         "</style></head><body>",
         f"<h1>Sweep: {html.escape(record['name'])}</h1>",
         f"<p>{html.escape(record.get('description') or '')}</p>",
         "<p>"
         f"Design <b>{html.escape(record['design'])}</b>, {record['points']} points x "
         f"{record['replications']} replications = {results.planned} runs; "
-        f"<b>{ok_runs}</b> finished, <b>{len(failed)}</b> failed, "
+        f"<b>{ok_runs}</b> finished, <b>{len(results.failed)}</b> failed, "
         f"{results.planned - results.recorded} not yet run. Root seed {record['seed']}; replication r "
-        "uses the same seed at every point (common random numbers). Plan hash "
+        "uses the same seed at every point (common random numbers), so differences between "
+        "points are taken within each replication (paired differences). Plan hash "
         f"<code>{record['plan_hash'][:12]}</code>.</p>",
         _table_html(factors),
     ]
+    overrides = record.get("overrides") or {}
+    if overrides:
+        held = ", ".join(f"{k} = {level_label(v)}" for k, v in overrides.items())
+        parts.append(f"<p>Held at every point (cxsim sweep --set): {html.escape(held)}.</p>")
+    parts += [f"<p class='warning'>Warning: {html.escape(w)}.</p>" for w in warnings]
+    return parts
+
+
+def _comparisons_html(results: SweepResults, comparisons: pd.DataFrame | None) -> list[str]:
+    if comparisons is None or comparisons.empty:
+        return []
+    table = contrast_table(comparisons, ["comparison", "b", "a"], results.metrics)
+    return [
+        "<h2>Named comparisons (B - A, paired by replication; 95% CI)</h2>",
+        "<p>Each comparison of the plan: the runs at B's factor values minus those at A's, "
+        "replication by replication (the same luck in both), averaged over the factors it "
+        "does not name; all rows in comparisons.csv.</p>",
+        _table_html(table, 60),
+    ]
+
+
+def write_report(
+    results: SweepResults,
+    summary: pd.DataFrame,
+    sobol: SobolIndices | None,
+    daily: pd.DataFrame | None,
+    path: Path,
+    *,
+    contrasts: pd.DataFrame | None = None,
+    comparisons: pd.DataFrame | None = None,
+    sobol_readable: dict[str, bool] | None = None,
+    warnings: list[str] | tuple[str, ...] = (),
+) -> Path:
+    """Write the sweep report to ``path`` atomically (self-contained: plotly.js is embedded once).
+
+    Args:
+        results: the sweep's runs.
+        summary: :func:`cxsim.sweeps.analyze.point_summary`.
+        sobol: the Sobol' indices of a ``sobol`` design.
+        daily: the kept daily series.
+        path: where to write.
+        contrasts: :func:`cxsim.sweeps.analyze.level_contrasts`.
+        comparisons: :func:`cxsim.sweeps.analyze.named_comparisons`.
+        sobol_readable: metric -> whether its indices are narrow enough to read.
+        warnings: lines shown at the top of the page.
+
+    """
+    figures: list[tuple[str, go.Figure | None]] = []
+    for metric in results.metrics:
+        figures.append((f"<h2>{html.escape(metric)}</h2>", main_effects_figure(results, metric)))
+        if contrasts is not None:
+            figures.append(("", contrast_figure(results, contrasts, metric)))
+        if results.heatmap is not None:
+            figures.append(("", heatmap_figure(results, metric)))
+        if sobol is not None:
+            readable = (sobol_readable or {}).get(metric, True)
+            figures.append(("", sobol_figure(sobol, metric, results.companies, readable)))
+    if daily is not None:
+        for metric in results.record["daily_metrics"]:
+            fig = daily_figure(results, daily, metric)
+            if fig is not None:
+                figures.append((f"<h2>Daily {html.escape(metric)}</h2>", fig))
+    parts = _header(results, list(warnings))
     if sobol is not None and sobol.skipped:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in sobol.skipped)
         parts.append(f"<p>Sobol' indices not computed for:</p><ul>{items}</ul>")
@@ -337,6 +476,8 @@ def write_report(
         if isinstance(fig, go.Figure):
             parts.append(fig.to_html(include_plotlyjs=first, full_html=False))
             first = False
+    parts += _comparisons_html(results, comparisons)
+    failed = results.failed
     if not failed.empty:
         parts.append("<h2>Failed runs</h2>")
         parts.append(_table_html(failed[["run_id", "point", "replication", "seed", "error"]]))
@@ -344,5 +485,5 @@ def write_report(
         parts.append("<h2>Mean and 95% CI per point (first rows; all in summary.csv)</h2>")
         parts.append(_table_html(wide_summary(summary, results), 60))
     parts.append("</body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    atomic_write_text(path, "\n".join(parts), durable=False)
     return path
