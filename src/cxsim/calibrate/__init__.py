@@ -1,0 +1,1 @@
+"""Calibration: fit a scenario's parameters to observed figures."""
