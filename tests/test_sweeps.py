@@ -538,5 +538,5 @@ def test_a_sweep_folder_started_by_another_engine_refuses_to_resume(tmp_path: Pa
     assert record["engine"]["random_streams"].startswith("philox")
     record["engine"]["engine_code"] = "0" * 16  # as if the rules had changed since
     record_path.write_text(json.dumps(record), encoding="utf-8")
-    with pytest.raises(PlanError, match="was started by another engine .*engine_code"):
+    with pytest.raises(PlanError, match=r"was started by another engine .*engine_code"):
         sweep(plan, out, workers=1, progress=False)
