@@ -25,9 +25,11 @@ _LAZY = {
     "ParameterError": "cxsim.params",
     "resolve": "cxsim.params",
     "sweep": "cxsim.sweeps",
+    "calibrate": "cxsim.calibrate",  # a package that is called as a function: cxsim.calibrate(...)
 }
 
 if TYPE_CHECKING:
+    from cxsim.calibrate import calibrate
     from cxsim.model import Market
     from cxsim.params import (
         POLICY_PRESETS,
@@ -48,6 +50,7 @@ __all__ = [
     "ParameterError",
     "PolicyParams",
     "__version__",
+    "calibrate",
     "resolve",
     "run_market",
     "sweep",
@@ -58,7 +61,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cxsim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

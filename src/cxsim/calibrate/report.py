@@ -1,0 +1,397 @@
+"""``calibration_report.html``: one self-contained page (plotly.js embedded) for a calibration.
+
+Sections: what was fitted to what; the fitted values and the spread of good
+fits; the fit per target before (at the starting values) and after; the
+optimisation history; parameter importance (Optuna's fANOVA); the objective
+against each parameter; the confirmation on fresh replications; failed
+trials; the calibration file.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cxsim.calibrate.likelihood import LEVEL
+from cxsim.files import atomic_write_text
+from cxsim.palette import BAD, GOOD, NEUTRAL, company_colour, rgba
+
+if TYPE_CHECKING:
+    from cxsim.calibrate.outputs import CalibrationResult
+    from cxsim.calibrate.spec import Calibration
+
+BEST = company_colour(1)  # blue
+START = NEUTRAL
+OBSERVED = "#000000"
+
+CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;line-height:1.4}"
+    ".table{border-collapse:collapse;margin:0.5em 0}"
+    ".table td,.table th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    ".table td:first-child,.table th:first-child{text-align:left}"
+    "pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:85%}.muted{color:#777}"
+)
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if isinstance(x, bool | str):
+        return html.escape(str(x))
+    x = float(x)
+    if abs(x) >= 10_000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f'<table class="table"><tr>{head}</tr>{body}</table>'
+
+
+def fit_figure(fit: pd.DataFrame, confirm: pd.DataFrame | None) -> go.Figure:
+    """One panel per target: observed (or its band), simulated at the start and at the best, with 95% CIs."""
+    targets = list(dict.fromkeys(fit["target"]))
+    fig = make_subplots(rows=len(targets), cols=1, subplot_titles=targets, vertical_spacing=0.08)
+    for row, name in enumerate(targets, start=1):
+        part = fit[fit["target"] == name]
+        cells = [c if c else name for c in part["cell"]]
+        first = row == 1
+        if part["likelihood"].iloc[0] == "band":
+            for x, low, high in zip(cells, part["low"], part["high"], strict=True):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x, x],
+                        y=[low, high],
+                        mode="lines",
+                        line={"color": OBSERVED, "width": 10},
+                        opacity=0.25,
+                        name="observed band",
+                        showlegend=first,
+                        legendgroup="obs",
+                    ),
+                    row=row,
+                    col=1,
+                )
+        else:
+            fig.add_trace(
+                go.Scatter(
+                    x=cells,
+                    y=part["observed"],
+                    mode="markers",
+                    name="observed",
+                    marker={"color": OBSERVED, "symbol": "diamond", "size": 11},
+                    showlegend=first,
+                    legendgroup="obs",
+                ),
+                row=row,
+                col=1,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=cells,
+                y=part["start_simulated"],
+                mode="markers",
+                name="start",
+                marker={"color": START, "size": 9},
+                showlegend=first,
+                legendgroup="start",
+            ),
+            row=row,
+            col=1,
+        )
+        series = [("best (fit replications)", part, BEST, "best")]
+        if confirm is not None:
+            series.append(
+                ("best (fresh replications)", confirm[confirm["target"] == name], GOOD, "confirm")
+            )
+        for label, frame, colour, group in series:
+            sim = frame["simulated"].to_numpy()
+            fig.add_trace(
+                go.Scatter(
+                    x=cells,
+                    y=sim,
+                    mode="markers",
+                    name=label,
+                    legendgroup=group,
+                    marker={"color": colour, "size": 9},
+                    showlegend=first,
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": frame["ci95_high"].to_numpy() - sim,
+                        "arrayminus": sim - frame["ci95_low"].to_numpy(),
+                    },
+                ),
+                row=row,
+                col=1,
+            )
+    fig.update_layout(
+        height=max(320, 260 * len(targets)),
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+        margin={"t": 80, "l": 60, "r": 20, "b": 40},
+    )
+    return fig
+
+
+def history_figure(trials: pd.DataFrame, margin: float) -> go.Figure:
+    """The objective of every trial (log scale), the best so far, and the band of good fits."""
+    done = trials[trials["state"] == "COMPLETE"].sort_values("trial")
+    best = done["objective"].cummin()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=done["trial"],
+            y=done["objective"],
+            mode="markers",
+            name="trial",
+            marker={"color": np.where(done["good"], GOOD, START), "size": 6},
+            text=[f"batch {b}" for b in done["batch"]],
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=done["trial"], y=best, mode="lines", name="best so far", line={"color": BEST})
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=done["trial"],
+            y=best + margin,
+            mode="lines",
+            name="best + margin (good fits below)",
+            line={"color": GOOD, "dash": "dot"},
+        )
+    )
+    failed = trials[trials["state"] == "FAIL"]
+    if not failed.empty:
+        top = float(done["objective"].max()) if not done.empty else 1.0
+        fig.add_trace(
+            go.Scatter(
+                x=failed["trial"],
+                y=np.full(len(failed), top),
+                mode="markers",
+                name="failed",
+                marker={"color": BAD, "symbol": "x", "size": 8},
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=420,
+        xaxis_title="trial",
+        yaxis_title="objective",
+        yaxis_type="log",
+        margin={"t": 30, "l": 60, "r": 20, "b": 40},
+    )
+    return fig
+
+
+def importance(study: Any, seed: int) -> tuple[pd.Series | None, str]:
+    """Parameter importances by Optuna's fANOVA, or why they could not be computed."""
+    import optuna
+
+    try:
+        found = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed)
+        )
+    except (RuntimeError, ValueError) as err:
+        return None, f"not computed: {err}"
+    return pd.Series(found, dtype=float), ""
+
+
+def importance_figure(importances: pd.Series) -> go.Figure:
+    """Horizontal bars: each parameter's share of the objective's variance (fANOVA)."""
+    ordered = importances.sort_values()
+    fig = go.Figure(
+        go.Bar(x=ordered.to_numpy(), y=list(ordered.index), orientation="h", marker={"color": BEST})
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=120 + 40 * len(ordered),
+        xaxis_title="importance",
+        margin={"t": 20, "l": 300, "r": 20, "b": 40},
+    )
+    return fig
+
+
+def landscape_figure(calibration: Calibration, trials: pd.DataFrame) -> go.Figure:
+    """Per parameter: the objective of every trial against its value; good fits in green."""
+    keys = [p.key for p in calibration.parameters]
+    done = trials[trials["state"] == "COMPLETE"]
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=keys, shared_yaxes=True)
+    for col, p in enumerate(calibration.parameters, start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=done[p.key],
+                y=done["objective"],
+                mode="markers",
+                showlegend=False,
+                marker={"color": np.where(done["good"], GOOD, rgba(START, 0.6)), "size": 6},
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(
+            range=_axis_range(p.low, p.high, p.log), type="log" if p.log else None, row=1, col=col
+        )
+    fig.update_yaxes(type="log", title_text="objective", row=1, col=1)
+    fig.update_layout(
+        template="plotly_white", height=380, margin={"t": 40, "l": 60, "r": 20, "b": 40}
+    )
+    return fig
+
+
+def _axis_range(low: float, high: float, log: bool) -> list[float]:
+    return [math.log10(low), math.log10(high)] if log else [low, high]
+
+
+def _fit_columns(fit: pd.DataFrame, before: bool) -> pd.DataFrame:
+    columns = {
+        "target": "target",
+        "cell": "cell",
+        "likelihood": "likelihood",
+        "observed": "observed",
+        "low": "band low",
+        "high": "band high",
+        "n": "n",
+        "effective_n": "effective n",
+        "sd": "sd",
+        "weight": "weight",
+    }
+    if before:
+        columns.update({"start_simulated": "start", "start_contribution": "start: deviance"})
+    columns.update(
+        {
+            "simulated": "simulated",
+            "ci95_low": "95% CI low",
+            "ci95_high": "95% CI high",
+            "simulated_cases": "simulated cases",
+            "contribution": "deviance",
+        }
+    )
+    frame = fit[[c for c in columns if c in fit.columns]].rename(columns=columns)
+    return frame.loc[:, frame.notna().any(axis=0) | frame.columns.isin(["target", "cell"])]
+
+
+def _header(calibration: Calibration, result: CalibrationResult, trials: pd.DataFrame) -> str:
+    states = trials["state"].value_counts()
+    start = trials[trials["start"]]
+    start_value = float(start["objective"].iloc[0]) if len(start) else float("nan")
+    spec = calibration.spec
+    return (
+        f"<h1>Calibration: {html.escape(calibration.name)}</h1>"
+        f"<p>{html.escape(spec.description)}</p>"
+        f"<p>{len(calibration.parameters)} parameters fitted to {len(calibration.targets)} targets "
+        f"({sum(len(t.cells) for t in calibration.targets)} observed cells) in "
+        f"{len(calibration.variants)} variant(s) of the base scenario. "
+        f"<b>{int(states.get('COMPLETE', 0))}</b> trials finished, "
+        f"<b>{int(states.get('FAIL', 0))}</b> failed; sampler <b>{spec.sampler}</b> seeded "
+        f"{calibration.seed}, asked in batches of {spec.batch_size}. Each trial ran "
+        f"{spec.replications} replication(s) per variant, runs (seed {calibration.seed}, r) for "
+        f"r = 0..{spec.replications - 1}: the same for every trial (common random numbers).</p>"
+        f"<p>Objective (a weighted sum of deviances; 0 is a perfect fit): "
+        f"<b>{_fmt(result.best_value)}</b> at the best trial ({result.best_trial}), "
+        f"{_fmt(start_value)} at the starting values.</p>"
+    )
+
+
+def _spread_section(result: CalibrationResult) -> str:
+    margin = result.margin
+    good = int(result.trials["good"].sum())
+    spread = result.spread.rename(
+        columns={
+            "parameter": "parameter",
+            "bound_low": "bound low",
+            "bound_high": "bound high",
+            "start": "start",
+            "best": "best",
+            "good_low": "good fits: low",
+            "good_high": "good fits: high",
+            "share_of_range": "share of the bounds",
+        }
+    ).drop(columns=["good_trials"])
+    return (
+        "<h2>Fitted values and the spread of good fits</h2>"
+        f"<p>Good fits are the <b>{good}</b> trials whose objective lies within "
+        f"<b>{html.escape(margin.describe())}</b> of the best. The objective is a deviance, so "
+        f"these form an approximate {LEVEL:.0%} likelihood-ratio region for the "
+        f"{margin.parameters} fitted parameter(s); trials share their random numbers, so the "
+        "simulation noise shifts all of them alike, as noise in the observations would, and "
+        "widens the region by the factor 1 + r. The range of the good fits is a sample of that "
+        "region: more trials fill it in.</p>" + _table(spread)
+    )
+
+
+def write_report(
+    calibration: Calibration, study: Any, result: CalibrationResult, path: Path
+) -> Path:
+    """Write the report to ``path`` (self-contained: plotly.js is embedded once)."""
+    trials = result.trials
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Calibration {html.escape(calibration.name)}</title><style>{CSS}</style>",
+        "</head><body>",
+        _header(calibration, result, trials),
+        _spread_section(result),
+        "<h2>Fit per target: before (start) and after (best)</h2>",
+        "<p>Simulated: the mean over the fit's replications with its 95% confidence interval "
+        "(cut to [0, 1] for shares). n is the stated sample size; for a beta-binomial "
+        "likelihood the effective n is n / (1 + (n - 1) ρ). Deviance is the cell's weighted "
+        "part of the objective.</p>",
+        _table(_fit_columns(result.fit, before=True)),
+    ]
+    figures: list[tuple[str, go.Figure]] = [("", fit_figure(result.fit, result.confirm))]
+    if result.confirm is not None:
+        fresh = result.confirm["contribution"].sum()
+        parts_confirm = (
+            "<h2>Confirmation on fresh replications</h2>"
+            "<p>The best values rerun on replications the fit never used; objective "
+            f"<b>{_fmt(float(fresh))}</b> there, against {_fmt(result.best_value)} on the "
+            "fit's replications.</p>" + _table(_fit_columns(result.confirm, before=False))
+        )
+    else:
+        parts_confirm = ""
+    figures.append(("<h2>Optimisation history</h2>", history_figure(trials, result.margin.value)))
+    importances, why = importance(study, calibration.seed)
+    if importances is not None:
+        figures.append(
+            (
+                "<h2>Parameter importance (fANOVA)</h2><p>Each parameter's share of the variance "
+                "of the objective over the trials (Optuna's fANOVA, a random forest).</p>",
+                importance_figure(importances),
+            )
+        )
+    else:
+        parts.append(f"<h2>Parameter importance (fANOVA)</h2><p>{html.escape(why)}</p>")
+    figures.append(
+        ("<h2>The objective against each parameter</h2>", landscape_figure(calibration, trials))
+    )
+    first = True
+    for heading, fig in figures:
+        parts.append(heading)
+        parts.append(
+            fig.to_html(include_plotlyjs=first, full_html=False, config={"displaylogo": False})
+        )
+        first = False
+        if heading == "" and parts_confirm:
+            parts.append(parts_confirm)
+    failed = trials[trials["state"] == "FAIL"]
+    if not failed.empty:
+        keys = [p.key for p in calibration.parameters]
+        parts.append("<h2>Failed trials</h2>")
+        parts.append(_table(failed[["trial", *keys, "error"]].head(50)))
+    parts.append("<h2>The calibration file</h2>")
+    parts.append(f"<pre>{html.escape(calibration.text or '(given as a dict)')}</pre>")
+    parts.append("</body></html>")
+    atomic_write_text(path, "\n".join(parts))
+    return path
