@@ -16,6 +16,7 @@ from scipy import stats
 
 import cxsim
 from cxsim.calibrate import CalibrationError, calibration_from_text, load_calibration
+from cxsim.calibrate.evaluation import evaluate
 from cxsim.calibrate.likelihood import (
     Likelihood,
     beta_binomial_deviance,
@@ -23,7 +24,7 @@ from cxsim.calibrate.likelihood import (
     margin,
 )
 from cxsim.calibrate.measures import MEASUREMENTS
-from cxsim.calibrate.study import CalibrationStore, evaluate
+from cxsim.calibrate.study import CalibrationStore
 from cxsim.cli import main
 from cxsim.params import resolve
 from cxsim.run import run_market
@@ -36,6 +37,7 @@ name = "tiny"
 base = "tarp_repurchase"
 replications = 2
 trials = 8
+spread_trials = 4
 batch_size = 4
 seed = 11
 
@@ -345,7 +347,8 @@ def test_a_study_writes_every_output(finished: tuple[Path, Any]) -> None:
     assert names <= {p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
     trials = pd.read_parquet(out / "trials.parquet")
-    assert trials["trial"].tolist() == list(range(8))
+    assert trials["trial"].tolist() == list(range(12))
+    assert trials["phase"].tolist() == ["search"] * 8 + ["spread"] * 4
     assert set(trials["state"]) <= {"COMPLETE", "FAIL"}
     assert trials.loc[0, "start"]  # the starting values are the first trial
     assert trials.loc[0, "behaviour.retention.churn_midpoint"] == -1.0
@@ -432,9 +435,10 @@ def test_rerunning_a_finished_study_runs_nothing_and_more_trials_extend_it(
     assert again.best_values == result.best_values
     cxsim.calibrate(path, result.out_dir, workers=2, trials=10, progress=False)
     extended = pd.read_parquet(result.out_dir / "trials.parquet")
-    assert extended["trial"].tolist() == list(range(12))  # 10 rounded up to whole batches of 4
+    # 10 search trials, rounded up to whole batches of 4, and the 4 spread trials: 4 more.
+    assert extended["trial"].tolist() == list(range(16))
     columns = ["trial", "state", "objective", "behaviour.voice.minor"]
-    pd.testing.assert_frame_equal(extended[columns].head(8), before[columns])
+    pd.testing.assert_frame_equal(extended[columns].head(12), before[columns])
 
 
 def test_cxsim_calibrate_is_the_package_and_the_function() -> None:

@@ -92,6 +92,7 @@ def calibrate(
         CalibrationError: bad input (one line naming the file and the field); nothing written.
 
     """
+    from cxsim.calibrate.evaluation import evaluate
     from cxsim.calibrate.outputs import best_of, write_outputs
     from cxsim.calibrate.spec import (
         Calibration,
@@ -99,7 +100,7 @@ def calibrate(
         calibration_from_dict,
         load_calibration,
     )
-    from cxsim.calibrate.study import CalibrationStore, evaluate, run_study
+    from cxsim.calibrate.study import CalibrationStore, run_study
 
     if isinstance(calibration, dict):
         calibration = calibration_from_dict(calibration)

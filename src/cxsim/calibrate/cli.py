@@ -123,14 +123,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     else:
         workers = args.workers or os.cpu_count() or 1
         where = f"{workers} local worker process{'es' if workers != 1 else ''}"
-    planned = planned_trials(calibration, args.trials)
+    search, spread = planned_trials(calibration, args.trials)
+    planned = search + spread
     spec = calibration.spec
     _say(
         args,
         f"cxsim calibrate {calibration.name}: {len(calibration.parameters)} parameters, "
         f"{len(calibration.targets)} targets in {len(calibration.variants)} variant(s); "
-        f"{planned} trials ({planned // spec.batch_size} batches of {spec.batch_size}) x "
-        f"{len(calibration.variants)} variant(s) x {spec.replications} replications on {where}; "
+        f"{search} search + {spread} spread trials in batches of {spec.batch_size}, each "
+        f"{len(calibration.variants)} variant(s) x {spec.replications} replications, on {where}; "
         f"results in {args.out}",
     )
     try:

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cxsim.calibrate.likelihood import LEVEL, margin
+from cxsim.calibrate.evaluation import Evaluation, objective
 from cxsim.calibrate.spec import Calibration, _typed
-from cxsim.calibrate.study import Evaluation, objective
+from cxsim.calibrate.spread import Margin, evaluation_of, margin_of, ranked
 from cxsim.files import atomic_write_table, atomic_write_text
 from cxsim.params import ModelParams, NetworkKind, resolve, set_dotted
 from cxsim.stats import mean_ci
@@ -42,41 +42,6 @@ CONFIRM_FILE = "confirm.csv"
 TRIALS_FILE = "trials.parquet"
 SPREAD_FILE = "spread.csv"
 REPORT_FILE = "calibration_report.html"
-
-#: Trials whose replications estimate the simulation noise: the best tenth, at least this many.
-NOISE_TRIALS = 5
-
-
-@dataclass(frozen=True)
-class Margin:
-    """The objective margin of good fits and where it comes from.
-
-    Attributes:
-        parameters: k, the number of fitted parameters.
-        chi2: the 95% quantile of χ²(k).
-        noise_ratio: r, simulation variance over observation variance (mean over cells;
-            NaN with one replication, where it cannot be estimated).
-        value: χ²(k, 0.95) x (1 + r).
-
-    """
-
-    parameters: int
-    chi2: float
-    noise_ratio: float
-    value: float
-
-    def describe(self) -> str:
-        """The margin in words, for the report and the command's output."""
-        noise = (
-            f"simulation noise r = {self.noise_ratio:.3g} (the variance of a simulated mean over "
-            "the fit's replications, relative to the observation's, averaged over cells)"
-            if math.isfinite(self.noise_ratio)
-            else "simulation noise not estimated (one replication per trial)"
-        )
-        return (
-            f"{self.value:.4g} = χ²({self.parameters}, {LEVEL:.2f}) = {self.chi2:.4g} "
-            f"x (1 + r), {noise}"
-        )
 
 
 @dataclass
@@ -128,6 +93,7 @@ def trials_frame(calibration: Calibration, study: Any) -> pd.DataFrame:
             "state": trial.state.name,
             "objective": trial.value if trial.value is not None else np.nan,
             "start": bool(attrs.get("start", False)),
+            "phase": attrs.get("phase", "search"),
         }
         for p in calibration.parameters:
             row[p.key] = trial.params.get(p.key, np.nan)
@@ -143,46 +109,11 @@ def trials_frame(calibration: Calibration, study: Any) -> pd.DataFrame:
 
 def best_of(calibration: Calibration, study: Any) -> dict[str, Any]:
     """The values of the best finished trial (ties: the earliest)."""
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not complete:
+    order = ranked(study.get_trials(deepcopy=False))
+    if not order:
         raise RuntimeError("no trial finished")
-    best = min(complete, key=lambda t: (t.value, t.number))
+    best = order[0]
     return {p.key: _typed(best.params[p.key], p.value_type) for p in calibration.parameters}
-
-
-def evaluation_of(trial: Any) -> Evaluation | None:
-    """The runs a trial kept (``None`` if it has none)."""
-    data = trial.user_attrs.get("evaluation")
-    return Evaluation.from_json(data) if data else None
-
-
-def noise_ratio(calibration: Calibration, evaluations: list[Evaluation], best: Evaluation) -> float:
-    """r: the variance of a simulated mean over the fit's replications relative to the observation's.
-
-    The variance between replications is pooled over ``evaluations`` (the best trials: near the
-    best values the noise is alike), divided by R, and compared per cell with the variance of the
-    observation that the target's likelihood implies at the best values; r is the mean over the
-    cells of fitted targets (bands, which say nothing about noise inside them, are left out).
-    """
-    replications = len(best.replications)
-    if replications < 2:
-        return float("nan")
-    ratios: list[np.ndarray] = []
-    means = best.means()
-    for target in calibration.targets:
-        if target.weight <= 0 or target.likelihood.kind == "band":
-            continue
-        stacked = np.stack([e.values[target.index] for e in evaluations])
-        with np.errstate(invalid="ignore"):
-            between = np.nanmean(np.nanvar(stacked, axis=1, ddof=1), axis=0)
-        observed = target.likelihood.observation_variance(means[target.index])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratios.append(between / replications / observed)
-    values = np.concatenate(ratios) if ratios else np.array([])
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else float("nan")
 
 
 # --------------------------------------------------------------------------- fit tables
@@ -339,22 +270,14 @@ def write_outputs(
     confirm: Evaluation | None = None,
 ) -> CalibrationResult:
     """Write every output of a finished (or stopped) study; return what they say."""
-    from optuna.trial import TrialState
-
     trials_all = study.get_trials(deepcopy=False)
-    complete = [t for t in trials_all if t.state == TrialState.COMPLETE]
-    if not complete:
+    order = ranked(trials_all)
+    good_margin = margin_of(calibration, trials_all)
+    if not order or good_margin is None:
         raise RuntimeError("no trial finished; nothing to report")
-    ranked = sorted(complete, key=lambda t: (t.value, t.number))
-    best_trial = ranked[0]
+    best_trial = order[0]
     best_eval = evaluation_of(best_trial)
     assert best_eval is not None
-    top = [
-        e for e in (evaluation_of(t) for t in ranked[: max(NOISE_TRIALS, len(ranked) // 10)]) if e
-    ]
-    ratio = noise_ratio(calibration, top, best_eval)
-    k = len(calibration.parameters)
-    good_margin = Margin(k, margin(k, 0.0), ratio, margin(k, ratio))
 
     trials = trials_frame(calibration, study)
     trials["good"] = (trials["state"] == "COMPLETE") & (

@@ -9,6 +9,7 @@ trials; the calibration file.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from pathlib import Path
@@ -16,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import plotly.io as pio
 
 from cxsim.calibrate.likelihood import LEVEL
 from cxsim.files import atomic_write_text
@@ -60,56 +60,105 @@ def _table(frame: pd.DataFrame) -> str:
     return f'<table class="table"><tr>{head}</tr>{body}</table>'
 
 
-def fit_figure(fit: pd.DataFrame, confirm: pd.DataFrame | None) -> go.Figure:
+Figure = dict[str, Any]
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """Plotly's white template, resolved once (figures are plain dicts, not validated objects)."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
+def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
+    return {"data": data, "layout": {"template": _template(), **layout}}
+
+
+def _panels(count: int, titles: list[str], *, across: bool) -> dict[str, Any]:
+    """Axes for ``count`` panels stacked down (or side by side ``across``), with their titles."""
+    gap = 0.08 if count > 1 else 0.0
+    size = (1.0 - gap * (count - 1)) / count
+    layout: dict[str, Any] = {"annotations": []}
+    for i in range(count):
+        start = i * (size + gap)
+        low, high = (start, start + size) if across else (1.0 - start - size, 1.0 - start)
+        x, y = ("xaxis", "yaxis") if i == 0 else (f"xaxis{i + 1}", f"yaxis{i + 1}")
+        anchor = "" if i == 0 else str(i + 1)
+        if across:
+            layout[x] = {"domain": [low, high], "anchor": f"y{anchor}"}
+            layout[y] = {"anchor": f"x{anchor}", **({} if i == 0 else {"matches": "y"})}
+            layout[y]["showticklabels"] = i == 0
+        else:
+            layout[x] = {"anchor": f"y{anchor}"}
+            layout[y] = {"domain": [low, high], "anchor": f"x{anchor}"}
+        layout["annotations"].append(
+            {
+                "text": titles[i],
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": (low + high) / 2 if across else 0.5,
+                "y": 1.0 if across else high,
+                "xanchor": "center",
+                "yanchor": "bottom",
+            }
+        )
+    return layout
+
+
+def _on(panel: int) -> dict[str, str]:
+    """The axes of panel ``panel`` (0-based), for a trace."""
+    suffix = "" if panel == 0 else str(panel + 1)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def fit_figure(fit: pd.DataFrame, confirm: pd.DataFrame | None) -> Figure:
     """One panel per target: observed (or its band), simulated at the start and at the best, with 95% CIs."""
     targets = list(dict.fromkeys(fit["target"]))
-    fig = make_subplots(rows=len(targets), cols=1, subplot_titles=targets, vertical_spacing=0.08)
-    for row, name in enumerate(targets, start=1):
+    data: list[dict[str, Any]] = []
+    for panel, name in enumerate(targets):
         part = fit[fit["target"] == name]
-        cells = [c if c else name for c in part["cell"]]
-        first = row == 1
+        cells = [c if c else m for c, m in zip(part["cell"], part["measure"], strict=True)]
+        common = {"type": "scatter", "showlegend": panel == 0, **_on(panel)}
         if part["likelihood"].iloc[0] == "band":
             for x, low, high in zip(cells, part["low"], part["high"], strict=True):
-                fig.add_trace(
-                    go.Scatter(
-                        x=[x, x],
-                        y=[low, high],
-                        mode="lines",
-                        line={"color": OBSERVED, "width": 10},
-                        opacity=0.25,
-                        name="observed band",
-                        showlegend=first,
-                        legendgroup="obs",
-                    ),
-                    row=row,
-                    col=1,
+                data.append(
+                    {
+                        **common,
+                        "x": [x, x],
+                        "y": [low, high],
+                        "mode": "lines",
+                        "line": {"color": OBSERVED, "width": 10},
+                        "opacity": 0.25,
+                        "name": "observed band",
+                        "legendgroup": "obs",
+                    }
                 )
+                common["showlegend"] = False
         else:
-            fig.add_trace(
-                go.Scatter(
-                    x=cells,
-                    y=part["observed"],
-                    mode="markers",
-                    name="observed",
-                    marker={"color": OBSERVED, "symbol": "diamond", "size": 11},
-                    showlegend=first,
-                    legendgroup="obs",
-                ),
-                row=row,
-                col=1,
+            data.append(
+                {
+                    **common,
+                    "x": cells,
+                    "y": part["observed"].tolist(),
+                    "mode": "markers",
+                    "name": "observed",
+                    "legendgroup": "obs",
+                    "marker": {"color": OBSERVED, "symbol": "diamond", "size": 11},
+                }
             )
-        fig.add_trace(
-            go.Scatter(
-                x=cells,
-                y=part["start_simulated"],
-                mode="markers",
-                name="start",
-                marker={"color": START, "size": 9},
-                showlegend=first,
-                legendgroup="start",
-            ),
-            row=row,
-            col=1,
+        common["showlegend"] = panel == 0
+        data.append(
+            {
+                **common,
+                "x": cells,
+                "y": part["start_simulated"].tolist(),
+                "mode": "markers",
+                "name": "start",
+                "legendgroup": "start",
+                "marker": {"color": START, "size": 9},
+            }
         )
         series = [("best (fit replications)", part, BEST, "best")]
         if confirm is not None:
@@ -118,82 +167,84 @@ def fit_figure(fit: pd.DataFrame, confirm: pd.DataFrame | None) -> go.Figure:
             )
         for label, frame, colour, group in series:
             sim = frame["simulated"].to_numpy()
-            fig.add_trace(
-                go.Scatter(
-                    x=cells,
-                    y=sim,
-                    mode="markers",
-                    name=label,
-                    legendgroup=group,
-                    marker={"color": colour, "size": 9},
-                    showlegend=first,
-                    error_y={
+            data.append(
+                {
+                    **common,
+                    "x": cells,
+                    "y": sim.tolist(),
+                    "mode": "markers",
+                    "name": label,
+                    "legendgroup": group,
+                    "marker": {"color": colour, "size": 9},
+                    "error_y": {
                         "type": "data",
                         "symmetric": False,
-                        "array": frame["ci95_high"].to_numpy() - sim,
-                        "arrayminus": sim - frame["ci95_low"].to_numpy(),
+                        "array": (frame["ci95_high"].to_numpy() - sim).tolist(),
+                        "arrayminus": (sim - frame["ci95_low"].to_numpy()).tolist(),
                     },
-                ),
-                row=row,
-                col=1,
+                }
             )
-    fig.update_layout(
+    return _figure(
+        data,
         height=max(320, 260 * len(targets)),
-        template="plotly_white",
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
         margin={"t": 80, "l": 60, "r": 20, "b": 40},
+        **_panels(len(targets), targets, across=False),
     )
-    return fig
 
 
-def history_figure(trials: pd.DataFrame, margin: float) -> go.Figure:
+def history_figure(trials: pd.DataFrame, margin: float) -> Figure:
     """The objective of every trial (log scale), the best so far, and the band of good fits."""
     done = trials[trials["state"] == "COMPLETE"].sort_values("trial")
     best = done["objective"].cummin()
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=done["trial"],
-            y=done["objective"],
-            mode="markers",
-            name="trial",
-            marker={"color": np.where(done["good"], GOOD, START), "size": 6},
-            text=[f"batch {b}" for b in done["batch"]],
-        )
-    )
-    fig.add_trace(
-        go.Scatter(x=done["trial"], y=best, mode="lines", name="best so far", line={"color": BEST})
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=done["trial"],
-            y=best + margin,
-            mode="lines",
-            name="best + margin (good fits below)",
-            line={"color": GOOD, "dash": "dot"},
-        )
-    )
+    x = done["trial"].tolist()
+    data = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": done["objective"].tolist(),
+            "mode": "markers",
+            "name": "trial",
+            "marker": {"color": np.where(done["good"], GOOD, START).tolist(), "size": 6},
+            "text": [f"batch {b}" for b in done["batch"]],
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": best.tolist(),
+            "mode": "lines",
+            "name": "best so far",
+            "line": {"color": BEST},
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": (best + margin).tolist(),
+            "mode": "lines",
+            "name": "best + margin (good fits below)",
+            "line": {"color": GOOD, "dash": "dot"},
+        },
+    ]
     failed = trials[trials["state"] == "FAIL"]
     if not failed.empty:
         top = float(done["objective"].max()) if not done.empty else 1.0
-        fig.add_trace(
-            go.Scatter(
-                x=failed["trial"],
-                y=np.full(len(failed), top),
-                mode="markers",
-                name="failed",
-                marker={"color": BAD, "symbol": "x", "size": 8},
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": failed["trial"].tolist(),
+                "y": [top] * len(failed),
+                "mode": "markers",
+                "name": "failed",
+                "marker": {"color": BAD, "symbol": "x", "size": 8},
+            }
         )
-    fig.update_layout(
-        template="plotly_white",
+    return _figure(
+        data,
         height=420,
-        xaxis_title="trial",
-        yaxis_title="objective",
-        yaxis_type="log",
+        xaxis={"title": {"text": "trial"}},
+        yaxis={"title": {"text": "objective"}, "type": "log"},
         margin={"t": 30, "l": 60, "r": 20, "b": 40},
     )
-    return fig
 
 
 def importance(study: Any, seed: int) -> tuple[pd.Series | None, str]:
@@ -209,46 +260,49 @@ def importance(study: Any, seed: int) -> tuple[pd.Series | None, str]:
     return pd.Series(found, dtype=float), ""
 
 
-def importance_figure(importances: pd.Series) -> go.Figure:
+def importance_figure(importances: pd.Series) -> Figure:
     """Horizontal bars: each parameter's share of the objective's variance (fANOVA)."""
     ordered = importances.sort_values()
-    fig = go.Figure(
-        go.Bar(x=ordered.to_numpy(), y=list(ordered.index), orientation="h", marker={"color": BEST})
-    )
-    fig.update_layout(
-        template="plotly_white",
+    bars = {
+        "type": "bar",
+        "x": ordered.tolist(),
+        "y": list(ordered.index),
+        "orientation": "h",
+        "marker": {"color": BEST},
+    }
+    return _figure(
+        [bars],
         height=120 + 40 * len(ordered),
-        xaxis_title="importance",
+        xaxis={"title": {"text": "importance"}},
         margin={"t": 20, "l": 300, "r": 20, "b": 40},
     )
-    return fig
 
 
-def landscape_figure(calibration: Calibration, trials: pd.DataFrame) -> go.Figure:
+def landscape_figure(calibration: Calibration, trials: pd.DataFrame) -> Figure:
     """Per parameter: the objective of every trial against its value; good fits in green."""
     keys = [p.key for p in calibration.parameters]
     done = trials[trials["state"] == "COMPLETE"]
-    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=keys, shared_yaxes=True)
-    for col, p in enumerate(calibration.parameters, start=1):
-        fig.add_trace(
-            go.Scatter(
-                x=done[p.key],
-                y=done["objective"],
-                mode="markers",
-                showlegend=False,
-                marker={"color": np.where(done["good"], GOOD, rgba(START, 0.6)), "size": 6},
-            ),
-            row=1,
-            col=col,
-        )
-        fig.update_xaxes(
-            range=_axis_range(p.low, p.high, p.log), type="log" if p.log else None, row=1, col=col
-        )
-    fig.update_yaxes(type="log", title_text="objective", row=1, col=1)
-    fig.update_layout(
-        template="plotly_white", height=380, margin={"t": 40, "l": 60, "r": 20, "b": 40}
-    )
-    return fig
+    colours = np.where(done["good"], GOOD, rgba(START, 0.6)).tolist()
+    data = [
+        {
+            "type": "scatter",
+            "x": done[p.key].tolist(),
+            "y": done["objective"].tolist(),
+            "mode": "markers",
+            "showlegend": False,
+            "marker": {"color": colours, "size": 6},
+            **_on(i),
+        }
+        for i, p in enumerate(calibration.parameters)
+    ]
+    layout = _panels(len(keys), keys, across=True)
+    for i, p in enumerate(calibration.parameters):
+        x = "xaxis" if i == 0 else f"xaxis{i + 1}"
+        layout[x].update(range=_axis_range(p.low, p.high, p.log), type="log" if p.log else "linear")
+    for i in range(len(keys)):
+        layout["yaxis" if i == 0 else f"yaxis{i + 1}"]["type"] = "log"
+    layout["yaxis"]["title"] = {"text": "objective"}
+    return _figure(data, height=380, margin={"t": 40, "l": 60, "r": 20, "b": 40}, **layout)
 
 
 def _axis_range(low: float, high: float, log: bool) -> list[float]:
@@ -350,7 +404,7 @@ def write_report(
         "part of the objective.</p>",
         _table(_fit_columns(result.fit, before=True)),
     ]
-    figures: list[tuple[str, go.Figure]] = [("", fit_figure(result.fit, result.confirm))]
+    figures: list[tuple[str, Figure]] = [("", fit_figure(result.fit, result.confirm))]
     if result.confirm is not None:
         fresh = result.confirm["contribution"].sum()
         parts_confirm = (
@@ -380,7 +434,13 @@ def write_report(
     for heading, fig in figures:
         parts.append(heading)
         parts.append(
-            fig.to_html(include_plotlyjs=first, full_html=False, config={"displaylogo": False})
+            pio.to_html(
+                fig,
+                include_plotlyjs=first,
+                full_html=False,
+                validate=False,
+                config={"displaylogo": False},
+            )
         )
         first = False
         if heading == "" and parts_confirm:

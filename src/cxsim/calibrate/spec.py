@@ -139,6 +139,13 @@ class CalibrationFile(_Table):
     targets: list[TargetSpec] = Field(min_length=1)
     replications: int = Field(2, ge=1, le=1000)
     trials: int = Field(100, ge=1, le=100_000)
+    spread_trials: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="Trials after the search that map the region of good fits "
+        "(default: a quarter of trials).",
+    )
     batch_size: int = Field(8, ge=1, le=1000)
     seed: int = Field(1, ge=0, le=2**32 - 1)
     sampler: Literal["tpe", "cmaes"] = "tpe"
@@ -236,6 +243,12 @@ class Calibration:
         return self.spec.seed
 
     @property
+    def spread_trials(self) -> int:
+        """Trials after the search that map the region of good fits (default: a quarter of trials)."""
+        given = self.spec.spread_trials
+        return given if given is not None else -(-self.spec.trials // 4)
+
+    @property
     def start(self) -> dict[str, Any]:
         """The starting values of the fitted parameters."""
         return {p.key: _typed(p.start, p.value_type) for p in self.parameters}
@@ -265,6 +278,7 @@ class Calibration:
             "replications": self.spec.replications,
             "batch_size": self.spec.batch_size,
             "trials": self.spec.trials,
+            "spread_trials": self.spread_trials,
             "parameters": [vars(p) for p in self.parameters],
             "targets": [
                 {
@@ -327,6 +341,8 @@ def calibration_from_dict(
     if not isinstance(data, dict):
         raise CalibrationError(f"{label}: expected a table of calibration settings")
     data = copy.deepcopy(data)
+    if not text:  # a calibration given as a dict is kept as the file it would be
+        text = _as_toml(data)
     for table in ("fixed", "parameters"):
         if isinstance(data.get(table), dict):
             data[table] = _flatten_keys(data[table], lambda _k, v: _is_parameter_spec(v))
@@ -379,6 +395,15 @@ def calibration_from_dict(
         variants=variants,
         calibration_hash=digest,
     )
+
+
+def _as_toml(data: dict[str, Any]) -> str:
+    import tomli_w
+
+    try:
+        return tomli_w.dumps(data)
+    except (TypeError, ValueError):  # not representable as TOML: the checks below will say why
+        return ""
 
 
 def _is_parameter_spec(value: Any) -> bool:
