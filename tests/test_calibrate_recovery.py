@@ -1,0 +1,93 @@
+"""Parameter recovery: a calibration finds, within its spread of good fits, values the model was given.
+
+The model makes the data: a shop (the TARP scenario's, with milder attitude
+effects so that no class sits on the attitude floor) is run at known values of
+three parameters on replications 100 and 101, and the complaint share and the
+TARP table it shows become the observed figures, with the numbers of cases the
+runs had as sample sizes (``cxsim.calibrate.recovery.synthetic``). Calibrating
+them with the truth hidden (replications 0 and 1, CMA-ES) must give, as stated
+before the run:
+
+* every true value inside the reported range of good fits;
+* each range at most half the parameter's bounds (the fit learns something);
+* a best objective within the 99% quantile of χ²(cells - parameters) x (1 + r):
+  the observations are the model's own, so the best fit's deviance is that of
+  the noise, widened by the simulation noise r as the margin is.
+
+The larger version, with four parameters, is ``experiments/calibration_recovery.py``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from scipy import stats
+
+import cxsim
+from cxsim.calibrate import calibration_from_dict
+from cxsim.calibrate.recovery import recovery_table, synthetic
+
+#: A small shop: 2,000 people for 120 days, call-backs always promised and mostly broken.
+SHOP = """
+name = "recovery"
+base = "tarp_repurchase"
+sampler = "cmaes"
+replications = 2
+trials = 48
+spread_trials = 24
+batch_size = 8
+seed = 3
+
+[fixed]
+"market.customers" = 2000
+"market.days" = 120
+"behaviour.attitude.problem_minor" = -0.6
+"behaviour.attitude.problem_serious" = -0.9
+"behaviour.attitude.broken_promise" = -0.5
+"behaviour.attitude.fixed" = 0.3
+"behaviour.attitude.fixed_quickly_bonus" = 0.3
+"behaviour.retention.max_churn_per_year" = 30.0
+"behaviour.retention.churn_width" = 0.2
+"companies.0.policy.callback_probability" = 1.0
+"companies.0.policy.callback_kept" = 0.3
+
+[parameters]
+"behaviour.voice.minor" = { low = 0.2, high = 0.6 }
+"behaviour.attitude.complained" = { low = -0.5, high = 0.8 }
+"behaviour.retention.churn_midpoint" = { low = -0.8, high = 0.2 }
+
+[[targets]]
+name = "complaint share"
+measure = "complaint_share"
+likelihood = "binomial"
+observed = 0.5   # placeholders: the truth's runs replace observed and n
+n = 1
+
+[[targets]]
+name = "TARP table"
+measure = "tarp_repurchase"
+args = { from_day = 20, to_day = 100 }
+likelihood = "binomial"
+observed = 0.5
+n = 1
+"""
+
+TRUTH = {
+    "behaviour.voice.minor": 0.4,
+    "behaviour.attitude.complained": 0.2,
+    "behaviour.retention.churn_midpoint": -0.3,
+}
+
+
+def test_a_calibration_recovers_the_values_that_made_its_data(tmp_path: Path) -> None:
+    data = synthetic(tomllib.loads(SHOP), TRUTH, [100, 101], workers=2)
+    assert all(min(t["n"]) >= 20 for t in data["targets"])  # every cell rests on real cases
+    result = cxsim.calibrate(data, tmp_path / "fit", workers=2, progress=False)
+    calibration = calibration_from_dict(data)
+    table = recovery_table(calibration, result, TRUTH)
+    assert table["truth_inside"].all(), table.to_string()
+    assert (table["share_of_range"] <= 0.5).all(), table.to_string()
+    cells = sum(len(t.cells) for t in calibration.targets)
+    bound = stats.chi2.ppf(0.99, cells - len(TRUTH)) * (1 + result.margin.noise_ratio)
+    assert result.best_value <= bound
