@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -316,6 +317,27 @@ def test_a_folder_that_is_not_this_calibrations_is_refused_before_writing(tmp_pa
     with pytest.raises(CalibrationError, match=r"was started by another engine .*engine_code"):
         CalibrationStore(other).check(calibration)
     assert sorted(p.name for p in foreign.iterdir()) == ["thesis.txt"]
+
+
+def test_a_folder_in_use_or_not_writable_is_refused_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path)
+    busy = tmp_path / "busy"
+    with CalibrationStore(busy).lock():
+        assert main(["calibrate", str(path), "--out", str(busy), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"{busy}: another calibration (pid {os.getpid()}) is running in this folder; "
+        "wait for it to finish, or use another --out folder"
+    )
+    # A folder this user may not write (as root every folder is writable: say so to the check).
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "-q"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{tmp_path / 'out'}: cannot write there ({tmp_path} is not writable)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- a study

@@ -111,22 +111,24 @@ def calibrate(
     if confirm < 0:
         raise CalibrationError(f"confirm: expected a number >= 0, got {confirm}")
     store = CalibrationStore(out)
-    store.initialise(calibration)
-    run_study(
-        calibration, store, executor=executor, workers=workers, trials=trials, progress=progress
-    )
-    study = store.open_study()  # the one run_study opened
-    fresh = None
-    if confirm:
-        first = calibration.spec.replications
-        fresh = evaluate(
-            calibration,
-            best_of(calibration, study),
-            range(first, first + confirm),
-            executor=executor,
-            workers=workers,
+    store.check(calibration)  # before anything is written
+    with store.lock():
+        store.initialise(calibration)
+        run_study(
+            calibration, store, executor=executor, workers=workers, trials=trials, progress=progress
         )
-    return write_outputs(calibration, study, Path(out), confirm=fresh)
+        study = store.open_study()  # the one run_study opened
+        fresh = None
+        if confirm:
+            first = calibration.spec.replications
+            fresh = evaluate(
+                calibration,
+                best_of(calibration, study),
+                range(first, first + confirm),
+                executor=executor,
+                workers=workers,
+            )
+        return write_outputs(calibration, study, Path(out), confirm=fresh)
 
 
 class _CallableModule(types.ModuleType):

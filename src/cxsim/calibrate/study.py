@@ -58,6 +58,9 @@ RECORD_FILE = "calibration.json"
 TEXT_FILE = "calibration.toml"
 STUDY_FILE = "study.db"
 STUDY_NAME = "cxsim-calibration"
+#: Held while a calibration runs in the folder (filelock: released when its holder dies).
+LOCK_FILE = "calibration.lock"
+LOCK_PID_FILE = "calibration.lock.pid"
 
 
 # --------------------------------------------------------------------------- the folder
@@ -85,9 +88,13 @@ class CalibrationStore:
         out = self.out_dir
         if out.exists() and not out.is_dir():
             raise CalibrationError(f"{out}: exists and is not a folder")
+        nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+        if not os.access(nearest, os.W_OK | os.X_OK):
+            raise CalibrationError(f"{out}: cannot write there ({nearest} is not writable)")
         record_path = out / RECORD_FILE
         if not record_path.is_file():
-            if out.exists() and any(out.iterdir()):
+            ours = {LOCK_FILE, LOCK_PID_FILE}  # left by a run killed before it wrote its record
+            if out.exists() and any(p.name not in ours for p in out.iterdir()):
                 raise CalibrationError(
                     f"{out}: exists, is not empty and is not a calibration folder (no {RECORD_FILE}); "
                     "use a new --out folder"
@@ -111,6 +118,33 @@ class CalibrationStore:
                 "between resumes; use a new --out folder"
             )
         return True
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for this process (created if need be): one calibration at a time.
+
+        Raises:
+            CalibrationError: if another process holds it.
+
+        """
+        from filelock import FileLock, Timeout
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        holder = self.out_dir / LOCK_PID_FILE
+        lock = FileLock(self.out_dir / LOCK_FILE, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            pid = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "unknown"
+            raise CalibrationError(
+                f"{self.out_dir}: another calibration (pid {pid}) is running in this folder; "
+                "wait for it to finish, or use another --out folder"
+            ) from None
+        try:
+            atomic_write_text(holder, str(os.getpid()), durable=False)
+            yield
+        finally:
+            lock.release()
 
     def initialise(self, calibration: Calibration) -> None:
         """Create the folder (or check it holds this calibration) and record the calibration."""
