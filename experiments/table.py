@@ -21,6 +21,7 @@ ORDER = [
     "broken_promise",
     "retention_economics",
     "network_structure",
+    "calibration_recovery",
 ]
 BLOCK = re.compile(
     r"(<!-- BEGIN GENERATED: experiments -->\n)(.*?)(<!-- END GENERATED -->)", re.DOTALL

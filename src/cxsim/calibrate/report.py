@@ -355,8 +355,32 @@ def _header(calibration: Calibration, result: CalibrationResult, trials: pd.Data
         f"r = 0..{spec.replications - 1}: the same for every trial (common random numbers).</p>"
         f"<p>Objective (a weighted sum of deviances; 0 is a perfect fit): "
         f"<b>{_fmt(result.best_value)}</b> at the best trial ({result.best_trial}), "
-        f"{_fmt(start_value)} at the starting values.</p>"
+        f"{_fmt(start_value)} at the starting values.</p>" + _targets(calibration)
     )
+
+
+def _targets(calibration: Calibration) -> str:
+    """What each target measures, in which variant, with which likelihood, and its source."""
+    from cxsim.calibrate.outputs import describe_variant
+
+    rows = [
+        {
+            "target": t.name,
+            "measure": t.measurement.name
+            + (f"({', '.join(f'{k}={v!r}' for k, v in t.args.items())})" if t.args else ""),
+            "variant": describe_variant(calibration.variants[t.variant]),
+            "likelihood": t.likelihood.kind
+            + (
+                f", overdispersion {t.likelihood.overdispersion:g}"
+                if t.likelihood.overdispersion
+                else ""
+            ),
+            "weight": t.weight,
+            "source": t.note,
+        }
+        for t in calibration.targets
+    ]
+    return _table(pd.DataFrame(rows))
 
 
 def _spread_section(result: CalibrationResult) -> str:
