@@ -451,11 +451,11 @@ def test_rerunning_a_finished_study_runs_nothing_and_more_trials_extend_it(
 ) -> None:
     path, result = finished
     before = pd.read_parquet(result.out_dir / "trials.parquet")
-    again = cxsim.calibrate(path, result.out_dir, workers=1, progress=False)
+    again = cxsim.calibrate(path, result.out_dir, workers=1, progress=False, report=False)
     same = pd.read_parquet(result.out_dir / "trials.parquet")
     pd.testing.assert_frame_equal(before, same)
     assert again.best_values == result.best_values
-    cxsim.calibrate(path, result.out_dir, workers=2, trials=10, progress=False)
+    cxsim.calibrate(path, result.out_dir, workers=2, trials=10, progress=False, report=False)
     extended = pd.read_parquet(result.out_dir / "trials.parquet")
     # 10 search trials, rounded up to whole batches of 4, and the 4 spread trials: 4 more.
     assert extended["trial"].tolist() == list(range(16))

@@ -38,13 +38,23 @@ outside_a_share = st.one_of(
 not_a_number = st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=2))
 
 
+def parent(data: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    """The table holding ``path``'s last part, or ``None`` if an earlier fault removed it."""
+    node: Any = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node if isinstance(node, dict | list) else None
+
+
 def set_at(*path: Any) -> Callable[[Any], Fault]:
     def fault(value: Any) -> Fault:
         def apply(data: dict[str, Any]) -> None:
-            node = data
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = value
+            node = parent(data, path)
+            if node is not None:
+                node[path[-1]] = value
 
         return apply
 
@@ -53,10 +63,9 @@ def set_at(*path: Any) -> Callable[[Any], Fault]:
 
 def drop(*path: Any) -> Fault:
     def apply(data: dict[str, Any]) -> None:
-        node = data
-        for part in path[:-1]:
-            node = node[part]
-        del node[path[-1]]
+        node = parent(data, path)
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
 
     return apply
 

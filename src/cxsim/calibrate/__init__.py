@@ -69,6 +69,7 @@ def calibrate(
     trials: int | None = None,
     confirm: int = 0,
     progress: bool = True,
+    report: bool = True,
 ) -> Any:
     """Fit a calibration (or resume it) into folder ``out``; return the best values and the fit.
 
@@ -83,6 +84,7 @@ def calibrate(
         confirm: rerun the best values on this many fresh replications (not the fit's) and
             report the fit on them (0: no confirmation).
         progress: show a progress bar on stderr (trials done, best value, time left).
+        report: write ``calibration_report.html`` too (its fANOVA takes a few seconds).
 
     Returns:
         A :class:`cxsim.calibrate.outputs.CalibrationResult`: ``best_values``, ``fit``,
@@ -128,7 +130,7 @@ def calibrate(
                 executor=executor,
                 workers=workers,
             )
-        return write_outputs(calibration, study, Path(out), confirm=fresh)
+        return write_outputs(calibration, study, Path(out), confirm=fresh, report=report)
 
 
 class _CallableModule(types.ModuleType):

@@ -268,8 +268,10 @@ def write_outputs(
     study: Any,
     out_dir: Path,
     confirm: Evaluation | None = None,
+    *,
+    report: bool = True,
 ) -> CalibrationResult:
-    """Write every output of a finished (or stopped) study; return what they say."""
+    """Write every output of a finished (or stopped) study (the report if asked); return them."""
     trials_all = study.get_trials(deepcopy=False)
     order = ranked(trials_all)
     good_margin = margin_of(calibration, trials_all)
@@ -321,9 +323,10 @@ def write_outputs(
         confirm=confirm_fit,
         files=files,
     )
-    from cxsim.calibrate.report import write_report
+    if report:
+        from cxsim.calibrate.report import write_report
 
-    result.files.append(write_report(calibration, study, result, out_dir / REPORT_FILE))
+        result.files.append(write_report(calibration, study, result, out_dir / REPORT_FILE))
     return result
 
 

@@ -189,8 +189,9 @@ class CalibrationStore:
 
     def set_trial_attr(self, number: int, key: str, value: Any) -> None:
         """Keep ``value`` with trial ``number`` (before it is told: a told trial is final)."""
-        study_id = self.storage.get_study_id_from_name(STUDY_NAME)
-        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        if getattr(self, "_study_id", None) is None:
+            self._study_id = self.storage.get_study_id_from_name(STUDY_NAME)
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
         self.storage.set_trial_user_attr(trial_id, key, value)
 
 
