@@ -146,9 +146,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
             )
     except KeyboardInterrupt:
-        with quiet_optuna():
-            study = CalibrationStore(args.out).open_study(create=False)
-        finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        try:
+            with quiet_optuna():
+                study = CalibrationStore(args.out).open_study(create=False)
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        except (KeyError, ValueError, OSError):  # stopped before the study was created
+            finished = 0
         print(
             f"cxsim: calibration interrupted: {finished} of {planned} trials finished in "
             f"{args.out}; rerun the same command to resume",
