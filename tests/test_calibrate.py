@@ -469,3 +469,19 @@ def test_cxsim_calibrate_is_the_package_and_the_function() -> None:
     assert cxsim.calibrate is package
     assert callable(cxsim.calibrate)
     assert cxsim.calibrate.CalibrationError is CalibrationError
+
+
+def test_best_toml_applies_a_fixed_preset_before_the_fields_beside_it(tmp_path: Path) -> None:
+    from cxsim.calibrate.outputs import best_toml
+
+    text = TINY.replace(
+        '"market.days" = 90',
+        '"market.days" = 90\n"companies.0.policy.callback_kept" = 0.2\n'
+        '"companies.0.policy.preset" = "manage"',
+    )
+    calibration = load_calibration(write(tmp_path, text))
+    written = best_toml(calibration, calibration.start, 0, 1.0, tmp_path)
+    params = resolve(tomllib.loads(written))
+    assert params.companies[0].policy.callback_kept == 0.2
+    assert params.companies[0].policy.handling == "fifo_queue"  # the manage preset's
+    assert written.startswith("# tiny: the base scenario with the values fitted")

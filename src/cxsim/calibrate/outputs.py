@@ -216,7 +216,8 @@ def best_tables(calibration: Calibration, values: dict[str, Any], out_dir: Path)
     """The base scenario's tables with the fixed and fitted values and the calibration's seed."""
     tables = copy.deepcopy(calibration.base_tables)
     settings = {**calibration.spec.fixed, **values, "market.seed": calibration.seed}
-    for key, value in settings.items():
+    # Presets first, as the resolver applies them: a field set beside a preset wins.
+    for key, value in sorted(settings.items(), key=lambda kv: not kv[0].endswith(".preset")):
         set_dotted(tables, key, value)
     network = calibration.base.network
     if network.kind == NetworkKind.file and network.path and calibration.base_dir is not None:

@@ -83,9 +83,10 @@ class Margin:
             if math.isfinite(self.noise_ratio)
             else "simulation noise not estimated (one replication per trial)"
         )
+        factor = 1.0 + self.noise_ratio if math.isfinite(self.noise_ratio) else 1.0
         return (
-            f"{self.value:.4g} = χ²({self.parameters}, {LEVEL:.2f}) = {self.chi2:.4g} "
-            f"x (1 + r), {noise}"
+            f"{self.value:.4g} = χ²({self.parameters}, {LEVEL:.2f}) x (1 + r) = {self.chi2:.4g} "
+            f"x {factor:.3g}; {noise}"
         )
 
 
