@@ -100,7 +100,9 @@ def main() -> None:
         f"[{t.loc['neighbours', 'ci95_low']:+.1f}, {t.loc['neighbours', 'ci95_high']:+.1f}] and "
         f"{t.loc['others', 'extra_loss_points']:+.1f} of everyone else, within a year"
     )
-    write_headline(NAME, "Broken promise by design", headline, {"seconds": timer.seconds})
+    write_headline(
+        NAME, "Broken promise by design", headline, {"seconds": timer.seconds}, kind="result"
+    )
 
 
 if __name__ == "__main__":

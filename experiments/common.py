@@ -25,11 +25,22 @@ def out_dir(name: str) -> Path:
     return path
 
 
-def write_headline(name: str, title: str, headline: str, details: dict[str, Any]) -> None:
+#: What an experiment is (see the README): a figure used to fit parameters (calibration), an
+#: input read back (verification), or a figure nothing was fitted or chosen to reproduce
+#: (validation); or an exploration of the fitted world (result).
+KINDS = ("calibration", "verification", "validation", "result")
+
+
+def write_headline(
+    name: str, title: str, headline: str, details: dict[str, Any], kind: str = "result"
+) -> None:
     """Record an experiment's one-line result for the README table (``headline.json``)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     record = {
         "experiment": name,
         "title": title,
+        "kind": kind,
         "headline": headline,
         "details": details,
         "command": f"python experiments/{name}.py",

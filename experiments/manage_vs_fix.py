@@ -1,51 +1,104 @@
-"""Experiment 4: manage vs fix, the headline, with 95% confidence intervals.
+"""Experiment 4: manage vs fix in the fitted world, decomposed by mechanism.
 
-The flagship scenario (two otherwise identical companies, one of each policy,
-three years, 20,000 people) over 30 replications. Both companies live in the
-same market, so every replication compares them on the same luck; the
-differences (fixing minus managing) get paired 95% t intervals.
+The flagship (``scenarios/manage_vs_fix.toml``: two otherwise identical
+companies, one that manages complaints and one that fixes them, 20,000 people,
+three years). Three parts:
 
-Then: where in parameter space does fixing stop paying off? A grid over the
-fixing company's cost per fix (what a refund-and-repair policy costs) and the
-strength of word of mouth (hearsay effects scaled by a factor), 5 replications
-each at 10,000 people, reporting the three-year profit difference and the
-market share difference.
+1. **The headline**: 30 paired replications (replications 0-29 of seed 1; both
+   companies live in the same market, so every replication compares them on the
+   same luck); differences fixing minus managing with paired 95% t intervals.
+2. **Which mechanisms carry it**: the gap in retention, market share and NPV
+   (fixing minus managing) decomposed over six mechanisms, each switched off by
+   removing what makes the two companies differ in it: *learning* (the fixing
+   company learns nothing), *follow-ups* (no company follows up waiting or unvoiced
+   problems), *refunds* (no company refunds), *call-backs* (the managing company
+   promises none), *goodwill* (the fixing company redresses nothing it did not
+   cause) and *word of mouth* (nobody tells or reviews: a counterfactual of
+   behaviour, named as such). The mechanisms interact (removing learning alone
+   used to flip the profit gap), so the decomposition is the Shapley value over
+   all 2^6 = 64 combinations, computed per replication on common random numbers
+   (replications 0-7 of seed 1) and reported with 95% intervals over replications.
+   What no mechanism explains is the gap with all six off (handling, fixes, CRM
+   touches, reachability, apology, review answers).
+3. **The fit's uncertainty**: the all-on gap rerun at the calibration's good
+   parameter sets (``experiments/results/world_fit/spread.csv``, up to 8 sets, 4
+   replications each), so the spread over parameter sets is reported beside the
+   spread over replications.
+
+A result about the fitted world, not a calibration target.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import Timer, out_dir, parallel_map, write_headline
+from common import RESULTS, Timer, out_dir, parallel_map, write_headline
 
-from cxsim import Market, scenario
+from cxsim import scenario
+from cxsim.run import run_market
 from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES
 
 NAME = "manage_vs_fix"
 FLAGSHIP = Path(__file__).resolve().parents[1] / "scenarios" / "manage_vs_fix.toml"
 REPLICATIONS = 30
-FIX_COSTS = [0.0, 20.0, 60.0, 120.0, 240.0]  # cost of fixing one problem (default 20)
-WOM_SCALES = [0.0, 1.0, 2.0, 4.0]  # factor on the hearsay effects (1 = defaults)
+DECOMPOSITION_REPLICATIONS = 8
+GOOD_SETS = 8
+GOOD_SET_REPLICATIONS = 4
+GAPS = ("retention", "market_share", "npv")
+
+#: Mechanism -> the overrides that switch it off (remove what makes the companies differ in it).
+MECHANISMS: dict[str, dict[str, object]] = {
+    "learning": {"companies.1.policy.learning_rate": 0.0},
+    "follow-ups": {
+        "companies.0.policy.shares_service_information": False,
+        "companies.1.policy.shares_service_information": False,
+        "companies.0.policy.proactive_follow_ups": False,
+        "companies.1.policy.proactive_follow_ups": False,
+    },
+    "refunds": {
+        "companies.0.policy.refund_rule": "never",
+        "companies.1.policy.refund_rule": "never",
+    },
+    "call-backs": {"companies.0.policy.callback_probability": 0.0},
+    "goodwill": {"companies.1.policy.goodwill_probability": 0.0},
+    "word of mouth": {
+        "behaviour.word_of_mouth.negative_tell_probability": 0.0,
+        "behaviour.word_of_mouth.positive_tell_probability": 0.0,
+        "behaviour.word_of_mouth.promoter_tell_probability": 0.0,
+        "behaviour.word_of_mouth.negative_review_probability": 0.0,
+        "behaviour.word_of_mouth.positive_review_probability": 0.0,
+    },
+}
 
 
-def run(job: tuple[int, dict]) -> pd.DataFrame:
-    seed, overrides = job
-    sc = scenario.load(FLAGSHIP, {"market.seed": seed, **overrides})
-    summary = Market(sc.params, base_dir=sc.base_dir).run().summary()
-    summary["seed"] = seed
+def summary_of(overrides: dict, replication: int) -> pd.DataFrame:
+    loaded = scenario.load(FLAGSHIP, overrides)
+    return run_market(loaded.params, replication, base_dir=loaded.base_dir).summary()
+
+
+def gaps(summary: pd.DataFrame) -> dict[str, float]:
+    """Fixing minus managing, for the decomposed figures."""
+    return {g: float(summary.loc["fixing", g] - summary.loc["managing", g]) for g in GAPS}
+
+
+# --------------------------------------------------------------------------- 1. the headline
+
+
+def headline_run(replication: int) -> pd.DataFrame:
+    summary = summary_of({}, replication)
+    summary["replication"] = replication
     return summary.reset_index()
 
 
-def headline_table() -> pd.DataFrame:
-    runs = pd.concat(
-        parallel_map(run, [(s, {}) for s in range(1, REPLICATIONS + 1)]), ignore_index=True
-    )
+def headline_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for figure in FIGURES:
-        wide = runs.pivot(index="seed", columns="company", values=figure)
+        wide = runs.pivot(index="replication", columns="company", values=figure)
         for company in ("managing", "fixing"):
             mean, low, high = mean_ci(wide[company])
             rows.append(
@@ -61,110 +114,178 @@ def headline_table() -> pd.DataFrame:
                 "ci95_high": high,
             }
         )
-    return pd.DataFrame(rows), runs
-
-
-def payoff_grid() -> pd.DataFrame:
-    jobs = []
-    base = scenario.load(FLAGSHIP).params.behaviour.word_of_mouth
-    for fix_cost in FIX_COSTS:
-        for scale in WOM_SCALES:
-            overrides = {
-                "market.customers": 10_000,
-                "companies.1.fix_cost": fix_cost,
-                "behaviour.word_of_mouth.negative_effect": base.negative_effect * scale,
-                "behaviour.word_of_mouth.positive_effect": base.positive_effect * scale,
-            }
-            jobs += [(seed, overrides) for seed in range(1, 6)]
-    frames = parallel_map(run, jobs)
-    rows = []
-    for (seed, overrides), frame in zip(jobs, frames, strict=True):
-        s = frame.set_index("company")
-        rows.append(
-            {
-                "fix_cost": overrides["companies.1.fix_cost"],
-                "wom_scale": overrides["behaviour.word_of_mouth.negative_effect"]
-                / base.negative_effect,
-                "seed": seed,
-                "profit_difference": s.loc["fixing", "profit"] - s.loc["managing", "profit"],
-                "share_difference": s.loc["fixing", "market_share"]
-                - s.loc["managing", "market_share"],
-            }
-        )
     return pd.DataFrame(rows)
 
 
-def main() -> None:
-    import matplotlib.pyplot as plt
+# --------------------------------------------------------------------------- 2. Shapley values
 
+
+def combination_run(job: tuple[tuple[str, ...], int]) -> dict:
+    """The gaps with the mechanisms in ``on`` on and the others off."""
+    on, replication = job
+    overrides: dict[str, object] = {}
+    for mechanism, switch_off in MECHANISMS.items():
+        if mechanism not in on:
+            overrides.update(switch_off)
+    return {"on": on, "replication": replication, **gaps(summary_of(overrides, replication))}
+
+
+def shapley(values: dict[frozenset, float], players: list[str]) -> dict[str, float]:
+    """Shapley value of each player for the game ``values`` (coalition -> worth)."""
+    n = len(players)
+    phi = {}
+    for player in players:
+        others = [p for p in players if p != player]
+        total = 0.0
+        for size in range(n):
+            weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+            for coalition in itertools.combinations(others, size):
+                s = frozenset(coalition)
+                total += weight * (values[s | {player}] - values[s])
+        phi[player] = total
+    return phi
+
+
+def decomposition(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per gap and mechanism: the Shapley value with its 95% interval over replications."""
+    players = list(MECHANISMS)
+    rows = []
+    for gap in GAPS:
+        per_replication = []
+        for _, part in runs.groupby("replication"):
+            worth = {frozenset(on): v for on, v in zip(part["on"], part[gap], strict=True)}
+            phi = shapley(worth, players)
+            phi["all mechanisms off (the rest)"] = worth[frozenset()]
+            phi["total (all on)"] = worth[frozenset(players)]
+            per_replication.append(phi)
+        table = pd.DataFrame(per_replication)
+        for column in table.columns:
+            mean, low, high = mean_ci(table[column])
+            rows.append(
+                {"gap": gap, "part": column, "mean": mean, "ci95_low": low, "ci95_high": high}
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- 3. the fit's spread
+
+
+def good_set_run(job: tuple[int, dict, int]) -> dict:
+    index, values, replication = job
+    return {"set": index, "replication": replication, **gaps(summary_of(values, replication))}
+
+
+def good_sets() -> list[dict]:
+    path = RESULTS / "world_fit" / "spread.csv"
+    if not path.exists():
+        return []
+    spread = pd.read_csv(path)
+    keys = [c for c in spread.columns if "." in c]
+    chosen = spread.head(GOOD_SETS)
+    return [{k: float(row[k]) for k in keys} for _, row in chosen.iterrows()]
+
+
+def fit_spread(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    out = []
+    for gap in GAPS:
+        per_set = frame.groupby("set")[gap].mean()
+        within = frame.groupby("set")[gap].std(ddof=1).mean()
+        out.append(
+            {
+                "gap": gap,
+                "sets": int(per_set.size),
+                "mean_over_sets": float(per_set.mean()),
+                "min_over_sets": float(per_set.min()),
+                "max_over_sets": float(per_set.max()),
+                "sd_between_sets": float(per_set.std(ddof=1)) if per_set.size > 1 else math.nan,
+                "sd_between_replications": float(within),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def main() -> None:
     out = out_dir(NAME)
     with Timer() as timer:
-        table, runs = headline_table()
-        grid = payoff_grid()
+        runs = pd.concat(parallel_map(headline_run, range(REPLICATIONS)), ignore_index=True)
+        table = headline_table(runs)
+        combos = [
+            tuple(on)
+            for size in range(len(MECHANISMS) + 1)
+            for on in itertools.combinations(MECHANISMS, size)
+        ]
+        jobs = [(on, r) for on in combos for r in range(DECOMPOSITION_REPLICATIONS)]
+        combination_runs = pd.DataFrame(parallel_map(combination_run, jobs))
+        shap = decomposition(combination_runs)
+        sets = good_sets()
+        set_jobs = [(i, v, r) for i, v in enumerate(sets) for r in range(GOOD_SET_REPLICATIONS)]
+        spread = fit_spread(parallel_map(good_set_run, set_jobs)) if sets else pd.DataFrame()
     runs.to_csv(out / "replications.csv", index=False)
     table.to_csv(out / "headline.csv", index=False)
-    grid.to_csv(out / "payoff_grid_runs.csv", index=False)
-    cells = (
-        grid.groupby(["fix_cost", "wom_scale"])[["profit_difference", "share_difference"]]
-        .mean()
-        .reset_index()
+    combination_runs.assign(on=combination_runs["on"].map(" + ".join)).to_csv(
+        out / "combinations.csv", index=False
     )
-    cells.to_csv(out / "payoff_grid.csv", index=False)
-    print(table.round(4).to_string(index=False))
+    shap.to_csv(out / "decomposition.csv", index=False)
+    spread.to_csv(out / "fit_spread.csv", index=False)
+    plot_decomposition(shap, out)
+    write_headline(
+        NAME,
+        "Manage vs fix, decomposed",
+        headline_text(table, shap, spread),
+        {"seconds": timer.seconds, "mechanisms": list(MECHANISMS)},
+        kind="result",
+    )
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, value, label in (
-        (axes[0], "profit_difference", "3-year profit, fixing - managing"),
-        (axes[1], "share_difference", "final market share, fixing - managing"),
-    ):
-        pivot = cells.pivot(index="fix_cost", columns="wom_scale", values=value)
-        limit = np.nanmax(np.abs(pivot.to_numpy()))
-        im = ax.imshow(
-            pivot.to_numpy(), cmap="RdYlGn", vmin=-limit, vmax=limit, origin="lower", aspect="auto"
-        )
-        ax.set_xticks(range(len(pivot.columns)), [f"x{c:g}" for c in pivot.columns])
-        ax.set_yticks(range(len(pivot.index)), [f"{c:g}" for c in pivot.index])
-        ax.set(
-            xlabel="word-of-mouth strength (factor on hearsay effects)",
-            ylabel="fixing company's cost per fix",
-            title=label,
-        )
-        for (i, j), v in np.ndenumerate(pivot.to_numpy()):
-            ax.text(
-                j,
-                i,
-                f"{v:,.0f}" if value == "profit_difference" else f"{v:+.2f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-            )
-        fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    fig.savefig(out / "payoff_grid.png", dpi=110)
 
+def headline_text(table: pd.DataFrame, shap: pd.DataFrame, spread: pd.DataFrame) -> str:
     def diff(figure: str) -> pd.Series:
         return table[(table.figure == figure) & (table.who == "fixing - managing")].iloc[0]
 
-    def val(figure: str, who: str) -> float:
-        return float(table[(table.figure == figure) & (table.who == who)]["mean"].iloc[0])
+    r, n = diff("retention"), diff("npv")
+    retention = shap[shap.gap == "retention"].set_index("part")
+    mechanisms = retention.drop(index=["total (all on)", "all mechanisms off (the rest)"])
+    ranked = mechanisms["mean"].abs().sort_values(ascending=False)
+    carriers = [
+        f"{m} {retention.loc[m, 'mean']:+.1%} [{retention.loc[m, 'ci95_low']:+.1%}, {retention.loc[m, 'ci95_high']:+.1%}]"
+        for m in ranked.index[:3]
+    ]
+    rest = retention.loc["all mechanisms off (the rest)"]
+    text = (
+        f"over 3 years ({REPLICATIONS} paired replications) fixing keeps {r['mean']:+.1%} more of its "
+        f"customers [{r['ci95_low']:+.1%}, {r['ci95_high']:+.1%}], NPV {n['mean']:+,.0f} "
+        f"[{n['ci95_low']:+,.0f}, {n['ci95_high']:+,.0f}]; of the retention gap (Shapley, "
+        f"{DECOMPOSITION_REPLICATIONS} replications) {'; '.join(carriers)}, and "
+        f"{rest['mean']:+.1%} with all six off (handling, fixes, CRM, apology, reviews)"
+    )
+    if not spread.empty:
+        s = spread.set_index("gap").loc["retention"]
+        text += (
+            f"; over {int(s.sets)} good parameter sets of the fit the retention gap ranges "
+            f"{s.min_over_sets:+.1%} to {s.max_over_sets:+.1%} (sd {s.sd_between_sets:.1%} between "
+            f"sets, {s.sd_between_replications:.1%} between replications)"
+        )
+    return text
 
-    r, p, c = diff("retention"), diff("profit"), diff("complaints_per_customer_year")
-    pays = cells[cells.profit_difference > 0]
-    headline = (
-        f"over 3 years ({REPLICATIONS} paired replications) fixing keeps {r['mean']:+.1%} more of its customers "
-        f"[{r['ci95_low']:+.1%}, {r['ci95_high']:+.1%}], NPS {val('nps', 'fixing'):+.0f} vs {val('nps', 'managing'):+.0f}; "
-        f"managing hears {val('complaints_per_customer_year', 'managing'):.3f} complaints per customer-year vs "
-        f"{val('complaints_per_customer_year', 'fixing'):.3f} while losing {val('annual_churn', 'managing'):.0%}/yr vs "
-        f"{val('annual_churn', 'fixing'):.0%} (quiet by wearing out); 3-year profit difference {p['mean']:+,.0f} "
-        f"[{p['ci95_low']:+,.0f}, {p['ci95_high']:+,.0f}]; fixing out-earns managing in {len(pays)} of {len(cells)} "
-        "grid cells (cost per fix x word-of-mouth strength)"
-    )
-    write_headline(
-        NAME,
-        "Manage vs fix",
-        headline,
-        {"seconds": timer.seconds, "complaints_difference": c.to_dict()},
-    )
+
+def plot_decomposition(shap: pd.DataFrame, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(GAPS), figsize=(5 * len(GAPS), 4))
+    for ax, gap in zip(axes, GAPS, strict=True):
+        part = shap[shap.gap == gap].set_index("part")
+        labels = list(part.index)
+        y = np.arange(len(labels))
+        ax.barh(
+            y,
+            part["mean"],
+            xerr=[part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]],
+        )
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_title(f"{gap} gap, fixing - managing")
+    fig.tight_layout()
+    fig.savefig(out / "decomposition.png", dpi=110)
 
 
 if __name__ == "__main__":

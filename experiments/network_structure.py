@@ -96,7 +96,7 @@ def main() -> None:
         f"{fastest} vs {table.loc[slowest, 'reach_90_days']:.0%} on {slowest}; its annual churn "
         f"{table['managing_churn'].min():.1%}-{table['managing_churn'].max():.1%} across structures"
     )
-    write_headline(NAME, "Network structure", headline, {"seconds": timer.seconds})
+    write_headline(NAME, "Network structure", headline, {"seconds": timer.seconds}, kind="result")
 
 
 if __name__ == "__main__":

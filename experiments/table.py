@@ -12,33 +12,48 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Experiments in the order of the table: calibration, verification, validation, results.
 ORDER = [
+    "world_fit",
+    "tarp_repurchase",
     "bass_limit",
     "iceberg_wom",
-    "tarp_repurchase",
+    "calibration_recovery",
+    "churn_contagion",
+    "recovery_paradox",
+    "wom_frequency",
     "manage_vs_fix",
     "goodwill",
     "broken_promise",
     "retention_economics",
     "network_structure",
-    "calibration_recovery",
 ]
+#: What each kind of experiment is (README and experiments/common.py).
+KIND_WORDS = {
+    "calibration": "calibration (fitted to it)",
+    "verification": "verification (an input read back)",
+    "validation": "validation (held out)",
+    "result": "result",
+}
 BLOCK = re.compile(
     r"(<!-- BEGIN GENERATED: experiments -->\n)(.*?)(<!-- END GENERATED -->)", re.DOTALL
 )
 
 
 def table() -> str:
-    lines = ["| # | experiment | command | headline result |", "|---|---|---|---|"]
+    lines = ["| # | kind | experiment | command | headline result |", "|---|---|---|---|---|"]
     for i, name in enumerate(ORDER, start=1):
         path = RESULTS / name / "headline.json"
         if path.exists():
             record = json.loads(path.read_text())
             result = record["headline"].replace("|", "\\|")
             title = f"[{record['title']}](experiments/results/{name}/)"
+            kind = KIND_WORDS.get(record.get("kind", "result"), record.get("kind", "result"))
+            command = record.get("command", f"python experiments/{name}.py")
         else:
-            result, title = "*not yet run*", name
-        lines.append(f"| {i} | {title} | `python experiments/{name}.py` | {result} |")
+            result, title, kind = "*not yet run*", name, ""
+            command = f"python experiments/{name}.py"
+        lines.append(f"| {i} | {kind} | {title} | `{command}` | {result} |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ QUIET = {
     # A market where nothing happens unless a test switches it on.
     "market.advertising_rate": 0.0,
     "market.imitation_rate": 0.0,
+    "market.referral_probability": 0.0,
     "behaviour.retention.max_churn_per_year": 0.0,
     "behaviour.retention.base_churn_per_year": 0.0,
     "behaviour.word_of_mouth.negative_review_probability": 0.0,

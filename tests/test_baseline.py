@@ -30,6 +30,8 @@ FIGURES = (
     "customers",
     "nps",
     "profit",
+    "npv",
+    "customer_lifetime_value",
     "annual_churn",
     "complaints",
     "problems",

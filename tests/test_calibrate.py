@@ -145,8 +145,11 @@ def test_a_good_file_loads_with_its_variants_cells_and_start(tmp_path: Path) -> 
     )
     assert calibration.variants == [{}, {"market.advertising_rate": 5.0}]
     assert [t.variant for t in calibration.targets] == [0, 0, 1]
+    # No start given: the base scenario's value if inside the bounds, else their middle.
+    base_voice = calibration.base.behaviour.voice.minor
+    expected = base_voice if 0.05 <= base_voice <= 0.9 else (0.05 + 0.9) / 2
     assert calibration.start == {
-        "behaviour.voice.minor": 0.4,  # the base scenario's value, inside the bounds
+        "behaviour.voice.minor": expected,
         "behaviour.retention.churn_midpoint": -1.0,
     }
     params = calibration.params_for(calibration.start, 1)
@@ -178,8 +181,8 @@ BAD_FILES = [
     ),
     (
         "low = -2.0, high = 0.0, start",
-        "low = -3.0, high = 0.0, start",
-        "churn_midpoint.low: the schema allows behaviour.retention.churn_midpoint >= -2, got -3",
+        "low = -30.0, high = 0.0, start",
+        "churn_midpoint.low: the schema allows behaviour.retention.churn_midpoint >= -10, got -30",
     ),
     (
         "{ low = 0.05, high = 0.9 }",

@@ -135,7 +135,7 @@ def test_summary_and_daily_measurements_read_the_run_results(
     logged_run: tuple[Market, ProblemFreeChurn, ProvidersAtStart],
 ) -> None:
     market, _, _ = logged_run
-    figures = summarize(market.results_frame())
+    figures = summarize(market.results_frame(), market.params)
     k = len(market.companies) - 1
     found = measure(market, "summary", figure="retention", company=k)
     assert found.values[0] == pytest.approx(figures["retention"].iloc[k])
@@ -173,7 +173,9 @@ def test_a_new_measurement_is_a_decorated_function() -> None:
         found = MEASUREMENTS["refund_share"]
         assert found.doc == "Share of complaints refunded."
         assert found.validate({}) == {"company": 0}
-        market = Market(**{"market.customers": 500, "market.days": 60})
+        market = Market(
+            **{"market.customers": 500, "market.days": 60, "behaviour.voice.minor": 0.5}
+        )
         market.run()
         value = found.measure(market, None, {"company": 1}).values[0]
         frame = market.results_frame().query("company == 'fixing'")

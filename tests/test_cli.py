@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from cxsim import Market, cli, runner, scenario
+from cxsim.files import OUTPUT_MARKER
 from cxsim.params import resolve
 from cxsim.results import METRICS
 from cxsim.run import run_market
@@ -65,7 +66,8 @@ def flagship_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_run_writes_timeseries_summary_and_report(flagship_run: Path) -> None:
-    assert sorted(p.name for p in flagship_run.iterdir()) == sorted(runner.RUN_FILES)
+    written = sorted([*runner.RUN_FILES, OUTPUT_MARKER])
+    assert sorted(p.name for p in flagship_run.iterdir()) == written
 
 
 def test_timeseries_is_tidy_day_company_replication_metrics(flagship_run: Path) -> None:
@@ -89,7 +91,7 @@ def test_summary_has_figures_per_company_and_provenance(flagship_run: Path) -> N
     assert summary["run"]["seed"] == 1
     assert summary["run"]["replication_indices"] == [0]
     prov = summary["provenance"]
-    for key in ("cxsim", "python", "numpy", "mesa", "wall_seconds", "started"):
+    for key in ("cxsim", "world", "python", "numpy", "mesa", "wall_seconds", "started"):
         assert prov[key] is not None, key
     names = [c["name"] for c in summary["companies"]]
     assert names == ["managing", "fixing"]
@@ -175,21 +177,24 @@ def test_shipped_scenario_runs_by_bare_name_into_default_folder(
     assert "retention" in out
 
 
-def test_existing_out_dir_is_refused_without_force(
+def test_existing_out_dir_is_refused_with_or_without_force_unless_cxsim_wrote_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine", encoding="utf-8")
-    code, _, err = cxsim(capsys, "run", "manage_vs_fix", "--out", out, *SMALL)
-    assert_bad_input(code, err, str(out), "--force")
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert {p.name for p in tmp_path.iterdir()} == {"out"}
+    for force in ([], ["--force"]):
+        code, _, err = cxsim(capsys, "run", "manage_vs_fix", "--out", out, *force, *SMALL)
+        assert_bad_input(code, err, str(out), "not written by cxsim")
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+        assert {p.name for p in tmp_path.iterdir()} == {"out"}
 
-    code, _, _ = cxsim(capsys, "run", "manage_vs_fix", "--out", out, "--force", "-q", *SMALL)
+    mine = tmp_path / "mine"
+    assert cxsim(capsys, "run", "manage_vs_fix", "--out", mine, "-q", *SMALL)[0] == 0
+    code, _, _ = cxsim(capsys, "run", "manage_vs_fix", "--out", mine, "--force", "-q", *SMALL)
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(runner.RUN_FILES)
-    assert {p.name for p in tmp_path.iterdir()} == {"out"}  # no temporary folders left
+    assert sorted(p.name for p in mine.iterdir()) == sorted([*runner.RUN_FILES, OUTPUT_MARKER])
+    assert {p.name for p in tmp_path.iterdir()} == {"out", "mine"}  # no temporary folders left
 
 
 def test_set_overrides_parse_as_toml_values(tmp_path: Path) -> None:
@@ -289,18 +294,18 @@ def test_bad_set_gets_one_line_naming_file_and_key(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_network_file_with_wrong_node_count_is_bad_input(
+def test_network_file_with_ids_beyond_the_market_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     nx.write_edgelist(nx.cycle_graph(30), tmp_path / "ring.edgelist", data=False)
     path = write(
         tmp_path / "x.toml",
-        '[market]\ncustomers = 40\n[network]\nkind = "file"\npath = "ring.edgelist"\n',
+        '[market]\ncustomers = 20\n[network]\nkind = "file"\npath = "ring.edgelist"\n',
     )
     before = {p.name for p in tmp_path.iterdir()}
     for args in (["validate", path], ["run", path, "--out", tmp_path / "out", "--days", "5"]):
         code, _, err = cxsim(capsys, *args)
-        assert_bad_input(code, err, str(path), "30")
+        assert_bad_input(code, err, str(path), "network.path", "ring.edgelist: line", "0..19")
         assert nothing_written(tmp_path, before)
 
 
@@ -339,6 +344,37 @@ def test_memory_refusal_compares_with_available_memory(monkeypatch: pytest.Monke
     monkeypatch.setattr(scenario, "available_memory", lambda: 1024**3)
     with pytest.raises(scenario.ScenarioError):
         scenario.check_memory(loaded)
+
+
+def test_memory_refusal_names_days_times_replications_when_the_result_tables_dominate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A century a run, 100,000 replications: the result tables need terabytes, the people 2 MB.
+    loaded = scenario.load("manage_vs_fix", {"market.days": 36_500})
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.check_memory(loaded, 100_000, available=8 * 1024**3)
+    message = str(caught.value)
+    assert "market.days: the result tables of 100,000 replications x 36,500 days" in message
+    assert message.endswith("lower the replications (-r) or market.days")
+    assert "market.customers" not in message
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cxsim(capsys, "run", "manage_vs_fix", "-r", "100000", "--days", "36500")
+    assert_bad_input(code, err, "manage_vs_fix", "market.days", "replications", "GiB")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_refusal_names_a_second_cause_that_takes_a_quarter_or_more() -> None:
+    loaded = scenario.load("manage_vs_fix", {"market.customers": 20_000_000, "market.days": 36_500})
+    terms = scenario.memory_terms(loaded.params, 100)
+    assert sum(terms.values()) == scenario.peak_bytes(loaded.params, 100)
+    assert terms["result tables"] > sum(terms.values()) / 4
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.check_memory(loaded, 100, available=2 * 1024**3)
+    message = str(caught.value)
+    assert "market.customers: 20,000,000 people with mean degree 10" in message
+    assert (
+        "the result tables of 100 replications x 36,500 days x 2 companies need another" in message
+    )
 
 
 def test_available_memory_is_read_from_the_machine() -> None:
@@ -418,6 +454,7 @@ def test_compare_prints_paired_differences_and_writes_table(
     assert "95% CI" in out
     assert "B - A" in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        OUTPUT_MARKER,
         "comparison.csv",
         "comparison.html",
         "pairs.csv",

@@ -51,10 +51,11 @@ def page_values(
     companies = [controls.lever_values(c) for c in story.params.companies]
     for (i, key), value in (levers or {}).items():
         companies[i][key] = value
+    checks = [c.key for c in controls.COMPANY_LEVERS if c.widget == "check"]
     for values in companies:
-        flag = values["policy.shares_service_information"]
-        if isinstance(flag, bool):
-            values["policy.shares_service_information"] = ["yes"] if flag else []
+        for key in checks:
+            if isinstance(values[key], bool):
+                values[key] = ["yes"] if values[key] else []
     return market_values, companies
 
 
@@ -445,7 +446,7 @@ def test_run_callback_answers_with_charts_and_snapshots(app: Any, client: Any) -
     assert "cx-ok" in cls
     assert response["share-graph"]["figure"]["data"]
     assert response["run-store"]["data"]["frames"] == 61
-    assert response["run-ref"]["data"]["params"]["market"]["customers"] == 400
+    assert response["run-ref"]["data"]["market"]["market.customers"] == 400
 
 
 def test_odd_input_keeps_the_last_good_result(app: Any, client: Any) -> None:
@@ -499,9 +500,11 @@ def test_a_click_that_arrives_with_a_new_run_is_not_lost(app: Any, client: Any) 
 def test_a_forged_journey_request_cannot_run_a_huge_market(app: Any, client: Any) -> None:
     response = post(client, run_request(app, market=SMALL))
     ref = response["run-ref"]["data"]
-    ref["params"]["market"]["customers"] = 10_000_000
+    ref["market"]["market.customers"] = 10_000_000
     answer = post(client, journey_request(app, ref, 1))
-    assert "too many" in json.dumps(answer["journey-story"]["children"])
+    assert "People in the market: expected a number from 2 to 20000" in json.dumps(
+        answer["journey-story"]["children"]
+    )
 
 
 # --------------------------------------------------------------------------- the command

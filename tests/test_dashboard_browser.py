@@ -247,6 +247,19 @@ def click_person(tab: Any, index: int) -> int:
     return person
 
 
+def wait_for_journey(tab: Any, person: int) -> None:
+    """Wait until the journey shown is ``person``'s (a previous person's may still be shown)."""
+    tab.wait_for_function(
+        """(person) => {
+            const story = document.querySelector('#journey-story');
+            return story && document.querySelector('#journey-events')
+                && story.innerText.includes(`Person ${person}:`);
+        }""",
+        arg=person,
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
 def screenshot(tab: Any, path: Path, height: int = 2450) -> Path:
     """Save the page, seen in a window tall enough to show it all."""
     size = tab.viewport_size
@@ -370,7 +383,7 @@ def test_a_pause_that_lands_with_a_tick_still_pauses(
 
 def test_clicking_a_person_shows_their_journey(page: Any, tmp_path: Path) -> None:
     person = click_person(page, unhappiest_customer(page))
-    page.wait_for_selector("#journey-events", timeout=RUN_TIMEOUT_MS)
+    wait_for_journey(page, person)
     assert f"Person {person}:" in page.inner_text("#journey-story")
     assert f"Journey of customer {person}" in page.evaluate(
         "() => document.querySelector('#journey-graph .js-plotly-plot').layout.title.text"
@@ -396,7 +409,7 @@ def test_side_by_side_with_network_and_journey(page: Any, tmp_path: Path) -> Non
     )
     assert traces >= 8
     person = click_person(page, unhappiest_customer(page))
-    page.wait_for_selector("#journey-events", timeout=RUN_TIMEOUT_MS)
+    wait_for_journey(page, person)
     assert f"Person {person}:" in page.inner_text("#journey-story")
     screenshot(page, tmp_path / "dashboard-side-by-side.png")
 

@@ -81,10 +81,10 @@ def check_answer(response: dict[str, Any], customers: int, seed: int, callback_k
     text = response["message"]["children"]
     assert "cx-ok" in response["message"]["className"], text
     assert f"{customers:,} people for {DAYS} days, seed {seed}" in text
-    params = response["run-ref"]["data"]["params"]
-    assert params["market"]["customers"] == customers
-    assert params["market"]["seed"] == seed
-    assert params["companies"][0]["policy"]["callback_kept"] == callback_kept
+    ref = response["run-ref"]["data"]  # the settings the run was made from
+    assert ref["market"]["market.customers"] == customers
+    assert ref["market"]["market.seed"] == seed
+    assert ref["companies"][0]["policy.callback_kept"] == callback_kept
     assert response["run-store"]["data"]["frames"] == DAYS + 1
     assert response["day-slider"]["max"] == DAYS
     assert len(response["share-graph"]["figure"]["data"]) == 4  # two companies, two panels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -19,6 +20,7 @@ from cxsim.networks import (
     fully_mixed,
     random_graph,
     read_edge_list,
+    read_network_file,
     scale_free,
     small_world,
 )
@@ -111,7 +113,7 @@ def test_graphs_are_undirected_without_self_loops_or_duplicates(kind: str) -> No
 def test_file_networks_are_undirected_without_self_loops_or_duplicates(tmp_path: Path) -> None:
     path = tmp_path / "g.edgelist"
     path.write_text("1 2\n2 1\n2 2\n3 1\n1 2\n4 3\n")
-    net = read_edge_list(path)
+    net = read_edge_list(path, first_id=1)
     assert_simple_symmetric(net)
     assert edge_set(net) == {(0, 1), (0, 2), (2, 3)}
 
@@ -355,28 +357,137 @@ def expected_edges(graph: nx.Graph, numeric: bool = True) -> set[tuple[int, int]
     return {(min(index[u], index[v]), max(index[u], index[v])) for u, v in graph.edges}
 
 
-@pytest.mark.parametrize("suffix", [".edgelist", ".csv", ".adjlist", ".graphml", ".gml", ".net"])
-def test_read_edge_list_formats(tmp_path: Path, suffix: str) -> None:
+@pytest.mark.parametrize("suffix", [".graphml", ".gml", ".net"])
+def test_files_of_named_nodes_map_names_to_ids_in_sorted_order(tmp_path: Path, suffix: str) -> None:
     graph = reference_graph()
+    path = tmp_path / f"net{suffix}"
+    {".graphml": nx.write_graphml, ".gml": nx.write_gml, ".net": nx.write_pajek}[suffix](
+        graph, path
+    )
+    found = read_network_file(path)
+    net = found.network
+    assert net.kind == "file"
+    assert net.n == graph.number_of_nodes()
+    assert_simple_symmetric(net)
+    assert edge_set(net) == expected_edges(graph)
+    assert found.notes == (
+        f"{path}: found 5 named nodes; they are customers 0..4 in the sorted order of their names",
+    )
+
+
+@pytest.mark.parametrize("suffix", [".edgelist", ".csv", ".adjlist"])
+def test_edge_lists_use_their_ids_as_customer_ids(tmp_path: Path, suffix: str) -> None:
+    graph = nx.gnm_random_graph(30, 60, seed=2)
     path = tmp_path / f"net{suffix}"
     if suffix == ".edgelist":
         nx.write_edgelist(graph, path, data=False)
         path.write_text("# a comment\n" + path.read_text())
     elif suffix == ".csv":
         path.write_text("# source,target\n" + "".join(f"{u}, {v}\n" for u, v in graph.edges))
-    elif suffix == ".adjlist":
-        nx.write_adjlist(graph, path)
-    elif suffix == ".graphml":
-        nx.write_graphml(graph, path)
-    elif suffix == ".gml":
-        nx.write_gml(graph, path)
     else:
-        nx.write_pajek(graph, path)
-    net = read_edge_list(path)
-    assert net.kind == "file"
-    assert net.n == graph.number_of_nodes()
-    assert_simple_symmetric(net)
-    assert edge_set(net) == expected_edges(graph)
+        nx.write_adjlist(graph, path)
+    found = read_network_file(path, 30)
+    assert_simple_symmetric(found.network)
+    assert edge_set(found.network) == {(min(e), max(e)) for e in graph.edges}
+    lonely = sum(1 for _, degree in graph.degree if degree == 0)
+    assert len(found.notes) == (1 if lonely else 0)
+
+
+def test_ids_that_start_at_1_are_read_as_said(tmp_path: Path) -> None:
+    path = tmp_path / "net.txt"
+    path.write_text("1 2\n2 3\n3 1\n")
+    net = read_edge_list(path, 3, first_id=1)
+    assert edge_set(net) == {(0, 1), (1, 2), (0, 2)}
+    with pytest.raises(
+        NetworkFileError, match=r"line 2: customer id 3 is outside 0\.\.2 .*first_id = 1"
+    ):
+        read_edge_list(path, 3)
+
+
+def test_a_customer_in_no_contact_is_allowed_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "net.edgelist"
+    path.write_text("0 1\n1 2\n")
+    found = read_network_file(path, 5)
+    assert found.network.n == 5
+    assert found.network.degree.tolist() == [1, 2, 1, 0, 0]
+    assert found.notes == (f"{path}: 2 of 5 customers have no contacts (ids in no contact line)",)
+
+
+def test_dropped_self_loops_and_repeated_contacts_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "net.edgelist"
+    path.write_text("0 1\n1 0\n2 2\n0 1\n1 2\n3 3\n")
+    found = read_network_file(path, 4)
+    assert edge_set(found.network) == {(0, 1), (1, 2)}
+    assert found.notes == (
+        f"{path}: dropped 2 self-loops (a customer listed as their own contact)",
+        f"{path}: kept 2 repeated contacts once (a pair listed again, in either direction)",
+        f"{path}: 1 of 4 customers have no contacts (ids in no contact line)",
+    )
+
+
+def test_a_header_is_skipped_when_declared_or_detected_and_said(tmp_path: Path) -> None:
+    path = tmp_path / "net.csv"
+    path.write_text("source,target\n0,1\n1,2\n")
+    detected = read_network_file(path, 3)
+    assert edge_set(detected.network) == {(0, 1), (1, 2)}
+    assert detected.notes == (
+        f"{path}: line 1 (source,target) read as a header; set network.header = true to say so",
+    )
+    declared = read_network_file(path, 3, header=True)
+    assert declared.notes == ()
+    assert edge_set(declared.network) == {(0, 1), (1, 2)}
+
+
+def test_weights_are_ignored_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "net.txt"
+    path.write_text("0 1 0.5\n1 2 {'weight': 3}\n0 2\n")
+    found = read_network_file(path, 3)
+    assert edge_set(found.network) == {(0, 1), (1, 2), (0, 2)}
+    assert found.notes == (
+        f"{path}: ignored the extra columns (weights or attributes) of 2 lines; contacts are "
+        "unweighted",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        # A .txt splits on spaces: a CSV's header is detected, its first contact is one field.
+        ("source,target\n0,1\n", "line 2: expected two customer ids, got '0,1'"),
+        ("0 1\nsource target\n", "line 2: 'source' is not a customer id"),
+        ("0 1\n3 50\n", "line 2: customer id 50 is outside 0..9"),
+        ("x 3\n", "line 1: 'x' is not a customer id"),
+        ("0 1\n# fine\n\n7\n", "line 4: expected two customer ids, got '7'"),
+        ("0 1\n1 -2\n", "line 2: '-2' is not a customer id"),
+        ("0 1\n1 2.0\n", "line 2: '2.0' is not a customer id"),
+        ("0 1\n1 2 heavy\n", "line 2: expected two customer ids and at most a weight"),
+        (
+            "1 2\n2 10\n",
+            "line 2: customer id 10 is outside 0..9 .*ids run 1..10: if they start at 1, set network.first_id = 1",
+        ),
+        ("0 1\n1 2_0\n", "line 2: '2_0' is not a customer id"),
+    ],
+)
+def test_every_line_that_is_not_a_contact_is_an_error_naming_the_file_and_line(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "net.txt"
+    path.write_text(content)
+    with pytest.raises(NetworkFileError) as info:
+        read_edge_list(path, 10)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert re.search(
+        problem.replace("(", r"\(").replace(")", r"\)").replace("..", r"\.\."), message
+    ), message
+    assert "\n" not in message
+
+
+def test_a_named_node_file_must_hold_the_market(tmp_path: Path) -> None:
+    path = tmp_path / "people.graphml"
+    nx.write_graphml(nx.Graph([("ann", "bob")]), path)
+    with pytest.raises(NetworkFileError, match=r"has 2 nodes but market\.customers is 3"):
+        read_edge_list(path, 3)
 
 
 def test_read_edge_list_keeps_isolated_nodes_and_sorts_text_labels(tmp_path: Path) -> None:
@@ -384,19 +495,23 @@ def test_read_edge_list_keeps_isolated_nodes_and_sorts_text_labels(tmp_path: Pat
     graph.add_node("dave")
     path = tmp_path / "people.graphml"
     nx.write_graphml(graph, path)
-    net = read_edge_list(path)
+    found = read_network_file(path)
+    net = found.network
     assert net.n == 4  # alice, bob, carol, dave
     assert edge_set(net) == {(0, 1), (0, 2)}
     assert net.degree.tolist() == [2, 1, 1, 0]
+    assert found.notes[-1] == f"{path}: 1 of 4 customers have no contacts (ids in no contact line)"
 
 
 def test_read_edge_list_makes_directed_graphs_undirected(tmp_path: Path) -> None:
     graph = nx.DiGraph([(1, 2), (2, 1), (2, 3), (3, 3)])
     path = tmp_path / "directed.gexf"
     nx.write_gexf(graph, path)
-    net = read_edge_list(path)
-    assert net.n == 3
-    assert edge_set(net) == {(0, 1), (1, 2)}
+    found = read_network_file(path)
+    assert found.network.n == 3
+    assert edge_set(found.network) == {(0, 1), (1, 2)}
+    assert any("dropped 1 self-loop " in note for note in found.notes)
+    assert any("kept 1 repeated contact once" in note for note in found.notes)
 
 
 def test_read_edge_list_is_reproducible(tmp_path: Path) -> None:

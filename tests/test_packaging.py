@@ -96,6 +96,7 @@ def test_an_installed_wheel_runs_a_shipped_scenario_by_name(wheel: Path, tmp_pat
     assert f"manage_vs_fix ({site / 'cxsim' / 'scenarios' / 'manage_vs_fix.toml'})" in ran.stdout
     written = elsewhere / "runs" / "manage_vs_fix"
     assert sorted(p.name for p in written.iterdir()) == [
+        ".cxsim-output.json",
         "report.html",
         "summary.json",
         "timeseries.csv",

@@ -10,6 +10,7 @@ from cxsim.params import (
     leaf_annotation,
     resolve,
     suggest_key,
+    value_type,
 )
 
 
@@ -157,3 +158,23 @@ def test_keys_name_fields_by_index_or_n_and_groups_are_not_parameters():
     assert suggest_key("companies.1.policy.calback_kept").endswith(
         "companies.1.policy.callback_kept?"
     )
+
+
+NUMBER_PATHS = [
+    path.replace(".N.", ".0.")
+    for path in field_paths()
+    if value_type(leaf_annotation(path.replace(".N.", ".0."))) in ("int", "float")
+    and ".promotions." not in path  # the defaults have no promotion to index
+]
+
+
+@pytest.mark.parametrize("key", NUMBER_PATHS)
+def test_true_and_false_are_not_numbers_anywhere_in_the_schema(key: str) -> None:
+    # pydantic would read them as 1 and 0: `days = true` would run a one-day market.
+    for value in (True, False):
+        with pytest.raises(ParameterError) as caught:
+            resolve(None, {key: value}, label="f.toml")
+        assert str(caught.value) == (
+            f"f.toml: {key}: expected a {'whole ' if value_type(leaf_annotation(key)) == 'int' else ''}"
+            f"number, got {'true' if value else 'false'}"
+        )

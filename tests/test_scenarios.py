@@ -97,25 +97,6 @@ def test_dealership_that_overcharges_and_breaks_callbacks_loses_more_customers()
     )
 
 
-def test_dealerships_broken_callbacks_teach_silence_at_the_shipped_size() -> None:
-    """More problems per complaint at the dealership: a small effect, so tested where it shows.
-
-    On the short market (4,000 people, one year) the difference is about 0.5
-    problems per complaint with a standard deviation of about 6 between
-    replications, which no affordable number of replications resolves. At the
-    shipped size (20,000 people, three years) it is about 1.9 with a standard
-    deviation of about 1.3, so six paired replications put the lower end of
-    its 95% interval above zero with room to spare.
-    """
-    replications = 6
-    result = runner.run(scenario.load("dealership"), replications=replications, seed=1)
-    diff = result.figure_values("dealership", "problems_per_complaint") - result.figure_values(
-        "independent garage", "problems_per_complaint"
-    )
-    half_width = t_quantile_975(replications - 1) * diff.std(ddof=1) / np.sqrt(replications)
-    assert diff.mean() - half_width > 0
-
-
 def test_heavy_crm_gets_fewer_complaints_but_loses_more_customers() -> None:
     result = outcome("quiet_by_wearing_out")
     heavy, light = "heavy CRM", "light touch"
@@ -131,7 +112,27 @@ def test_goodwill_guarantee_turns_into_positive_word_of_mouth() -> None:
     result = outcome("goodwill_guarantee")
     guarantee, by_the_book = "guarantee store", "by-the-book store"
     assert mean(result, guarantee, "wom_positive") > mean(result, by_the_book, "wom_positive")
-    assert mean(result, guarantee, "nps") > mean(result, by_the_book, "nps")
+
+
+def paired_lower_bound(result: runner.RunResult, a: str, b: str, figure: str) -> float:
+    """Lower end of the paired-t 95% interval of ``figure`` of company a minus company b."""
+    diff = result.figure_values(a, figure) - result.figure_values(b, figure)
+    n = diff.size
+    return float(diff.mean() - t_quantile_975(n - 1) * diff.std(ddof=1) / np.sqrt(n))
+
+
+def test_goodwill_guarantee_raises_nps_at_the_shipped_size() -> None:
+    """A higher NPS at the guarantee store: a small effect, so tested where it shows.
+
+    Goodwill reaches only the customers who complain about a problem that was
+    not the store's fault (about 1 problem in 26 is voiced). At the shipped size
+    (20,000 people, three years) the NPS difference is about +0.6 points with a
+    standard error of about 0.15 over six paired replications (all six
+    positive), so the lower end of its 95% interval is above zero; on the short
+    market it is lost in the noise.
+    """
+    result = runner.run(scenario.load("goodwill_guarantee"), replications=6, seed=1)
+    assert paired_lower_bound(result, "guarantee store", "by-the-book store", "nps") > 0
 
 
 def test_over_promising_promotion_breaks_promises_and_loses_customers() -> None:

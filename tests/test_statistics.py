@@ -45,6 +45,9 @@ def listener_run(**overrides):
             "behaviour.word_of_mouth.retell_probability": 0.0,
             "companies.0.delivered_quality": 0.8,
             "companies.1.delivered_quality": 0.8,
+            # Weekly follow-ups turn many problems into fixes and refunds: plenty of happy tellers.
+            "companies.1.policy.proactive_follow_ups": True,
+            "companies.1.policy.crm_touches_per_month": 4.0,
             **overrides,
         },
     )
@@ -101,6 +104,8 @@ def test_adoption_follows_bass_closed_form_on_a_fully_mixed_market():
             "market.initial_adoption": 0.0,
             "market.advertising_rate": p_year,
             "market.imitation_rate": q_year,
+            # Advertising and imitation only: stories do not refer (nor steer the choice).
+            "market.referral_probability": 0.0,
             "market.choice_sensitivity": 0.0,
             "behaviour.retention.max_churn_per_year": 0.0,
             "behaviour.retention.base_churn_per_year": 0.0,

@@ -330,10 +330,13 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(
         '"companies.0.policy.callback_kept" = [0.0, 1.0]',
         '"network.kind" = ["small_world", "file"]',
     ).replace("[base.network]", '[base.network]\npath = "missing.edgelist"')
-    path = write_plan(tmp_path, text)
+    # The file is there when the plan is checked, and gone when the runs need it.
+    network = tmp_path / "missing.edgelist"
+    network.write_text("".join(f"{i} {(i + 1) % 300}\n" for i in range(300)), encoding="utf-8")
+    plan = load_plan(write_plan(tmp_path, text))
+    network.unlink()
     out = tmp_path / "out"
-    assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "-q"]) == 1
-    assert "4 runs failed" in capsys.readouterr().err
+    assert sweep(plan, out, workers=2, progress=False).failed == 4
     results = load_results(out)
     assert results.ok["run_id"].nunique() == 4
     failed = results.failed
@@ -341,7 +344,7 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(
     assert set(failed["network.kind"]) == {"file"}
     assert failed["error"].str.contains("NetworkFileError: .*missing.edgelist: no such file").all()
     # Retrying runs the failures again without duplicating any record.
-    assert main(["sweep", str(path), "--out", str(out), "--retry-failed", "-q"]) == 1
+    assert sweep(plan, out, workers=2, progress=False, retry_failed=True).failed == 4
     again = load_results(out)
     assert again.recorded == 8
     assert len(again.failed) == 4

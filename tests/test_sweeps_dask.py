@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxsim.sweeps import load_plan, load_results, sweep
+from cxsim.sweeps import cluster, load_plan, load_results, sweep
 from tests.test_sweeps import figures, sweep_command, write_plan
 
 pytest.importorskip("distributed")
@@ -136,3 +136,16 @@ def test_python_api_takes_a_dask_clients_executor_and_resumes(
         again = sweep(plan, tmp_path / "dask", executor=client.get_executor(), progress=False)
     assert (first.ran, again.ran, again.already_recorded) == (8, 0, 8)
     pd.testing.assert_frame_equal(figures(tmp_path / "local"), figures(tmp_path / "dask"))
+
+
+def test_the_probe_knows_a_scheduler_from_one_of_its_workers(scheduler_address: str) -> None:
+    assert cluster.probe(cluster.check_address(scheduler_address))["type"] == "Scheduler"
+    client = cluster.connect(scheduler_address, timeout=10)
+    try:
+        worker = next(iter(client.scheduler_info()["workers"]))
+    finally:
+        client.close()
+    with pytest.raises(
+        cluster.SchedulerUnreachableError, match=r"a Dask Worker answered, not a scheduler"
+    ):
+        cluster.connect(worker, timeout=5)

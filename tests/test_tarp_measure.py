@@ -252,6 +252,9 @@ def test_online_counts_equal_the_journey_log_classification_of_the_same_run(name
             "market.days": 240,
             "journey.sample_size": people,
             "journey.max_events": 2_000_000,
+            # Complaints common enough that every outcome class has cases.
+            "behaviour.voice.minor": 0.5,
+            "behaviour.voice.serious": 0.6,
         },
     )
     counter = RepurchaseCounter()
@@ -274,6 +277,6 @@ def test_online_counts_equal_the_journey_log_classification_of_the_same_run(name
                 (window["outcome"] == CENSORED).sum()
             )
             compared += expected["cases"].to_numpy()
-    assert compared.sum() > 300  # the runs had problems to classify
-    if name == "tarp_repurchase":  # complaints are frequent there: every class is exercised
+    assert compared.sum() > 40  # the runs had problems to classify
+    if name == "tarp_repurchase":  # complaints handled on the day: every class is exercised
         assert (compared > 20).all()

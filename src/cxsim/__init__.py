@@ -9,9 +9,9 @@ The names below are imported on first use, so that ``import cxsim`` and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cxsim.lazy import lazy_names
 from cxsim.version import __version__
 
 #: Public name -> the module that defines it.
@@ -25,7 +25,11 @@ _LAZY = {
     "ParameterError": "cxsim.params",
     "resolve": "cxsim.params",
     "sweep": "cxsim.sweeps",
-    "calibrate": "cxsim.calibrate",  # a package that is called as a function: cxsim.calibrate(...)
+    # cxsim.sweeps.analyze is also a submodule's name, which shadows the function once that
+    # module is imported; cxsim.analyze is always the function.
+    "analyze": "cxsim.sweeps.outputs",
+    # A package that is called as a function: cxsim.calibrate(...) (see cxsim.lazy).
+    "calibrate": "cxsim.calibrate",
 }
 
 if TYPE_CHECKING:
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     )
     from cxsim.run import run_market
     from cxsim.sweeps import sweep
+    from cxsim.sweeps.outputs import analyze
 
 __all__ = [
     "POLICY_PRESETS",
@@ -50,6 +55,7 @@ __all__ = [
     "ParameterError",
     "PolicyParams",
     "__version__",
+    "analyze",
     "calibrate",
     "resolve",
     "run_market",
@@ -57,15 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cxsim' has no attribute {name!r}")
-    imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names("cxsim", _LAZY, globals())

@@ -7,6 +7,8 @@ Commands::
     cxsim validate SCENARIO ...
     cxsim scenarios
     cxsim schema
+    cxsim new NAME [--from STORY]
+    cxsim completion bash|zsh|tcsh
     cxsim sweep PLAN --out DIR / cxsim analyze DIR       (cxsim.sweeps.cli)
     cxsim calibrate FILE --out DIR                       (cxsim.calibrate.cli)
     cxsim dashboard                                      (cxsim.dashboard.cli)
@@ -18,21 +20,18 @@ nothing written), 1 internal error.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cxsim import __version__, runner, scenario
 from cxsim.calibrate.cli import add_commands as add_calibrate_commands
 from cxsim.dashboard.cli import add_commands as add_dashboard_commands
-from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
-from cxsim.params import ModelParams
-from cxsim.scenario import Scenario
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, InputError
+from cxsim.shipped import SCENARIO_DIR
 from cxsim.sweeps.cli import add_commands as add_sweep_commands
+from cxsim.version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,7 +78,19 @@ def _add_scenario_options(p: argparse.ArgumentParser, replications: int) -> None
         help="override a parameter by dotted key, e.g. --set companies.0.policy.apology=false "
         "(values are TOML values; bare words are strings); repeatable",
     )
-    p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder if cxsim wrote it (never another folder, nor the "
+        "current folder or one above it)",
+    )
+    p.add_argument(
+        "--plotly",
+        choices=("inline", "cdn"),
+        default="inline",
+        help="inline (default): embed plotly.js in the HTML page, which then works offline "
+        "(about 4.6 MB); cdn: a small page that loads plotly.js from the internet when opened",
+    )
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no table on stdout"
     )
@@ -107,20 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario", metavar="SCENARIO", help="scenario file, or a shipped scenario's name"
     )
     _add_scenario_options(p, replications=1)
-    p.set_defaults(handler=cmd_run)
+    p.set_defaults(handler="cmd_run")
 
     p = sub.add_parser(
         "compare",
         help="compare two scenarios on common random numbers (paired differences B - A)",
         description="Run A and B as the same runs (root seed, replication r) and print, per company "
         "position, the mean paired difference B - A of retention, market share, profit, NPS and "
-        "complaints per customer-year with 95%% paired-t confidence intervals; writes comparison.csv, "
+        "complaints per customer-year with 95% paired-t confidence intervals; writes comparison.csv, "
         "pairs.csv and comparison.html into DIR.",
     )
     p.add_argument("a", metavar="A", help="first scenario (the baseline)")
     p.add_argument("b", metavar="B", help="second scenario")
     _add_scenario_options(p, replications=30)
-    p.set_defaults(handler=cmd_compare)
+    p.set_defaults(handler="cmd_compare")
 
     p = sub.add_parser(
         "validate",
@@ -139,27 +150,110 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a parameter by dotted key (as for run)",
     )
-    p.set_defaults(handler=cmd_validate)
+    p.set_defaults(handler="cmd_validate")
 
     p = sub.add_parser(
         "scenarios",
         help="list the shipped scenarios",
-        description=f"List the scenarios shipped in {scenario.SCENARIO_DIR} with their descriptions.",
+        description=f"List the scenarios shipped in {SCENARIO_DIR} with their descriptions.",
     )
-    p.set_defaults(handler=cmd_scenarios)
+    p.set_defaults(handler="cmd_scenarios")
 
     p = sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
         description="Print the JSON Schema of scenario files (for editor completion and checking).",
     )
-    p.set_defaults(handler=cmd_schema)
+    p.set_defaults(handler="cmd_schema")
+
+    p = sub.add_parser(
+        "new",
+        help="write a commented scenario file with every parameter, to start a scenario from",
+        description="Write NAME.toml: every parameter at its default (or at a story's value "
+        "with --from), grouped by table, each with its meaning and the values it accepts as "
+        "comments. Loading it gives exactly those parameters. Never replaces a file.",
+    )
+    p.add_argument("name", metavar="NAME", help="the new scenario's name or path (NAME.toml)")
+    p.add_argument(
+        "--from",
+        dest="story",
+        metavar="STORY",
+        help="start from a shipped story (cxsim scenarios) or a scenario file",
+    )
+    p.set_defaults(handler="cmd_new")
 
     # Sweeps, calibration and the dashboard keep their commands next to their code.
     add_sweep_commands(sub)
     add_calibrate_commands(sub)
     add_dashboard_commands(sub)
+
+    p = sub.add_parser(
+        "completion",
+        help="print the shell completion script (bash, zsh or tcsh)",
+        description="Print a script that completes cxsim's commands, options, scenario files, "
+        "shipped scenario names and folders as you type. Install it once, e.g. bash: cxsim "
+        "completion bash > ~/.local/share/bash-completion/completions/cxsim; zsh: cxsim "
+        "completion zsh > ~/.zfunc/_cxsim (with ~/.zfunc on your fpath, before compinit).",
+    )
+    p.add_argument("shell", metavar="SHELL", choices=COMPLETION_SHELLS, help="bash, zsh or tcsh")
+    p.set_defaults(handler=_cmd_completion)
     return parser
+
+
+# --------------------------------------------------------------------------- completion
+
+#: Shells whose completion scripts shtab writes.
+COMPLETION_SHELLS = ("bash", "zsh", "tcsh")
+
+#: Arguments completed as a scenario file or a shipped scenario's name (by destination), as
+#: folders and as files (by metavar), so the sweep and dashboard commands need no shtab import.
+_SCENARIO_DESTS = {"scenario", "scenarios", "a", "b", "story"}
+_FOLDER_METAVARS = {"DIR"}
+_FILE_METAVARS = {"PLAN", "FILE"}
+
+
+def _scenario_completer(names: list[str]) -> dict[str, Any]:
+    """The ``.complete`` hint (for shtab) of a scenario: a file, or a shipped scenario's name."""
+    words = " ".join(names)
+    return {
+        "bash": "_cxsim_scenarios",
+        "zsh": "_cxsim_scenarios",
+        "tcsh": "f",
+        "preamble": {
+            "bash": f'_cxsim_scenarios() {{\n  compgen -f -- "$1"\n  compgen -W "{words}" -- "$1"\n}}\n',
+            "zsh": "_cxsim_scenarios() {\n  _alternative 'files:scenario file:_files' "
+            f"'shipped:shipped scenario:({words})'\n}}\n",
+        },
+    }
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    """``cxsim completion SHELL``: print the completion script (shtab is imported only here)."""
+    import shtab
+
+    parser = build_parser()
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    scenario = _scenario_completer(names)
+    for action in _all_actions(parser):
+        metavar = action.metavar if isinstance(action.metavar, str) else None
+        if action.dest in _SCENARIO_DESTS:
+            action.complete = scenario  # type: ignore[attr-defined]
+        elif metavar in _FOLDER_METAVARS:
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+        elif metavar in _FILE_METAVARS:
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+    print(shtab.complete(parser, shell=args.shell), end="")
+    return 0
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every argument of ``parser`` and of its subcommands."""
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                actions.extend(_all_actions(sub))
+    return actions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,8 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    handler = args.handler
     try:
-        return int(args.handler(args))
+        if isinstance(handler, str):  # a command of cxsim.commands, imported only to run it
+            from cxsim import commands
+
+            handler = getattr(commands, handler)
+        return int(handler(args))
     except InputError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -187,233 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc(file=sys.stderr)
         print(f"cxsim: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_FAILED
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _overrides(args: argparse.Namespace, label: str) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for text in args.assignments:
-        try:
-            key, value = scenario.parse_assignment(text)
-        except InputError as err:
-            raise InputError(f"{label}: {err}") from None
-        overrides[key] = value
-    if getattr(args, "seed", None) is not None:
-        overrides["market.seed"] = args.seed
-    if getattr(args, "days", None) is not None:
-        overrides["market.days"] = args.days
-    return overrides
-
-
-def _load(name: str, args: argparse.Namespace, replications: int = 1) -> Scenario:
-    """Load and fully check a scenario (schema, network file, memory) before anything is written."""
-    names = {"market.seed": "--seed", "market.days": "--days"}
-    loaded = scenario.load(name, _overrides(args, name), names=names)
-    scenario.check_memory(loaded, replications)
-    return loaded
-
-
-def _check_replications(args: argparse.Namespace) -> None:
-    if args.replications < 1:
-        raise InputError(f"--replications: expected a number >= 1, got {args.replications}")
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise InputError(f"{out}: already exists; use --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-
-
-class _Bar:
-    """A tqdm progress bar on stderr, shown for runs that last more than a second on a terminal."""
-
-    def __init__(self, total: int, desc: str, quiet: bool) -> None:
-        self.bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total,
-                desc=desc,
-                unit="day",
-                file=sys.stderr,
-                delay=1.0,
-                disable=None,
-                leave=False,
-            )
-
-    def __call__(self, days: int) -> None:
-        if self.bar is not None:
-            self.bar.update(days)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if abs(x) >= 10_000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for r in [header, *rows]:
-        cells = [r[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """``cxsim run``: run replications and write the four output files."""
-    _check_replications(args)
-    loaded = _load(args.scenario, args, args.replications)
-    out = args.out if args.out is not None else Path("runs") / loaded.name
-    _check_out(out, args.force)
-    params = loaded.params
-    reps = args.replications
-    if not args.quiet:
-        print(
-            f"cxsim {__version__}: {loaded.name} ({loaded.label}): {params.market.customers:,} people, "
-            f"{len(params.companies)} companies, {params.market.days:,} days, {reps} replication"
-            f"{'s' if reps != 1 else ''}, seed {params.market.seed}"
-            + (f", replications 0..{reps - 1}" if reps > 1 else "")
-        )
-    bar = _Bar(reps * params.market.days, loaded.name, args.quiet)
-    try:
-        result = runner.run(loaded, reps, params.market.seed, bar)
-    finally:
-        bar.close()
-    runner.write_run(result, out, force=args.force)
-    if not args.quiet:
-        print(_run_table(result))
-        files = " ".join(runner.RUN_FILES)
-        print(f"wrote {out}/: {files} ({result.wall_seconds:.1f} s)")
-    return EXIT_OK
-
-
-def _run_table(result: runner.RunResult) -> str:
-    figures = [
-        ("retention", "retention"),
-        ("market_share", "share"),
-        ("nps", "NPS"),
-        ("profit", "profit"),
-        ("complaints_per_customer_year", "complaints/customer-year"),
-        ("problems_per_complaint", "problems/complaint"),
-    ]
-    rows = []
-    for name in result.companies:
-        rows.append(
-            [name] + [_fmt(float(result.figure_values(name, f).mean())) for f, _ in figures]
-        )
-    note = (
-        ""
-        if len(result.replications) == 1
-        else f"means over {len(result.replications)} replications\n"
-    )
-    return note + _table(["company"] + [label for _, label in figures], rows)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """``cxsim compare``: paired differences of two scenarios on common random numbers."""
-    _check_replications(args)
-    # Both runs' tables are held at once.
-    a = _load(args.a, args, 2 * args.replications)
-    b = _load(args.b, args, 2 * args.replications)
-    out = args.out if args.out is not None else Path("runs") / f"compare_{a.name}_vs_{b.name}"
-    _check_out(out, args.force)
-    reps = args.replications
-    base = a.params.market.seed if args.seed is None else args.seed
-    if not args.quiet:
-        print(
-            f"cxsim {__version__}: compare B = {b.label} minus A = {a.label}, {reps} paired "
-            f"replication{'s' if reps != 1 else ''} (seed {base}, replications 0..{reps - 1}: "
-            "common random numbers)"
-        )
-    bar = _Bar(reps * (a.params.market.days + b.params.market.days), "compare", args.quiet)
-    try:
-        comparison = runner.compare(a, b, reps, base, bar)
-    finally:
-        bar.close()
-    runner.write_comparison(comparison, out, force=args.force)
-    if not args.quiet:
-        print(_compare_table(comparison))
-        print(f"wrote {out}/: comparison.csv pairs.csv comparison.html")
-    return EXIT_OK
-
-
-def _compare_table(comparison: runner.Comparison) -> str:
-    rows = []
-    for rec in comparison.table.to_dict("records"):
-        a, b = rec["company_a"], rec["company_b"]
-        who = f"{rec['position']}: {a}" if a == b else f"{rec['position']}: {a} / {b}"
-        low, high = rec["ci95_low"], rec["ci95_high"]
-        ci = "n/a" if not math.isfinite(low) else f"[{_fmt(low)}, {_fmt(high)}]"
-        rows.append(
-            [
-                who,
-                rec["figure"],
-                _fmt(rec["mean_a"]),
-                _fmt(rec["mean_b"]),
-                _fmt(rec["difference"]),
-                ci,
-            ]
-        )
-    return _table(["position", "figure", "A", "B", "B - A", "95% CI"], rows)
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    """``cxsim validate``: check files without running them."""
-    for name in args.scenarios:
-        loaded = _load(name, args)
-        scenario.read_network(loaded)
-        print(f"ok: {loaded.label}")
-    return EXIT_OK
-
-
-def cmd_scenarios(args: argparse.Namespace) -> int:
-    """``cxsim scenarios``: the shipped scenarios and their one-line descriptions."""
-    files = scenario.shipped_scenarios()
-    if not files:
-        print(f"cxsim: no shipped scenarios found in {scenario.SCENARIO_DIR}", file=sys.stderr)
-        return EXIT_FAILED
-    width = max(len(f.stem) for f in files)
-    for f in files:
-        print(f"{f.stem.ljust(width)}  {scenario.description(f.read_text(encoding='utf-8'))}")
-    return EXIT_OK
-
-
-def scenario_schema() -> dict[str, Any]:
-    """JSON Schema of scenario files: the parameter schema, with policies also given as preset names."""
-    schema = ModelParams.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "cxsim scenario"
-    schema["description"] = (
-        "A cxsim scenario file (TOML): its tables are the fields of cxsim.params.ModelParams."
-    )
-    policy = schema.get("$defs", {}).get("CompanyParams", {}).get("properties", {}).get("policy")
-    if policy is not None and "$ref" in policy:
-        ref = policy.pop("$ref")
-        policy["anyOf"] = [{"$ref": ref}, {"type": "string", "enum": ["manage", "fix"]}]
-    return schema
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    """``cxsim schema``: print the JSON Schema of scenario files."""
-    print(json.dumps(scenario_schema(), indent=2))
-    return EXIT_OK
 
 
 if __name__ == "__main__":

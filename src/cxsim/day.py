@@ -55,8 +55,10 @@ class Stage:
 DAY: tuple[Stage, ...] = (
     Stage(
         "purchase",
-        "customers due to buy, buy from their provider at its price and promise (1)",
+        "customers due to buy, buy from their provider at its price and promise; serving them "
+        "costs less the longer they have been customers (1, 9)",
         purchase.step,
+        purchase.init,
     ),
     Stage(
         "problem",
@@ -84,7 +86,9 @@ DAY: tuple[Stage, ...] = (
     ),
     Stage(
         "retention",
-        "customers leave or switch by an attitude hazard; prospects adopt by advertising and imitation (7)",
+        "customers due to buy tomorrow buy again or leave (a hazard of how they feel, their loyalty "
+        "and the pull of competitors), leavers may switch; prospects adopt by referral, advertising "
+        "and imitation (7)",
         retention.step,
     ),
     Stage(
@@ -142,6 +146,13 @@ class Today:
     experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(
         default_factory=list
     )
+    #: What was told and heard today (the word-of-mouth stage's record, for observers).
+    word_of_mouth: word_of_mouth.WordOfMouthDay | None = None
+    #: Prospects who heard a contact praise a company today, the company and the story's
+    #: strength (one entry per hearing): candidates for adoption by referral.
+    praised_prospects: np.ndarray = field(default_factory=_empty)
+    praised_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    praise_strength: np.ndarray = field(default_factory=lambda: _empty(np.float32))
     _flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property

@@ -15,8 +15,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from cxsim.day import DAY
-from cxsim.params import POLICY_PRESETS, ModelParams, PolicyParams, submodel
+from cxsim.params import POLICY_PRESETS, ModelParams, PolicyParams, allowed_values, submodel
 from cxsim.results import METRICS
+
+#: "or" between choices in a Markdown table cell.
+MARKDOWN_OR = " \\| "
 
 BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n)(.*?)(<!-- END GENERATED -->)", re.DOTALL)
 
@@ -31,19 +34,6 @@ def _fmt(value: Any) -> str:
     return f"`{value!r}`" if value is not None else "`None`"
 
 
-def _bounds(info: Any) -> str:
-    parts = []
-    for meta in info.metadata:
-        for attr, sym in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
-            v = getattr(meta, attr, None)
-            if v is not None:
-                parts.append(f"{sym} {v:g}" if isinstance(v, int | float) else f"{sym} {v}")
-    ann = info.annotation
-    if isinstance(ann, type) and issubclass(ann, Enum):
-        parts.append(" \\| ".join(m.value for m in ann))
-    return ", ".join(parts)
-
-
 def _rows(model: type[BaseModel], instance: BaseModel, prefix: str) -> list[str]:
     rows = []
     for name, info in model.model_fields.items():
@@ -56,7 +46,8 @@ def _rows(model: type[BaseModel], instance: BaseModel, prefix: str) -> list[str]
             continue
         source = (info.json_schema_extra or {}).get("source", "assumption")  # type: ignore[union-attr]
         desc = (info.description or "").replace("|", "\\|")
-        rows.append(f"| `{prefix}{name}` | {_fmt(value)} | {_bounds(info)} | {desc} | {source} |")
+        allowed = allowed_values(info, MARKDOWN_OR)
+        rows.append(f"| `{prefix}{name}` | {_fmt(value)} | {allowed} | {desc} | {source} |")
     return rows
 
 

@@ -52,7 +52,7 @@ class Event(IntEnum):
 ATTITUDE_EFFECT: dict[Event, str] = {
     Event.satisfied: "satisfied_purchase",
     Event.problem_minor: "problem_minor",
-    Event.problem_serious: "problem_serious",
+    Event.problem_serious: "problem_minor",  # times serious_loss_scale (see the attitude stage)
     Event.broken_promise: "broken_promise",
     Event.complained: "complained",
     Event.queue_wait: "queue_wait_per_day",
@@ -68,6 +68,26 @@ ATTITUDE_EFFECT: dict[Event, str] = {
     Event.heard_negative: "negative_effect",
     Event.heard_positive: "positive_effect",
 }
+
+#: Experiences about a customer's problem, whose strength grows with the loss (the attitude
+#: stage multiplies them by ``serious_loss_scale`` when the problem is serious; the problem
+#: itself, ``problem_serious``, has that factor in its effect).
+LOSS_SCALED: frozenset[Event] = frozenset(
+    {
+        Event.complained,
+        Event.complaint_ignored,
+        Event.broken_promise,
+        Event.fixed,
+        Event.fixed_quickly,
+        Event.recovery_paradox,
+        Event.refund,
+        Event.apology,
+        Event.goodwill,
+    }
+)
+
+#: What one hears (a story, a review) rather than lives: it moves the lasting attitude only.
+HEARSAY: frozenset[Event] = frozenset({Event.heard_negative, Event.heard_positive})
 
 #: First-hand experiences worth a story: -1 makes an unhappy teller, +1 a happy one.
 #: A satisfied purchase is a story only for promoters (see the word-of-mouth stage).

@@ -186,6 +186,7 @@ class Market(mesa.Model):
             )
             c.provider[adopters] = chosen
             c.attitude[chosen, adopters] = self.params.behaviour.attitude.initial_customer
+            c.record_providers(adopters, chosen)
             # Day-0 customers have been customers for up to three years already (assumption).
             c.join_day[adopters] = -rng.integers(0, 3 * 365, size=adopters.size, dtype=np.int32)
             self.customer_counts[:] = np.bincount(chosen, minlength=len(weights))
@@ -307,7 +308,21 @@ class Market(mesa.Model):
 
     def summary(self) -> pd.DataFrame:
         """Whole-run figures per company (see :func:`cxsim.summary.summarize`)."""
-        return summarize(self.results_frame())
+        return summarize(self.results_frame(), self.params)
+
+    def _repr_html_(self) -> str:
+        """The market at a glance, for notebooks: its size, its day, and its figures so far."""
+        from cxsim import report
+
+        p = self.params
+        head = (
+            f"<p><b>Market</b>: {p.market.customers:,} people, {len(self.companies)} companies, "
+            f"day {self.day:,} of {p.market.days:,}, seed {p.market.seed}, replication "
+            f"{self.replication}.</p>"
+        )
+        if self.day == 0:
+            return head + "<p>Not run yet: call <code>run()</code>.</p>"
+        return head + report.market_table(self.summary())
 
     def journey_frame(self) -> pd.DataFrame:
         """The journey log of the sampled customers: day, customer, company, event."""

@@ -20,6 +20,7 @@ same seed always gives the same arrays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +28,21 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from cxsim.errors import InputError
 from cxsim.params.schema import NetworkKind, NetworkParams
 
 __all__ = [
     "KINDS",
     "Network",
+    "NetworkFile",
     "NetworkFileError",
     "build",
+    "file_path",
     "from_edges",
     "fully_mixed",
     "random_graph",
     "read_edge_list",
+    "read_network_file",
     "scale_free",
     "small_world",
 ]
@@ -54,7 +59,7 @@ _NOISE_CHUNK = 1 << 20
 _FILE_SHUFFLE_SEED = 0
 
 
-class NetworkFileError(ValueError):
+class NetworkFileError(InputError):
     """A network file that cannot be read; message is one line naming the file and the problem."""
 
 
@@ -534,18 +539,55 @@ def fully_mixed(n: int) -> Network:
 
 # --------------------------------------------------------------------------- files
 
-_FORMATS: dict[str, str] = {
+#: Text formats of integer customer ids: one contact per line (an adjacency list: a customer
+#: and all their contacts per line).
+_ID_FORMATS: dict[str, str] = {
     ".edgelist": "edge list",
     ".edges": "edge list",
     ".txt": "edge list",
     ".csv": "CSV edge list",
     ".adjlist": "adjacency list",
+}
+#: Formats of named nodes, read with networkx: names are mapped to customer ids.
+_NAMED_FORMATS: dict[str, str] = {
     ".graphml": "GraphML",
     ".gml": "GML",
     ".gexf": "GEXF",
     ".net": "Pajek",
     ".pajek": "Pajek",
 }
+_FORMATS: dict[str, str] = {**_ID_FORMATS, **_NAMED_FORMATS}
+
+#: A customer id in a text file: ASCII digits only (no sign, no spaces, no underscores).
+_CUSTOMER_ID = re.compile(r"[0-9]+")
+#: A number in an extra column (a weight).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Largest id a network holds (int32 node ids).
+_MAX_NODES = 2**31 - 1
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkFile:
+    """A network read from a file, and what reading it found worth saying.
+
+    Attributes:
+        network: the network, ``kind="file"``.
+        notes: one line each, naming the file: a header skipped, self-loops and repeated
+            contacts dropped, extra columns ignored, names mapped to ids, customers
+            without contacts.
+
+    """
+
+    network: Network
+    notes: tuple[str, ...]
+
+
+def file_path(params: NetworkParams, base_dir: Path | None = None) -> Path:
+    """The network file ``params`` name, relative paths resolved against ``base_dir``."""
+    path = Path(params.path or "")
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    return path
 
 
 def _one_line(message: object) -> str:
@@ -553,13 +595,153 @@ def _one_line(message: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass
+class _IdReader:
+    """Parses a text file of integer customer ids, strictly, line by line."""
+
+    path: Path
+    adjacency: bool
+    delimiter: str | None
+    first_id: int
+    customers: int | None
+    header: bool
+    notes: list[str] = field(default_factory=list)
+    extra_columns: int = 0
+
+    def fail(self, number: int, problem: str) -> NetworkFileError:
+        return NetworkFileError(f"{self.path}: line {number}: {problem}")
+
+    def customer(self, token: str, number: int) -> int:
+        """The id ``token`` names, or an error naming the line."""
+        if not _CUSTOMER_ID.fullmatch(token) or len(token) > 12:
+            shown = _one_line(token)[:40]
+            raise self.fail(number, f"{shown!r} is not a customer id (a whole number)")
+        return int(token)
+
+    def fields(self, line: str) -> list[str]:
+        if self.delimiter is None:
+            return line.split()
+        return [part.strip() for part in line.split(self.delimiter)]
+
+    def is_header(self, fields: list[str], line: str, number: int) -> bool:
+        """Whether the first line is a header: declared, or detected (no field is a number)."""
+        if self.header:
+            if all(_CUSTOMER_ID.fullmatch(f) for f in fields[:2]):
+                self.notes.append(
+                    f"{self.path}: line {number} ({line[:40]}) skipped as the header that "
+                    "network.header = true declares, although it reads as a contact"
+                )
+            return True
+        if any(_NUMBER.fullmatch(f) for f in fields):
+            return False
+        self.notes.append(
+            f"{self.path}: line {number} ({line[:40]}) read as a header; set network.header = "
+            "true to say so"
+        )
+        return True
+
+    def ignorable(self, rest: list[str]) -> bool:
+        """Extra columns of an edge: weights (numbers), or networkx's attribute dict ``{...}``."""
+        if all(_NUMBER.fullmatch(f) for f in rest):
+            return True
+        joined = " ".join(rest)
+        return joined.startswith("{") and joined.endswith("}")
+
+    def read(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """0-based end points of every contact line (self-loops and repeats included), and nodes."""
+        src: list[int] = []
+        dst: list[int] = []
+        lines: list[int] = []  # the line of each contact
+        alone: list[tuple[int, int]] = []  # (id, line) of an adjacency list's customer
+        first = True
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = self.fields(line)
+            if first:
+                first = False
+                if self.is_header(fields, line, number):
+                    continue
+            if self.adjacency:
+                ids = [self.customer(f, number) for f in fields]
+                alone.append((ids[0], number))
+                src.extend(ids[:1] * (len(ids) - 1))
+                dst.extend(ids[1:])
+                lines.extend([number] * (len(ids) - 1))
+                continue
+            if len(fields) < 2:
+                raise self.fail(number, f"expected two customer ids, got {_one_line(line)[:40]!r}")
+            src.append(self.customer(fields[0], number))
+            dst.append(self.customer(fields[1], number))
+            lines.append(number)
+            if len(fields) > 2:
+                if not self.ignorable(fields[2:]):
+                    extra = _one_line(" ".join(fields[2:]))[:40]
+                    raise self.fail(
+                        number,
+                        f"expected two customer ids and at most a weight, got {extra!r} after them",
+                    )
+                self.extra_columns += 1
+        if self.extra_columns:
+            self.notes.append(
+                f"{self.path}: ignored the extra columns (weights or attributes) of "
+                f"{_plural(self.extra_columns, 'line')}; contacts are unweighted"
+            )
+        ids = np.array([*src, *dst, *(i for i, _ in alone)], dtype=np.int64)
+        where = np.array([*lines, *lines, *(n for _, n in alone)], dtype=np.int64)
+        n = self.check_range(ids, where)
+        return (
+            np.asarray(src, dtype=np.int64) - self.first_id,
+            np.asarray(dst, dtype=np.int64) - self.first_id,
+            n,
+        )
+
+    def check_range(self, ids: np.ndarray, lines: np.ndarray) -> int:
+        """The number of customers; an error naming the first line whose id is out of range."""
+        if ids.size == 0:
+            raise NetworkFileError(
+                f"{self.path}: holds no contacts (no line with two customer ids)"
+            )
+        first = self.first_id
+        last = first + self.customers - 1 if self.customers is not None else first + _MAX_NODES - 1
+        outside = (ids < first) | (ids > last)
+        if not outside.any():
+            return self.customers if self.customers is not None else int(ids.max()) - first + 1
+        line = int(lines[outside].min())
+        value = int(ids[outside][lines[outside] == line][0])
+        low, high = int(ids.min()), int(ids.max())
+        problem = f"customer id {value} is outside {first}..{last}"
+        if self.customers is None:
+            raise self.fail(line, problem)
+        if first == 0 and low >= 1 and high == self.customers:
+            hint = f"the file's ids run 1..{high}: if they start at 1, set network.first_id = 1"
+        elif first == 1 and low == 0 and high < self.customers:
+            hint = f"the file's ids run 0..{high}: if they start at 0, set network.first_id = 0"
+        else:
+            hint = f"the file's ids run {low}..{high}"
+        raise self.fail(
+            line,
+            f"{problem} (market.customers = {self.customers}, network.first_id = {first}); {hint}",
+        )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise NetworkFileError(
+            f"{path}: not UTF-8 text (byte {err.start}); an edge list is text, one contact per line"
+        ) from None
+    except OSError as err:
+        raise NetworkFileError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
 def _read_graph(path: Path, suffix: str) -> nx.Graph:
-    if suffix in (".edgelist", ".edges", ".txt"):
-        return nx.read_edgelist(path, comments="#", data=False)
-    if suffix == ".csv":
-        return nx.read_edgelist(path, comments="#", delimiter=",", nodetype=str.strip, data=False)
-    if suffix == ".adjlist":
-        return nx.read_adjlist(path, comments="#")
     if suffix == ".graphml":
         return nx.read_graphml(path)
     if suffix == ".gml":
@@ -586,29 +768,77 @@ def _label_order(labels: list) -> list:
     return [labels[i] for i in order]
 
 
-def read_edge_list(path: str | Path, rng: np.random.Generator | None = None) -> Network:
-    """Read a network file (via networkx), choosing the format by the file extension.
+def _read_named(
+    path: Path, suffix: str, customers: int | None, notes: list[str]
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Nodes and 0-based end points of a file of named nodes (names mapped to ids in sorted order)."""
+    try:
+        graph = _read_graph(path, suffix)
+    except Exception as err:  # networkx and the XML/GML parsers raise many exception types
+        raise NetworkFileError(
+            f"{path}: cannot read as {_FORMATS[suffix]}: {type(err).__name__}: {_one_line(err)}"
+        ) from None
+    n = graph.number_of_nodes()
+    if n == 0:
+        raise NetworkFileError(f"{path}: the network has no nodes")
+    if customers is not None and n != customers:
+        raise NetworkFileError(
+            f"{path}: has {n:,} nodes but market.customers is {customers:,}; set "
+            f"market.customers = {n}"
+        )
+    labels = _label_order(list(graph.nodes))
+    index = {label: i for i, label in enumerate(labels)}
+    edges = list(graph.edges())
+    src = np.fromiter((index[u] for u, _ in edges), dtype=np.int64, count=len(edges))
+    dst = np.fromiter((index[v] for _, v in edges), dtype=np.int64, count=len(edges))
+    notes.append(
+        f"{path}: found {_plural(n, 'named node')}; they are customers 0..{n - 1} in the "
+        "sorted order of their names"
+    )
+    return n, src, dst
 
-    Formats: ``.edgelist``/``.edges``/``.txt`` (whitespace-separated edge
-    list; extra columns such as weights are ignored), ``.csv`` (comma
-    separated, no header row), ``.adjlist``, ``.graphml``, ``.gml``,
-    ``.gexf``, ``.net``/``.pajek``. Lines starting with ``#`` are comments in
-    the text formats. Nodes are relabelled ``0 .. n - 1`` in the sorted order
-    of their original labels (numerically when all labels are integers).
-    Directed graphs are made undirected, repeated edges are kept once and
-    self-loops are dropped.
+
+def read_network_file(
+    path: str | Path,
+    customers: int | None = None,
+    *,
+    first_id: int = 0,
+    header: bool = False,
+    rng: np.random.Generator | None = None,
+) -> NetworkFile:
+    """Read a network file strictly, choosing the format by its extension.
+
+    Edge lists (``.edgelist``/``.edges``/``.txt`` separated by spaces or tabs,
+    ``.csv`` by commas, ``.adjlist`` a customer and their contacts per line)
+    hold integer customer ids from ``first_id`` (0 or 1) to ``first_id +
+    customers - 1``; ``#`` starts a comment. Every other line is an error naming
+    the file and the line: a word where an id belongs, an id out of range, one
+    id alone. A header line is skipped when ``header`` declares it, or when no
+    field of the first line is a number (and a note says so). Extra columns
+    that are numbers (weights) or networkx's attribute dicts are ignored, and
+    counted. Ids in no line are customers without contacts.
+
+    Files of named nodes (``.graphml``, ``.gml``, ``.gexf``, ``.net``/``.pajek``)
+    are read with networkx; their nodes, ``customers`` of them, become customers
+    ``0 .. n - 1`` in the sorted order of their names (numerically when all are
+    integers).
+
+    Contacts are undirected: self-loops are dropped and a pair listed again (in
+    either direction) is kept once, each counted in a note.
 
     Args:
-        path: The file.
-        rng: Generator for the random order of each row (see :class:`Network`);
-            ``None`` uses a fixed seed, so a file always gives the same network.
+        path: the file.
+        customers: the market's customers; ``None`` takes the highest id (or the nodes found).
+        first_id: the first customer's id in an edge list, 0 or 1.
+        header: the edge list's first line is a header.
+        rng: generator of each row's random order (see :class:`Network`); ``None`` uses a
+            fixed seed, so a file always gives the same network.
 
     Returns:
-        The network, ``kind="file"``.
+        The network (``kind="file"``) and the notes.
 
     Raises:
-        NetworkFileError: If the file is missing, has an unknown extension, cannot be
-            parsed or holds no nodes. The message is one line starting with the path.
+        NetworkFileError: one line naming the file (and the line) and what is wrong.
 
     """
     path = Path(path)
@@ -622,22 +852,69 @@ def read_edge_list(path: str | Path, rng: np.random.Generator | None = None) -> 
         raise NetworkFileError(f"{path}: no such file")
     if not path.is_file():
         raise NetworkFileError(f"{path}: not a file")
-    try:
-        graph = _read_graph(path, suffix)
-    except Exception as err:  # networkx and the XML/GML parsers raise many exception types
-        raise NetworkFileError(
-            f"{path}: cannot read as {_FORMATS[suffix]}: {type(err).__name__}: {_one_line(err)}"
-        ) from None
-    if graph.number_of_nodes() == 0:
-        raise NetworkFileError(f"{path}: the network has no nodes")
-    labels = _label_order(list(graph.nodes))
-    index = {label: i for i, label in enumerate(labels)}
-    n_edges = graph.number_of_edges()
-    src = np.fromiter((index[u] for u, _ in graph.edges()), dtype=np.int64, count=n_edges)
-    dst = np.fromiter((index[v] for _, v in graph.edges()), dtype=np.int64, count=n_edges)
+    if first_id not in (0, 1):
+        raise NetworkFileError(f"{path}: network.first_id must be 0 or 1, got {first_id}")
+    notes: list[str] = []
+    if suffix in _NAMED_FORMATS:
+        n, src, dst = _read_named(path, suffix, customers, notes)
+    else:
+        reader = _IdReader(
+            path,
+            suffix == ".adjlist",
+            "," if suffix == ".csv" else None,
+            first_id,
+            customers,
+            header,
+        )
+        src, dst, n = reader.read(_read_text(path))
+        notes = reader.notes
+        if src.size == 0:
+            raise NetworkFileError(f"{path}: holds no contacts (no line with two customer ids)")
+    return NetworkFile(_simple_network(path, n, src, dst, notes, rng), tuple(notes))
+
+
+def _simple_network(
+    path: Path,
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    notes: list[str],
+    rng: np.random.Generator | None,
+) -> Network:
+    """The undirected simple network of the contacts; self-loops, repeats and lonely customers noted."""
+    keys = _canonical_keys(n, src, dst)
+    loops = int(np.count_nonzero(src == dst))
+    repeats = int(src.size - loops - keys.size)
+    if loops:
+        notes.append(
+            f"{path}: dropped {_plural(loops, 'self-loop')} (a customer listed as their own contact)"
+        )
+    if repeats:
+        notes.append(
+            f"{path}: kept {_plural(repeats, 'repeated contact')} once (a pair listed again, in "
+            "either direction)"
+        )
     if rng is None:
         rng = np.random.default_rng(_FILE_SHUFFLE_SEED)
-    return from_edges(len(labels), src, dst, "file", rng)
+    net = _csr_from_keys(n, [keys], "file", rng)
+    lonely = int(np.count_nonzero(net.degree == 0))
+    if lonely:
+        notes.append(
+            f"{path}: {lonely:,} of {n:,} customers have no contacts (ids in no contact line)"
+        )
+    return net
+
+
+def read_edge_list(
+    path: str | Path,
+    customers: int | None = None,
+    *,
+    first_id: int = 0,
+    header: bool = False,
+    rng: np.random.Generator | None = None,
+) -> Network:
+    """The network of a file (see :func:`read_network_file`), without its notes."""
+    return read_network_file(path, customers, first_id=first_id, header=header, rng=rng).network
 
 
 def build(
@@ -660,12 +937,7 @@ def build(
 
 
 def _from_file(params: NetworkParams, n: int, base_dir: Path | None) -> Network:
-    path = Path(params.path or "")
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    net = read_edge_list(path)
-    if net.n != n:
-        raise NetworkFileError(
-            f"{path}: has {net.n} nodes but market.customers is {n}; set market.customers = {net.n}"
-        )
-    return net
+    """The network of ``params``' file for ``n`` customers (its notes were said at load time)."""
+    return read_edge_list(
+        file_path(params, base_dir), n, first_id=params.first_id, header=params.header
+    )

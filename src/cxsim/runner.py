@@ -12,6 +12,7 @@ renamed into place when complete, so a run that fails leaves nothing behind.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import platform
@@ -37,9 +38,17 @@ from cxsim.run import run_market
 from cxsim.scenario import Scenario, ScenarioError
 from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES, summarize
+from cxsim.version import WORLD_VERSION
 
 #: Figures in the paired-difference table of ``cxsim compare``.
-COMPARE_FIGURES = ("retention", "market_share", "profit", "nps", "complaints_per_customer_year")
+COMPARE_FIGURES = (
+    "retention",
+    "market_share",
+    "profit",
+    "npv",
+    "nps",
+    "complaints_per_customer_year",
+)
 
 #: Files a run writes.
 RUN_FILES = ("timeseries.parquet", "timeseries.csv", "summary.json", "report.html")
@@ -98,6 +107,20 @@ class RunResult:
     def timeseries(self) -> pd.DataFrame:
         """Tidy daily results of all replications: day, company, replication, metrics, retained."""
         return pd.concat([r.frame for r in self.replications], ignore_index=True)
+
+    def _repr_html_(self) -> str:
+        """The run's figures as a table, for notebooks (as in report.html, without its charts)."""
+        from cxsim import report
+
+        params = self.scenario.params
+        reps = len(self.replications)
+        intervals = "; means with 95% confidence intervals" if reps > 1 else ""
+        return (
+            f"<p><b>{html.escape(self.scenario.name)}</b>: {params.market.customers:,} people, "
+            f"{params.market.days:,} days, {reps} replication{'s' if reps != 1 else ''} "
+            f"(seed {self.base_seed}){intervals}. {html.escape(report.MONEY_NOTE)}</p>"
+            + report.summary_table(self.summary())
+        )
 
     def figure_values(self, company: str, figure: str) -> np.ndarray:
         """Values of ``figure`` for ``company``, one per replication."""
@@ -174,6 +197,7 @@ def provenance(started: str, wall_seconds: float) -> dict[str, Any]:
     """Versions and times that let a reader rerun a result bit for bit."""
     return {
         "cxsim": cxsim.__version__,
+        "world": WORLD_VERSION,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "mesa": mesa.__version__,
@@ -205,7 +229,7 @@ def run_replication(
     except networks.NetworkFileError as err:
         raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
     frame = market.results_frame()
-    summary = summarize(frame)
+    summary = summarize(frame, params)
     frame.insert(2, "replication", np.int64(index))
     names = [co.name for co in market.companies]
     cumulative_metrics = [m for m in METRICS if m not in LEVELS]
@@ -261,6 +285,19 @@ class Comparison:
     b: RunResult
     table: pd.DataFrame
     pairs: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        """The paired differences as a table, for notebooks (as in comparison.html)."""
+        from cxsim import report
+
+        reps = len(self.a.replications)
+        return (
+            f"<p><b>{html.escape(self.b.scenario.name)}</b> (B) minus "
+            f"<b>{html.escape(self.a.scenario.name)}</b> (A): {reps} paired replications "
+            f"(seed {self.a.base_seed}); 95% paired-t confidence intervals. Shares in %, "
+            "their differences in percentage points; money in dollars ($).</p>"
+            + report.comparison_table(self)
+        )
 
 
 def compare(
@@ -326,28 +363,36 @@ def paired_table(run_a: RunResult, run_b: RunResult) -> tuple[pd.DataFrame, pd.D
 # --------------------------------------------------------------------------- writing
 
 
-def write_run(result: RunResult, out: Path, force: bool = False) -> Path:
-    """Write timeseries.parquet/.csv, summary.json and report.html of ``result`` into ``out``."""
+def write_run(result: RunResult, out: Path, force: bool = False, plotly_js: str = "inline") -> Path:
+    """Write timeseries.parquet/.csv, summary.json and report.html of ``result`` into ``out``.
+
+    ``plotly_js``: ``inline`` (default) embeds plotly.js in the report, so it works offline;
+    ``cdn`` loads it from plotly's CDN when the page is opened.
+    """
     from cxsim import report
 
     frame = result.timeseries()
     summary = result.summary()
-    with atomic_dir(out, force) as tmp:
+    with atomic_dir(out, force, written_by="cxsim run") as tmp:
         frame.to_parquet(tmp / "timeseries.parquet", index=False)
         frame.to_csv(tmp / "timeseries.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (tmp / "report.html").write_text(
-            report.run_report(result, frame, summary), encoding="utf-8"
+            report.run_report(result, frame, summary, plotly_js), encoding="utf-8"
         )
     return out
 
 
-def write_comparison(comparison: Comparison, out: Path, force: bool = False) -> Path:
-    """Write comparison.csv, pairs.csv and comparison.html into ``out``."""
+def write_comparison(
+    comparison: Comparison, out: Path, force: bool = False, plotly_js: str = "inline"
+) -> Path:
+    """Write comparison.csv, pairs.csv and comparison.html into ``out`` (``plotly_js`` as for runs)."""
     from cxsim import report
 
-    with atomic_dir(out, force) as tmp:
+    with atomic_dir(out, force, written_by="cxsim compare") as tmp:
         comparison.table.to_csv(tmp / "comparison.csv", index=False)
         comparison.pairs.to_csv(tmp / "pairs.csv", index=False)
-        (tmp / "comparison.html").write_text(report.comparison_report(comparison), encoding="utf-8")
+        (tmp / "comparison.html").write_text(
+            report.comparison_report(comparison, plotly_js), encoding="utf-8"
+        )
     return out

@@ -17,6 +17,7 @@ line naming the file, the field and what was expected, for example::
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,14 +29,10 @@ from cxsim import networks
 from cxsim.errors import InputError
 from cxsim.params import DottedKeyError, ModelParams, NetworkKind, did_you_mean, parse_key, resolve
 from cxsim.results import METRICS
+from cxsim.shipped import SCENARIO_DIR, shipped_scenarios
 
-#: Where the shipped scenarios live. A wheel carries them inside the package (its build
-#: copies the repository's top-level ``scenarios/`` there, see ``setup.py``); a checkout
-#: (an editable install, or ``src`` on the path) has them at its top level.
-_PACKAGED = Path(__file__).resolve().parent / "scenarios"
-SCENARIO_DIR = (
-    _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
-)
+#: Where what a network file's reading found is said (one warning line each).
+network_log = logging.getLogger("cxsim.networks")
 
 #: Bytes per person that do not depend on companies or contacts: provider, join day, issue
 #: state, issue day, severity, fault, ignored count, CRM fatigue, location (see ``Customers``).
@@ -108,13 +105,6 @@ class Scenario:
 # --------------------------------------------------------------------------- finding files
 
 
-def shipped_scenarios() -> list[Path]:
-    """The shipped scenario files (in :data:`SCENARIO_DIR`), by name."""
-    if not SCENARIO_DIR.is_dir():
-        return []
-    return sorted(SCENARIO_DIR.glob("*.toml"))
-
-
 def find(name: str | os.PathLike[str]) -> Path:
     """Find a scenario file: a path, or a bare shipped name such as ``manage_vs_fix``.
 
@@ -184,7 +174,8 @@ def load(
         source: a path or a shipped scenario's bare name.
         overrides: dotted keys (``companies.0.policy.apology``) to values.
         names: how errors call each override (default ``--set KEY``).
-        check_network_file: check that a ``network.kind = "file"`` path exists.
+        check_network_file: read a ``network.kind = "file"`` network and check it against
+            the market (see :func:`check_network`).
 
     Returns:
         The checked scenario.
@@ -238,52 +229,43 @@ def from_text(
         header=header_lines(text),
     )
     if check_network_file:
-        check_network(scenario)
+        check_network(scenario.params, scenario.base_dir, scenario.label)
     return scenario
 
 
-def check_network(scenario: Scenario) -> None:
-    """Check that a network file named by the scenario exists.
+def check_network(params: ModelParams, base_dir: Path | None, label: str) -> None:
+    """Read the network file ``params`` name, if any, and check it against the market, at load time.
+
+    The one check of a network file for every input that names one: scenario
+    files (``cxsim run``, ``validate``, the dashboard's stories), every distinct
+    network of a sweep plan's design, and calibration. What the reading found
+    worth saying (a header skipped, self-loops and repeated contacts dropped,
+    customers without contacts) goes to the ``cxsim.networks`` logger, one
+    warning line each, naming ``label``.
 
     Raises:
-        ScenarioError: naming the scenario file, ``network.path`` and the problem.
+        ScenarioError: ``LABEL: network.path: FILE[: line N]: what is wrong``.
 
     """
-    net = scenario.params.network
-    if net.kind != NetworkKind.file or not net.path:
+    net = params.network
+    if net.kind != NetworkKind.file:
         return
-    path = network_path(scenario)
-    if not path.is_file():
-        raise ScenarioError(f"{scenario.label}: network.path: no such file: {path}")
+    try:
+        found = networks.read_network_file(
+            networks.file_path(net, base_dir),
+            params.market.customers,
+            first_id=net.first_id,
+            header=net.header,
+        )
+    except networks.NetworkFileError as err:
+        raise ScenarioError(f"{label}: network.path: {err}") from None
+    for note in found.notes:
+        network_log.warning("%s: network.path: %s", label, note)
 
 
 def network_path(scenario: Scenario) -> Path:
     """The network file of a scenario, resolved against the scenario's folder."""
-    path = Path(scenario.params.network.path or "")
-    if not path.is_absolute() and scenario.base_dir is not None:
-        path = scenario.base_dir / path
-    return path
-
-
-def read_network(scenario: Scenario) -> None:
-    """Read the scenario's network file, if any, to check it fully (``cxsim validate``).
-
-    Raises:
-        ScenarioError: naming the scenario file, ``network.path`` and what is wrong with it.
-
-    """
-    params = scenario.params
-    if params.network.kind != NetworkKind.file:
-        return
-    try:
-        net = networks.read_edge_list(network_path(scenario))
-    except networks.NetworkFileError as err:
-        raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
-    if net.n != params.market.customers:
-        raise ScenarioError(
-            f"{scenario.label}: market.customers: the network file has {net.n} nodes "
-            f"but market.customers is {params.market.customers}"
-        )
+    return networks.file_path(scenario.params.network, scenario.base_dir)
 
 
 # --------------------------------------------------------------------------- overrides
@@ -357,41 +339,115 @@ def _gib(n: float) -> str:
     return f"{n / 1024**3:.1f} GiB"
 
 
-def peak_bytes(params: ModelParams, replications: int = 1) -> int:
-    """Peak bytes of a run: the steady state, building the network, temporaries, results tables.
+def memory_terms(params: ModelParams, replications: int = 1) -> dict[str, int]:
+    """Peak bytes of a run by cause, largest contributors named after what drives them.
 
-    Measured peaks were 0.7-0.85 of this on networks of 2x10^5-10^6 people (mean degree 10-100).
+    * ``people``: the customers' columns and a day's temporaries (``market.customers``);
+    * ``contacts``: the network and building it (``market.customers`` x ``network.mean_degree``);
+    * ``daily results``: one value per day, company and metric (``market.days``);
+    * ``result tables``: the tidy tables of all replications, a column per metric plus day,
+      company and replication, 8 bytes each, held twice while joined (``market.days`` x
+      replications);
+    * ``baseline``: Python and the libraries themselves.
+
+    Their sum is :func:`peak_bytes`; measured peaks were 0.7-0.85 of it on networks of
+    2x10^5-10^6 people (mean degree 10-100).
     """
     n = params.market.customers
-    contacts = (
-        0 if params.network.kind == NetworkKind.fully_mixed else n * params.network.mean_degree
-    )
-    # The tidy tables of all replications (a column per metric, plus day, company and
-    # replication, 8 bytes each), held twice while joined.
-    columns = len(METRICS) + 3
-    tables = 2 * replications * (params.market.days + 1) * len(params.companies) * columns * 8
-    return int(
-        estimate_bytes(params)
-        + BUILD_BYTES_PER_CONTACT * contacts
-        + TEMPORARY_BYTES_PER_PERSON * n
-        + tables
-        + BASELINE_BYTES
-    )
+    k = len(params.companies)
+    days = params.market.days + 1
+    has_edges = params.network.kind != NetworkKind.fully_mixed
+    per_person = BYTES_PER_PERSON + 4 * k + (2 * k if has_edges else 0)
+    contacts = n * params.network.mean_degree if has_edges else 0
+    return {
+        # 4 bytes of degree per person are kept even for a fully mixed population.
+        "people": (per_person + 4 + TEMPORARY_BYTES_PER_PERSON) * n,
+        "contacts": (BYTES_PER_NODE * n if has_edges else 0)
+        + (BYTES_PER_CONTACT + BUILD_BYTES_PER_CONTACT) * contacts,
+        "daily results": BYTES_PER_RESULT * days * k * len(METRICS),
+        "result tables": 2 * replications * days * k * (len(METRICS) + 3) * 8,
+        "baseline": BASELINE_BYTES,
+    }
+
+
+def peak_bytes(params: ModelParams, replications: int = 1) -> int:
+    """Peak bytes of a run: the sum of :func:`memory_terms`."""
+    return sum(memory_terms(params, replications).values())
+
+
+#: What each term of :func:`memory_terms` is charged to: the field named, and what lowers it.
+#: The people and their contacts are one cause (fewer people, or fewer contacts each).
+_MEMORY_CAUSES = {
+    "people": ("market.customers", "lower market.customers or network.mean_degree"),
+    "daily results": ("market.days", "lower market.days"),
+    "result tables": ("market.days", "lower the replications (-r) or market.days"),
+    "baseline": ("market.customers", "free some memory"),
+}
+
+
+def _memory_causes(params: ModelParams, replications: int) -> list[tuple[str, int, str]]:
+    """The terms of :func:`memory_terms` as (cause, bytes, what it is in words), largest first."""
+    terms = memory_terms(params, replications)
+    n, k, days = params.market.customers, len(params.companies), params.market.days
+    causes = [
+        (
+            "people",
+            terms["people"] + terms["contacts"],
+            f"{n:,} people with mean degree {params.network.mean_degree} and {k} companies",
+        ),
+        (
+            "daily results",
+            terms["daily results"],
+            f"{days:,} days of {len(METRICS)} daily results for {k} companies",
+        ),
+        (
+            "result tables",
+            terms["result tables"],
+            f"the result tables of {replications:,} replications x {days:,} days x {k} companies",
+        ),
+        ("baseline", terms["baseline"], "cxsim and its libraries"),
+    ]
+    return sorted(causes, key=lambda cause: cause[1], reverse=True)
 
 
 def check_memory(scenario: Scenario, replications: int = 1, available: int | None = None) -> None:
     """Refuse, before allocating anything, a scenario that needs more memory than is available.
 
+    The message names what takes most of the memory (the people and their contacts,
+    the daily results, or the result tables of all replications) and what lowers it,
+    and a second cause when it takes a quarter or more.
+
     Raises:
-        ScenarioError: naming the file and ``market.customers``, with the estimate.
+        ScenarioError: naming the file and the field behind the largest term, with the estimate.
 
     """
     need = peak_bytes(scenario.params, replications)
     free = available_memory() if available is None else available
-    if need > free:
-        p = scenario.params
-        raise ScenarioError(
-            f"{scenario.label}: market.customers: {p.market.customers:,} people with mean degree "
-            f"{p.network.mean_degree} and {len(p.companies)} companies need about {_gib(need)} "
-            f"of memory, but only {_gib(free)} is available; lower market.customers or network.mean_degree"
-        )
+    if need <= free:
+        return
+    (cause, size, what), (cause2, size2, what2) = _memory_causes(scenario.params, replications)[:2]
+    field, remedy = _MEMORY_CAUSES[cause]
+    also = ""
+    if size2 >= need / 4 and _MEMORY_CAUSES[cause2][1] != remedy:
+        also = f"; {what2} need another {_gib(size2)}: {_MEMORY_CAUSES[cause2][1]}"
+    raise ScenarioError(
+        f"{scenario.label}: {field}: {what} need about {_gib(size)} of memory ({_gib(need)} in "
+        f"all), but only {_gib(free)} is available; {remedy}{also}"
+    )
+
+
+# --------------------------------------------------------------------------- time
+
+#: CPU seconds per simulated day whatever the market's size: a few dozen NumPy calls per stage
+#: (README, "Performance": about 0.8 ms a day on the development machine).
+SECONDS_PER_DAY = 0.8e-3
+#: CPU seconds per customer-day beyond that (README: a 365-day run takes 0.30 s at 300
+#: customers and 0.75 s at 50,000, so (0.75 - 0.30) / (49,700 x 365) = 2.5e-8).
+SECONDS_PER_CUSTOMER_DAY = 2.5e-8
+
+
+def estimate_seconds(params: ModelParams) -> float:
+    """CPU seconds of one run on the development machine (within a factor of about 2)."""
+    return params.market.days * (
+        SECONDS_PER_DAY + SECONDS_PER_CUSTOMER_DAY * params.market.customers
+    )

@@ -1,10 +1,11 @@
 """The ``cxsim calibrate`` command.
 
 Exit codes: 0 the study finished and its outputs are written; 1 the study
-could not go on (every trial failed, the Dask scheduler could not be reached);
-2 bad input (one line on stderr naming the file and the field; nothing
-written); 130 interrupted (finished trials are kept: rerun the same command to
-resume).
+could not go on (every trial failed, no Dask scheduler answered within
+--connect-timeout); 2 bad input (one line on stderr naming the file and the
+field, or a --scheduler address of the wrong form; nothing written); 3 Dask is
+not installed; 130 interrupted (finished trials are kept: rerun the same
+command to resume).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cxsim.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
+from cxsim.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EXIT_OK, InputError
 
 DESCRIPTION = """\
 Fit a scenario's parameters to observed figures: an Optuna study (TPE, or
@@ -68,6 +69,13 @@ def add_commands(subparsers: Any) -> None:
         help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs cxsim[distributed])",
     )
     p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on a --scheduler that has not answered within SECONDS (default 10)",
+    )
+    p.add_argument(
         "--trials",
         type=int,
         metavar="N",
@@ -98,7 +106,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         planned_trials,
         quiet_optuna,
     )
-    from cxsim.sweeps.cli import _check_worker_versions, _connect, _terminate_as_interrupt
+
+    # The sweep command's ways to reach a Dask cluster, so both commands treat addresses alike.
+    from cxsim.sweeps import cluster
+    from cxsim.sweeps.cli import _check_worker_versions, _terminate_as_interrupt
 
     for option, value, lowest in (
         ("--workers", args.workers, 1),
@@ -107,15 +118,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < lowest:
             raise InputError(f"{option}: expected a number >= {lowest}, got {value}")
+    if not 0 < args.connect_timeout < float("inf"):
+        raise InputError(
+            f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}"
+        )
+    if args.scheduler:
+        cluster.check_address(args.scheduler)
     calibration = load_calibration(args.file)
     CalibrationStore(args.out).check(calibration)  # before anything is written or connected
 
     client = executor = None
     if args.scheduler:
         try:
-            client = _connect(args.scheduler)
-        except (OSError, TimeoutError) as err:
-            print(f"cxsim: --scheduler {args.scheduler}: cannot connect: {err}", file=sys.stderr)
+            client = cluster.connect(args.scheduler, args.connect_timeout)
+        except cluster.DaskMissingError as err:
+            print(f"cxsim: {err}", file=sys.stderr)
+            return EXIT_MISSING_EXTRA
+        except cluster.SchedulerUnreachableError as err:
+            print(f"cxsim: {err}", file=sys.stderr)
             return EXIT_FAILED
         _check_worker_versions(client)
         executor = client.get_executor(pure=False)

@@ -91,7 +91,7 @@ class Run:
     @functools.cached_property
     def summary(self) -> pd.DataFrame:
         """Whole-run figures per company (:func:`cxsim.summary.summarize`)."""
-        return summarize(self.frame)
+        return summarize(self.frame, self.market.params)
 
     def company(self, company: int | str | None) -> int | None:
         """A company's index from its index or name (``None``: all companies)."""

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cxsim.calibrate.evaluation import Evaluation, objective
-from cxsim.calibrate.spec import Calibration, _typed
+from cxsim.calibrate.spec import Calibration, _typed, describe_variant
 from cxsim.calibrate.spread import Margin, evaluation_of, margin_of, ranked
 from cxsim.files import atomic_write_table, atomic_write_text
 from cxsim.params import ModelParams, NetworkKind, resolve, set_dotted
@@ -157,13 +157,6 @@ def fit_table(calibration: Calibration, evaluation: Evaluation) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
-
-
-def describe_variant(overrides: dict[str, Any]) -> str:
-    """A variant's overrides in one line (``base`` for none)."""
-    if not overrides:
-        return "base"
-    return "; ".join(f"{k} = {v!r}" for k, v in overrides.items())
 
 
 def with_start(best: pd.DataFrame, start: pd.DataFrame | None) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.io as pio
 
 from cxsim.calibrate.likelihood import LEVEL
+from cxsim.calibrate.spec import describe_variant
 from cxsim.files import atomic_write_text
 from cxsim.palette import BAD, GOOD, NEUTRAL, company_colour, rgba
 
@@ -361,8 +362,6 @@ def _header(calibration: Calibration, result: CalibrationResult, trials: pd.Data
 
 def _targets(calibration: Calibration) -> str:
     """What each target measures, in which variant, with which likelihood, and its source."""
-    from cxsim.calibrate.outputs import describe_variant
-
     rows = [
         {
             "target": t.name,

@@ -297,6 +297,13 @@ class Calibration:
         }
 
 
+def describe_variant(overrides: dict[str, Any]) -> str:
+    """A variant's overrides in one line (``base`` for none)."""
+    if not overrides:
+        return "base"
+    return "; ".join(f"{k} = {v!r}" for k, v in overrides.items())
+
+
 def _typed(value: float, kind: str) -> Any:
     return round(value) if kind == "int" else float(value)
 

@@ -1,7 +1,10 @@
 """The Dash app factory: ``create_app(scenario)`` builds the page and its callbacks.
 
 Dash serves its own front-end files (React, plotly.js) from the installed
-package, so the page works offline, in a classroom without internet.
+package, so the page works offline, in a classroom without internet. Once
+built, the server reads no scenario file, and no network file but those of
+the stories it loaded here; malformed requests are answered 400 (see
+:mod:`cxsim.dashboard.guard`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import dash
 
-from cxsim.dashboard import callbacks, layout
+from cxsim.dashboard import callbacks, guard, layout
 from cxsim.dashboard.stories import DEFAULTS, catalogue
 
 #: The story the page opens with when none is given.
@@ -43,8 +46,10 @@ def create_app(scenario: str | Path | None = None) -> dash.Dash:
         serve_locally=True,
         suppress_callback_exceptions=True,
         update_title=None,
+        on_error=guard.on_error,
     )
     app.index_string = layout.INDEX
     app.layout = layout.page(stories, first)
     callbacks.register(app, stories)
+    guard.install(app)
     return app

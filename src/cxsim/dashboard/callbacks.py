@@ -8,7 +8,11 @@ session has its own state, and thirty students do not see each other's
 settings.
 
 A value the schema or the page refuses leaves every chart as it was and shows
-the reason in the message bar; no input can stop the server.
+the reason in the message bar; no input can stop the server. Values arrive
+from the browser as JSON anyone can forge: every callback checks their shape
+(a forged one is refused with a message, or ignored), the page's settings go
+through the allowlist of :func:`cxsim.dashboard.controls.build_params`, and no
+run reads a network file other than a story's own (:class:`~cxsim.dashboard.guard.StoryFiles`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from collections import defaultdict
 from typing import Any
 
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, html, no_update
-from pydantic import ValidationError
+from dash.exceptions import PreventUpdate
 
 from cxsim.dashboard import controls, figures, layout
 from cxsim.dashboard.controls import COMPANY_LEVERS, ControlError
+from cxsim.dashboard.guard import FAILED_MESSAGE, StoryFiles
 from cxsim.dashboard.simulation import Run, picture_key, simulate
 from cxsim.dashboard.stories import Story
-from cxsim.params import ModelParams
+from cxsim.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +46,66 @@ POLICY_LEVERS = tuple(
 )
 
 
+#: What the page says when a request's values are not what the page itself sends.
+WRONG_SHAPE = "the page sent settings of the wrong shape"
+
+
 def register(app: Dash, stories: dict[str, Story]) -> None:
     """Attach the page's callbacks to ``app``; ``stories`` are the stories it may open."""
+    files = StoryFiles.of(stories.values())
     _register_story(app, stories)
-    _register_run(app, stories)
+    _register_levers(app, stories)
+    _register_run(app, stories, files)
     _register_network(app)
-    _register_journey(app, stories)
+    _register_journey(app, stories, files)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def market_values(values: list[Any], ids: list[dict[str, Any]]) -> dict[str, Any]:
-    """Market control key -> value, from pattern-matched values and ids."""
-    return {layout.control_key(i["key"]): v for i, v in zip(ids, values, strict=True)}
+def story_named(stories: dict[str, Story], name: Any) -> Story | None:
+    """The story called ``name``, or ``None`` (for any value a request may carry)."""
+    return stories.get(name) if isinstance(name, str) else None
 
 
-def company_values(values: list[Any], ids: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """Per company, lever key -> value, from pattern-matched values and ids."""
+def _pairs(values: Any, ids: Any) -> list[tuple[dict[str, Any], Any]]:
+    """(id, value) pairs of pattern-matched components; a ControlError if the shapes are odd."""
+    if not isinstance(values, list) or not isinstance(ids, list) or len(values) != len(ids):
+        raise ControlError(WRONG_SHAPE)
+    if not all(isinstance(i, dict) and isinstance(i.get("key"), str) for i in ids):
+        raise ControlError(WRONG_SHAPE)
+    return list(zip(ids, values, strict=True))
+
+
+def market_values(values: Any, ids: Any) -> dict[str, Any]:
+    """Market control key -> value, from pattern-matched values and ids.
+
+    Raises:
+        ControlError: the values and ids are not what the page sends.
+
+    """
+    return {layout.control_key(i["key"]): v for i, v in _pairs(values, ids)}
+
+
+def lever_companies(ids: Any) -> list[int]:
+    """The company position of each lever id; a ControlError if one is not a position."""
+    positions = [i.get("company") if isinstance(i, dict) else None for i in ids or []]
+    if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in positions):
+        raise ControlError(WRONG_SHAPE)
+    return positions  # type: ignore[return-value]
+
+
+def company_values(values: Any, ids: Any, n: int) -> list[dict[str, Any]]:
+    """Per company, lever key -> value, from pattern-matched values and ids.
+
+    Raises:
+        ControlError: the values and ids are not what the page sends.
+
+    """
+    pairs = _pairs(values, ids)
     grouped: dict[int, dict[str, Any]] = defaultdict(dict)
-    for i, v in zip(ids, values, strict=True):
-        grouped[int(i["company"])][layout.control_key(i["key"])] = v
+    for company, (i, v) in zip(lever_companies(ids), pairs, strict=True):
+        grouped[company][layout.control_key(i["key"])] = v
     return [grouped.get(k, {}) for k in range(n)]
 
 
@@ -69,20 +113,32 @@ def _message(text: str, ok: bool = True) -> tuple[str, str]:
     return text, "cx-message cx-ok" if ok else "cx-message cx-error"
 
 
-def _run_ref(story: Story, params: ModelParams, drawn: int) -> dict[str, Any]:
-    return {"story": story.name, "params": params.model_dump(mode="json"), "drawn": drawn}
+def _run_ref(story: Story, market: dict[str, Any], companies: list[dict[str, Any]]) -> dict:
+    """What the page keeps of the run it shows: the story and the controls' values."""
+    return {"story": story.name, "market": market, "companies": companies}
 
 
-def run_from_ref(ref: dict[str, Any] | None, stories: dict[str, Story]) -> Run | None:
-    """The run a page last showed, from its small reference (recomputed if evicted)."""
-    if not ref or ref.get("story") not in stories:
+def run_from_ref(ref: Any, stories: dict[str, Story], files: StoryFiles) -> Run | None:
+    """The run a page last showed, from its reference (recomputed if evicted).
+
+    The reference comes back from the browser, so it is checked like the controls
+    themselves: it holds the controls' values, not parameters, and goes through
+    the same allowlist.
+
+    Raises:
+        ControlError: the reference is not one the page made, or names settings it refuses.
+
+    """
+    if not ref:
         return None
-    params = ModelParams.model_validate(ref["params"])
-    controls.check_size(params)
-    drawn = int(ref["drawn"])
-    if not 1 <= drawn <= controls.MAX_DRAWN:
-        raise ControlError(f"bad number of people drawn: {drawn}")
-    return simulate(params, drawn, stories[ref["story"]].base_dir)
+    if not isinstance(ref, dict):
+        raise ControlError(WRONG_SHAPE)
+    story = story_named(stories, ref.get("story"))
+    if story is None:
+        raise ControlError(f"unknown story {str(ref.get('story'))[:40]!r}")
+    params, drawn = controls.build_params(story.params, ref.get("market"), ref.get("companies"))
+    files.check(params, story.base_dir)
+    return simulate(params, drawn, story.base_dir)
 
 
 # --------------------------------------------------------------------------- stories
@@ -94,11 +150,12 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
         Input({"type": "open-story", "story": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def open_story(clicks: list[int | None]) -> Any:
+    def open_story(clicks: Any) -> Any:
         trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
-            return no_update
-        return trigger["story"] if trigger["story"] in stories else no_update
+        if not isinstance(trigger, dict) or not isinstance(clicks, list) or not any(clicks):
+            raise PreventUpdate
+        story = story_named(stories, trigger.get("story"))
+        return story.name if story is not None else no_update
 
     @app.callback(
         Output("company-panels", "children"),
@@ -111,15 +168,21 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
         State(MARKET_ALL, "id"),
         prevent_initial_call=True,
     )
-    def load_story(name: str, values: list[Any], ids: list[dict[str, Any]]) -> Any:
-        story = stories.get(name)
+    def load_story(name: Any, values: Any, ids: Any) -> Any:
+        story = story_named(stories, name)
         if story is None:
-            return (no_update,) * 5
-        current = market_values(values, ids)
+            raise PreventUpdate
+        try:
+            current = market_values(values, ids)
+        except ControlError:
+            raise PreventUpdate from None
         fresh = controls.market_values(story.params)
-        # The story sets the network, the luck and word of mouth; the size stays the student's.
-        keep = ("market.customers", "market.days", "drawn")
-        merged = [current[k] if k in keep else fresh[k] for k in current]
+        # The story sets the network, the luck and word of mouth; the size stays the student's,
+        # unless the story's contacts come from its network file, which fixes the size.
+        keep = ["market.days", "drawn"]
+        if story.params.network.kind != "file":
+            keep.append("market.customers")
+        merged = [current[k] if k in keep or k not in fresh else fresh[k] for k in current]
         return (
             layout.company_cards(story),
             layout.story_text(story),
@@ -127,6 +190,10 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
             layout.baseline_of(story),
             "Baseline A: the story's own policies.",
         )
+
+
+def _register_levers(app: Dash, stories: dict[str, Story]) -> None:
+    """Presets fill a company's policy levers; the baseline button pins the levers' values."""
 
     # Choosing a preset fills the policy levers with its values; "custom" leaves them be.
     @app.callback(
@@ -137,14 +204,14 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
         Input({"type": "lever", "company": MATCH, "key": "policy__preset"}, "value"),
         prevent_initial_call=True,
     )
-    def apply_preset(preset: str) -> Any:
-        if preset not in ("manage", "fix"):
+    def apply_preset(preset: Any) -> Any:
+        if not isinstance(preset, str) or preset not in ("manage", "fix"):
             return (no_update,) * len(POLICY_LEVERS)
         values = controls.preset_lever_values(preset)
         out = []
         for key in POLICY_LEVERS:
             value = values[key]
-            if key == "policy.shares_service_information":
+            if controls.CONTROLS_BY_KEY[key].widget == "check":
                 value = ["yes"] if value else []
             out.append(value)
         return tuple(out)
@@ -158,11 +225,14 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
         State(LEVER_ALL, "id"),
         prevent_initial_call=True,
     )
-    def pin_baseline(clicks: int, name: str, values: list[Any], ids: list[dict[str, Any]]) -> Any:
-        story = stories.get(name)
+    def pin_baseline(clicks: Any, name: Any, values: Any, ids: Any) -> Any:
+        story = story_named(stories, name)
         if not clicks or story is None:
-            return no_update, no_update
-        levers = company_values(values, ids, len(story.params.companies))
+            raise PreventUpdate
+        try:
+            levers = company_values(values, ids, len(story.params.companies))
+        except ControlError:
+            raise PreventUpdate from None
         return (
             {"story": name, "label": "your pinned policies", "companies": levers},
             "Baseline A: the policies you pinned. Change levers now to see B - A.",
@@ -172,7 +242,7 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def _register_run(app: Dash, stories: dict[str, Story]) -> None:
+def _register_run(app: Dash, stories: dict[str, Story], files: StoryFiles) -> None:
     outputs = [Output(c, "figure") for c in CHARTS]
     outputs += [
         Output("diff-panel", "style"),
@@ -201,45 +271,53 @@ def _register_run(app: Dash, stories: dict[str, Story]) -> None:
         State("day-slider", "value"),
     )
     def run_page(
-        market: list[Any],
-        levers: list[Any],
-        compare: list[str] | None,
-        baseline: dict[str, Any] | None,
-        market_ids: list[dict[str, Any]],
-        lever_ids: list[dict[str, Any]],
-        story_name: str,
-        shown_picture: str | None,
-        day: int | None,
+        market: Any,
+        levers: Any,
+        compare: Any,
+        baseline: Any,
+        market_ids: Any,
+        lever_ids: Any,
+        story_name: Any,
+        shown_picture: Any,
+        day: Any,
     ) -> tuple[Any, ...]:
         keep = (no_update,) * (len(outputs) - 2)
-        story = stories.get(story_name)
+        story = story_named(stories, story_name)
         if story is None:
-            return (*keep, *_message(f"unknown story {story_name!r}", ok=False))
-        n = len(story.params.companies)
-        if any(int(i["company"]) >= n for i in lever_ids):
-            return (*keep, *_message("loading the story ..."))  # levers of the previous story
+            return (*keep, *_message(f"unknown story {str(story_name)[:40]!r}", ok=False))
         try:
+            n = len(story.params.companies)
+            if any(k >= n for k in lever_companies(lever_ids)):
+                return (*keep, *_message("loading the story ..."))  # the previous story's levers
             market_map = market_values(market, market_ids)
-            params_b, drawn = controls.build_params(
-                story.params, market_map, company_values(levers, lever_ids, n)
-            )
+            companies = company_values(levers, lever_ids, n)
+            params_b, drawn = controls.build_params(story.params, market_map, companies)
             params_a = None
-            comparing = "on" in (compare or [])
-            if comparing and baseline and baseline.get("story") == story.name:
-                params_a, _ = controls.build_params(story.params, market_map, baseline["companies"])
+            comparing = isinstance(compare, list) and "on" in compare
+            if comparing and isinstance(baseline, dict) and baseline.get("story") == story.name:
+                params_a, _ = controls.build_params(
+                    story.params, market_map, baseline.get("companies")
+                )
+            for params in (params_b, params_a):
+                if params is not None:
+                    files.check(params, story.base_dir)
             run_b = simulate(params_b, drawn, story.base_dir)
             run_a = simulate(params_a, drawn, story.base_dir) if params_a is not None else None
-            return _page_outputs(story, run_b, run_a, drawn, shown_picture, day)
+            ref = _run_ref(story, market_map, companies)
+            return _page_outputs(story, run_b, run_a, drawn, shown_picture, day, ref)
         except ControlError as err:
             text = f"Not run: {err}. The charts show the last good result."
             return (*keep, *_message(text, ok=False))
-        except Exception as err:  # a bug must not take the page down with it
-            log.exception("dashboard run failed")
+        except InputError:  # the story's own network file does not fit these settings
+            log.warning("dashboard run refused", exc_info=True)
             text = (
-                f"Not run: internal error ({type(err).__name__}: {err}). "
-                "The charts show the last good result."
+                "Not run: these settings do not fit the story's network file. The charts show "
+                "the last good result."
             )
             return (*keep, *_message(text, ok=False))
+        except Exception:  # a bug must not take the page down with it, nor show its insides
+            log.exception("dashboard run failed")
+            return (*keep, *_message(f"Not run. {FAILED_MESSAGE}", ok=False))
 
 
 def _page_outputs(
@@ -247,8 +325,9 @@ def _page_outputs(
     run_b: Run,
     run_a: Run | None,
     drawn: int,
-    shown_picture: str | None,
-    day: int | None,
+    shown_picture: Any,
+    day: Any,
+    ref: dict[str, Any],
 ) -> tuple[Any, ...]:
     """Everything the run callback shows, for run ``run_b`` (and baseline ``run_a``)."""
     params_b = run_b.params
@@ -282,10 +361,10 @@ def _page_outputs(
         figures.snapshot_payload(run_b),
         figures.network_payload(run_b) if pic_key != shown_picture else no_update,
         pic_key,
-        _run_ref(story, params_b, drawn),
+        ref,
         days,
         layout.day_marks(days),
-        days if day is None or day > days else no_update,
+        days if not _is_whole(day) or day > days else no_update,
         *_message(text),
     )
 
@@ -438,7 +517,7 @@ def _register_network(app: Dash) -> None:
 # --------------------------------------------------------------------------- journeys
 
 
-def _register_journey(app: Dash, stories: dict[str, Story]) -> None:
+def _register_journey(app: Dash, stories: dict[str, Story], files: StoryFiles) -> None:
     @app.callback(
         Output("journey-graph", "figure"),
         Output("journey-story", "children"),
@@ -448,23 +527,19 @@ def _register_journey(app: Dash, stories: dict[str, Story]) -> None:
         State("selected-node", "data"),
         prevent_initial_call=True,
     )
-    def show_journey(
-        click: dict[str, Any] | None, ref: dict[str, Any] | None, selected: Any
-    ) -> Any:
-        customer = selected
+    def show_journey(click: Any, ref: Any, selected: Any) -> Any:
+        customer = selected if _is_whole(selected) else None
         # A click and a finished run can arrive in one call; the click must not be lost.
         if "network-graph.clickData" in ctx.triggered_prop_ids:
             customer = _clicked_customer(click)
-            if customer is None:
-                return no_update, no_update, no_update
         if customer is None:
-            return no_update, no_update, no_update
+            raise PreventUpdate
         try:
-            run = run_from_ref(ref, stories)
-        except (ControlError, ValidationError, KeyError, TypeError, ValueError) as err:
+            run = run_from_ref(ref, stories, files)
+        except ControlError as err:
             return (
                 no_update,
-                html.Div(f"Cannot show the journey: {err}", className="cx-bad"),
+                html.Div(f"Cannot show the journey: {err}.", className="cx-bad"),
                 no_update,
             )
         if run is None:
@@ -482,16 +557,24 @@ def _register_journey(app: Dash, stories: dict[str, Story]) -> None:
         )
 
 
-def _clicked_customer(click: dict[str, Any] | None) -> int | None:
-    if not click or not click.get("points"):
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number as JSON sends one (not a bool, not NaN)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and value.is_integer()
+
+
+def _clicked_customer(click: Any) -> int | None:
+    """The customer a click on the network picture names, or ``None``."""
+    if not isinstance(click, dict) or not isinstance(click.get("points"), list):
         return None
-    point = click["points"][0]
-    value = point.get("customdata")
+    point = click["points"][0] if click["points"] else None
+    value = point.get("customdata") if isinstance(point, dict) else None
     if isinstance(value, list):
         value = value[0] if value else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+    return int(value) if _is_whole(value) else None
 
 
 def journey_text(run: Run, customer: int) -> list[Any]:

@@ -15,6 +15,17 @@ from cxsim.errors import EXIT_BAD_INPUT, EXIT_MISSING_EXTRA, EXIT_OK, InputError
 DEFAULT_PORT = 8050
 DEFAULT_HOST = "127.0.0.1"
 
+#: What serving on every address exposes (the --host help and the README say the same).
+HOST_EXPOSES = (
+    "--host 0.0.0.0 serves on every network this computer is on, so that a classroom's "
+    "computers can connect: then anyone who can reach the port can use the page, with no "
+    "password and over plain HTTP. They can run simulations (within the page's limits of size "
+    "and length), and see the shipped stories and the scenario given with --scenario (its "
+    "settings, its header and, for a network file, who knows whom in it). The server reads no "
+    "file a browser names, and answers malformed requests with an error, but it is Flask's "
+    "development server: use it on a classroom's own network, never on the open internet."
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The dashboard's options."""
@@ -24,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
-        help=f"address to serve on (default {DEFAULT_HOST}: this computer only; 0.0.0.0 lets "
-        "a classroom's computers connect)",
+        help=f"address to serve on (default {DEFAULT_HOST}: this computer only). {HOST_EXPOSES}",
     )
     parser.add_argument(
         "--scenario",

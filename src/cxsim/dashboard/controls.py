@@ -12,7 +12,9 @@ The page's controls are also the server's allowlist: :func:`build_params`
 accepts only the settings and the ranges the controls offer (a request that
 names any other field, such as a network file, or a value past a slider's end,
 is refused) and resolves them through :func:`cxsim.params.resolve`, like every
-other input.
+other input. A story whose contacts come from a network file (a scenario named
+on the command line) may keep that file: ``network.kind = "file"`` is offered
+for it alone, its path is the story's own, and the file fixes its market size.
 
 The dashboard starts every story at a classroom size (:data:`DEFAULT_CUSTOMERS`
 people for :data:`DEFAULT_DAYS` days) so that a change shows within about a
@@ -23,7 +25,7 @@ second, and refuses markets beyond :data:`MAX_CUSTOMERS` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic.fields import FieldInfo
@@ -61,6 +63,8 @@ MAX_DRAWN = 3_000
 NETWORK_KINDS: dict[str, str] = {
     kind.value: words for kind, words in NETWORK_KIND_WORDS.items() if kind != NetworkKind.file
 }
+#: The extra choice of a story whose contacts come from its own network file.
+STORY_FILE_OPTION = (NetworkKind.file.value, "the story's own contacts (its network file)")
 
 PRESET_OPTIONS = (("manage", "manage"), ("fix", "fix"), ("custom", "custom"))
 
@@ -290,8 +294,8 @@ COMPANY_LEVERS: tuple[Control, ...] = (
     Control(
         "policy.review_response_probability",
         "Listens to reviews",
-        "Chance it answers a bad public review the next day with a fix, an apology and a "
-        "refund (the pet store).",
+        "Chance it answers a bad public review by a customer or ex-customer the next day with "
+        "a refund (the pet store).",
         "slider",
         0,
         1,
@@ -311,11 +315,19 @@ COMPANY_LEVERS: tuple[Control, ...] = (
     ),
     Control(
         "policy.shares_service_information",
-        "Sales knows about open problems",
-        "The account manager who calls knows the client's open service issue and gets it "
-        "handled, instead of pitching.",
+        "Sales knows about open complaints",
+        "The account manager who calls knows the client's complaint waiting with service and "
+        "gets it handled, instead of pitching.",
         "check",
         schema_key="companies.N.policy.shares_service_information",
+    ),
+    Control(
+        "policy.proactive_follow_ups",
+        "Proactive follow-ups",
+        "A call to a customer asks about problems they never complained about and gets them "
+        "handled, instead of pitching. Costs handling, fixes and refunds.",
+        "check",
+        schema_key="companies.N.policy.proactive_follow_ups",
     ),
     Control(
         "promotion_excluded_share",
@@ -357,12 +369,16 @@ def describe_bounds(info: FieldInfo) -> str:
 
 
 def market_values(params: ModelParams, drawn: int = DEFAULT_DRAWN) -> dict[str, Any]:
-    """The market controls' values for ``params``, at the dashboard's default size."""
+    """The market controls' values for ``params``, at the dashboard's default size.
+
+    A story whose contacts come from a network file keeps the market size the file holds.
+    """
     data = params.model_dump(mode="json")
     values = {c.key: _get(data, c.key) for c in MARKET_CONTROLS if c.key != "drawn"}
-    values["market.customers"] = DEFAULT_CUSTOMERS
+    own_file = params.network.kind == NetworkKind.file
+    values["market.customers"] = params.market.customers if own_file else DEFAULT_CUSTOMERS
     values["market.days"] = DEFAULT_DAYS
-    values["drawn"] = min(drawn, DEFAULT_CUSTOMERS)
+    values["drawn"] = min(drawn, values["market.customers"])
     return values
 
 
@@ -420,9 +436,20 @@ def allowed(control: Control) -> Allowed:
     return Allowed(low=low, high=high)
 
 
-def _allowlist(n_companies: int) -> dict[str, Allowed]:
+def market_controls(story_files: bool) -> tuple[Control, ...]:
+    """The market controls, with the story's own network file among the shapes if ``story_files``."""
+    if not story_files:
+        return MARKET_CONTROLS
+    return tuple(
+        replace(c, options=(*c.options, STORY_FILE_OPTION)) if c.key == "network.kind" else c
+        for c in MARKET_CONTROLS
+    )
+
+
+def _allowlist(base: ModelParams) -> dict[str, Allowed]:
     """Generic dotted key -> what the page accepts: the controls, and what page controls set."""
-    limits = {c.key: allowed(c) for c in MARKET_CONTROLS if c.key not in PAGE_CONTROLS}
+    own_file = base.network.kind == NetworkKind.file
+    limits = {c.key: allowed(c) for c in market_controls(own_file) if c.key not in PAGE_CONTROLS}
     for lever in COMPANY_LEVERS:
         if lever.key not in PAGE_CONTROLS:
             limits[f"companies.N.{lever.key}"] = allowed(lever)
@@ -471,11 +498,10 @@ def build_params(
             raise ControlError("the page sent settings of the wrong shape")
         _company_overrides(base, i, levers, overrides, names)
     try:
-        params = resolve(
-            base, overrides, label="page", names=names, limits=_allowlist(len(base.companies))
-        )
+        params = resolve(base, overrides, label="page", names=names, limits=_allowlist(base))
     except ParameterError as err:
         raise ControlError(str(err).removeprefix("page: ")) from None
+    _check_story_file(base, params)
     check_size(params)
     return params, _check_drawn(market.get("drawn"), params.market.customers)
 
@@ -518,7 +544,7 @@ def _company_overrides(
             for j in range(len(company.promotions)):
                 add(f"promotions.{j}.excluded_share", value, control)
         else:
-            if key == "policy.shares_service_information" and isinstance(value, list):
+            if control.widget == "check" and isinstance(value, list):
                 value = bool(value)  # a checklist's value is the list of ticked options
             add(key, value, control)
     delivered = levers.get("delivered_quality")
@@ -550,6 +576,21 @@ def _check_page_number(control: Control, value: Any, company: str) -> None:
         raise ControlError(
             f"{where}: expected a number from {control.minimum:g} to {control.maximum:g}, "
             f"got {value:g}"
+        )
+
+
+def _check_story_file(base: ModelParams, params: ModelParams) -> None:
+    """A story's own network file is read as the story has it: same file, same market size."""
+    if params.network.kind != NetworkKind.file:
+        return
+    # The allowlist offers a file only to a story that has one, and never another path.
+    if base.network.kind != NetworkKind.file or params.network.path != base.network.path:
+        raise ControlError("Who knows whom: the page reads no network file but a story's own")
+    if params.market.customers != base.market.customers:
+        label = CONTROLS_BY_KEY["market.customers"].label
+        raise ControlError(
+            f"{label}: this story's contacts come from its network file, which holds a market of "
+            f"{base.market.customers:,} people; choose another 'Who knows whom' to change the size"
         )
 
 

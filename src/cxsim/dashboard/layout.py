@@ -14,10 +14,11 @@ from typing import Any
 from dash import dcc, html
 
 from cxsim.dashboard import controls
-from cxsim.dashboard.controls import COMPANY_LEVERS, MARKET_CONTROLS, Control
+from cxsim.dashboard.controls import COMPANY_LEVERS, Control
 from cxsim.dashboard.figures import empty_figure
 from cxsim.dashboard.stories import Story
 from cxsim.palette import company_colour
+from cxsim.params import NetworkKind
 
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -204,12 +205,15 @@ def control_block(
     )
 
 
-def market_card(values: dict[str, Any]) -> html.Div:
-    """The market's controls."""
+def market_card(values: dict[str, Any], story_files: bool = False) -> html.Div:
+    """The market's controls (offering a story's own network file if any story has one)."""
     return html.Div(
         [
             html.H3("The market"),
-            *[control_block(c, market_id(c.key), values.get(c.key)) for c in MARKET_CONTROLS],
+            *[
+                control_block(c, market_id(c.key), values.get(c.key))
+                for c in controls.market_controls(story_files)
+            ],
         ],
         className="cx-card",
     )
@@ -508,6 +512,11 @@ def main_area(stories: dict[str, Story], days: int) -> html.Div:
     )
 
 
+def has_story_files(stories: dict[str, Story]) -> bool:
+    """Whether any story's contacts come from its own network file."""
+    return any(s.params.network.kind == NetworkKind.file for s in stories.values())
+
+
 def page(stories: dict[str, Story], current: Story) -> html.Div:
     """The whole page, starting from story ``current``."""
     market = controls.market_values(current.params)
@@ -529,7 +538,7 @@ def page(stories: dict[str, Story], current: Story) -> html.Div:
                             story_card(stories, current),
                             compare_card(),
                             html.Div(company_cards(current), id="company-panels"),
-                            market_card(market),
+                            market_card(market, has_story_files(stories)),
                         ],
                         className="cx-sidebar",
                     ),
@@ -567,6 +576,7 @@ KPIS: tuple[tuple[str, str, str, float, bool], ...] = (
     ("broken_promises", "broken promises", "{:,.0f}", 1.0, False),
     ("refunds", "refunds paid", "{:,.0f}", 1.0, True),
     ("profit", "profit (thousands)", "{:,.0f}", 1e-3, True),
+    ("npv", "value, NPV (thousands)", "{:,.0f}", 1e-3, True),
 )
 
 

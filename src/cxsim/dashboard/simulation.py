@@ -79,7 +79,8 @@ class Run:
         picture: the network picture.
         stride: snapshots are taken every ``stride`` days (day 0 included).
         provider: company of each drawn person at each snapshot (-1 prospect), (frames, drawn).
-        attitude: own attitude x 100 at each snapshot (0 for prospects), int8, (frames, drawn).
+        attitude: 100 x tanh(felt attitude toward one's provider) at each snapshot (0 for
+            prospects), int8, (frames, drawn).
         journey: journey events of the drawn people (``Market.journey_frame``).
         seconds: wall time of the run.
 
@@ -228,12 +229,20 @@ class Snapshots:
 def _snapshot(
     market: Market, nodes: np.ndarray, provider: np.ndarray, attitude: np.ndarray, frame: int
 ) -> None:
-    """Copy the drawn people's provider and own attitude into row ``frame``."""
+    """Copy the drawn people's provider and felt attitude toward it into row ``frame``.
+
+    Attitudes are not bounded; the picture stores ``100 x tanh(felt)`` (an int8 from -100 to
+    100), which keeps the order of feelings and the sign, and shows -1..1 as before for
+    attitudes near neutral.
+    """
     c = market.customers
     prov = c.provider[nodes]
     provider[frame] = prov
-    own = c.attitude[np.maximum(prov, 0).astype(np.intp), nodes]
-    attitude[frame] = np.where(prov != PROSPECT, np.rint(np.clip(own, -1, 1) * 100), 0)
+    own = (
+        c.attitude[np.maximum(prov, 0).astype(np.intp), nodes]
+        + c.episode[np.maximum(prov, 0).astype(np.intp), nodes]
+    )
+    attitude[frame] = np.where(prov != PROSPECT, np.rint(np.tanh(own) * 100), 0)
 
 
 # --------------------------------------------------------------------------- the picture

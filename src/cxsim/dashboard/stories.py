@@ -68,9 +68,11 @@ TIPS: dict[str, Tip] = {
     ),
     "account_manager": Tip(
         1,
-        "policy.shares_service_information",
-        "Tick 'sales knows about open problems' for the uninformed company: its account calls "
-        "stop wearing out customers with an open problem.",
+        "policy.proactive_follow_ups",
+        "Tick 'proactive follow-ups' for the uninformed company: its account calls find the "
+        "problems clients never reported and stop wearing them out. Ticking only 'sales knows "
+        "about open complaints' changes nothing here: complaints are handled the day they "
+        "arrive, so none is waiting.",
     ),
 }
 

@@ -5,11 +5,13 @@
   of the schema, and suggestions for misspelt keys.
 * :mod:`cxsim.params.resolve`: :func:`resolve` (base + overrides -> validated parameters).
 * :mod:`cxsim.params.errors`: validation errors as one line naming the source and the field.
+* :mod:`cxsim.params.retired`: renamed and removed parameters, and what to write instead.
 """
 
 from cxsim.params.errors import ParameterError, describe_error, format_loc, format_validation_error
 from cxsim.params.keys import (
     DottedKeyError,
+    allowed_values,
     bounds,
     did_you_mean,
     field_info,
@@ -21,7 +23,17 @@ from cxsim.params.keys import (
     suggest_key,
     value_type,
 )
-from cxsim.params.resolve import Allowed, defaults, resolve, set_dotted
+from cxsim.params.resolve import (
+    WORLD_KEY,
+    Allowed,
+    WorldPinError,
+    check_world,
+    defaults,
+    get_dotted,
+    resolve,
+    set_dotted,
+)
+from cxsim.params.retired import RETIRED, Retired, retired_message
 from cxsim.params.schema import (
     ASSUMPTION,
     NETWORK_KIND_WORDS,
@@ -48,6 +60,8 @@ __all__ = [
     "ASSUMPTION",
     "NETWORK_KIND_WORDS",
     "POLICY_PRESETS",
+    "RETIRED",
+    "WORLD_KEY",
     "Allowed",
     "AttitudeParams",
     "BehaviourParams",
@@ -65,9 +79,13 @@ __all__ = [
     "PromotionParams",
     "RefundRule",
     "RetentionParams",
+    "Retired",
     "VoiceParams",
     "WordOfMouthParams",
+    "WorldPinError",
+    "allowed_values",
     "bounds",
+    "check_world",
     "defaults",
     "describe_error",
     "did_you_mean",
@@ -76,9 +94,11 @@ __all__ = [
     "format_loc",
     "format_validation_error",
     "generic",
+    "get_dotted",
     "leaf_annotation",
     "parse_key",
     "resolve",
+    "retired_message",
     "set_dotted",
     "submodel",
     "suggest_key",

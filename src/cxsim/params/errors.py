@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from cxsim.errors import InputError
 from cxsim.params.keys import DottedKeyError, did_you_mean, parse_key, submodel
+from cxsim.params.retired import retired_message
 from cxsim.params.schema import ModelParams
 
 
@@ -56,6 +57,8 @@ def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
 
 
 def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as a scenario file (TOML) or JSON spells it
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
@@ -121,6 +124,9 @@ def describe_error(err: dict[str, Any]) -> tuple[tuple[int | str, ...], str]:
     loc = _clean_loc(tuple(err.get("loc", ())))
     kind = err["type"]
     if kind == "extra_forbidden":
+        retired = retired_message(loc)
+        if retired is not None:
+            return loc, retired
         key = str(loc[-1])
         group = _schema_at(loc[:-1])
         names = list(group.model_fields) if group is not None else []

@@ -14,11 +14,13 @@ import difflib
 import functools
 import typing
 from collections.abc import Iterable
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from cxsim.params.retired import retired_message
 from cxsim.params.schema import ModelParams
 
 
@@ -104,6 +106,9 @@ def field_info(key: str) -> FieldInfo:
             model = group
         found = model.model_fields.get(part)
         if found is None:
+            retired = retired_message(parts[: depth + 1])
+            if retired is not None:
+                raise DottedKeyError(retired)
             raise DottedKeyError("not a parameter of the scenario schema" + suggest_key(str(key)))
         info = found
     if info is None:
@@ -149,6 +154,30 @@ def bounds(info: FieldInfo) -> tuple[float | None, float | None]:
             if getattr(meta, attr, None) is not None:
                 high = getattr(meta, attr)
     return low, high
+
+
+def allowed_values(info: FieldInfo, separator: str = " | ") -> str:
+    """What a field accepts, for people: ``≥ 0, ≤ 1``, or its choices joined by ``separator``."""
+    parts = []
+    for meta in info.metadata:
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            limit = getattr(meta, attr, None)
+            if limit is not None:
+                shown = _number(limit) if isinstance(limit, int | float) else str(limit)
+                parts.append(f"{sign} {shown}")
+    annotation = info.annotation
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        parts.append(separator.join(m.value for m in annotation))
+    elif typing.get_origin(annotation) is Literal:
+        parts.append(separator.join(str(a) for a in typing.get_args(annotation)))
+    return ", ".join(parts)
+
+
+def _number(value: float) -> str:
+    """A bound for people: ``50,000,000``, ``0.5``."""
+    if float(value).is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -33,9 +33,17 @@ from pydantic import ValidationError
 from cxsim.params.errors import ParameterError, format_validation_error
 from cxsim.params.keys import DottedKeyError, generic, parse_key
 from cxsim.params.schema import POLICY_PRESETS, ModelParams
+from cxsim.version import WORLD_VERSION
+
+#: The top-level key of a scenario file that pins its world (it is not a parameter).
+WORLD_KEY = "world"
 
 #: Parameters as a plain tree of tables (what a scenario file parses to).
 Tables = dict[str, Any]
+
+
+class WorldPinError(ParameterError):
+    """Tables pinned to a world other than the one this cxsim runs."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,10 @@ def defaults() -> Tables:
     return copy.deepcopy(_defaults())
 
 
-def _default_at(parts: list[str | int]) -> Any:
-    """The default value at a path of the schema (``None`` where there is none)."""
-    node: Any = _defaults()
-    for part in parts:
+def get_dotted(data: Any, key: str | list[str | int]) -> Any:
+    """The value at dotted ``key`` (or its parts) in a tree of tables; ``None`` where there is none."""
+    node: Any = data
+    for part in parse_key(key) if isinstance(key, str) else key:
         if isinstance(part, int):
             if not isinstance(node, list) or part >= len(node):
                 return None
@@ -110,7 +118,12 @@ def _default_at(parts: list[str | int]) -> Any:
             node = node.get(part)
         else:
             return None
-    return copy.deepcopy(node)
+    return node
+
+
+def _default_at(parts: list[str | int]) -> Any:
+    """The default value at a path of the schema (``None`` where there is none)."""
+    return copy.deepcopy(get_dotted(_defaults(), parts))
 
 
 def set_dotted(data: Tables, key: str, value: Any) -> None:
@@ -208,6 +221,7 @@ def resolve(
                 f"{label}: expected a table of parameters, got {type(base).__name__}"
             )
         data = copy.deepcopy(base)
+        check_world(data, label)
         try:
             ModelParams.model_validate(data)
         except ValidationError as err:
@@ -223,6 +237,35 @@ def resolve(
         return ModelParams.model_validate(data)
     except ValidationError as err:
         raise ParameterError(format_validation_error(err, label, shown)) from None
+
+
+def check_world(data: Tables, label: str) -> None:
+    """Refuse tables pinned to another world; remove the pin (``world``, not a parameter).
+
+    A scenario file may pin the world it was written for with a top-level
+    ``world = "N"`` (see :data:`cxsim.version.WORLD_VERSION`). A matching pin is
+    removed and the tables resolve as usual.
+
+    Raises:
+        WorldPinError: one line naming the source, the pinned and the current world, and
+            what to do.
+
+    """
+    if WORLD_KEY not in data:
+        return
+    pinned = data.pop(WORLD_KEY)
+    if isinstance(pinned, bool) or not isinstance(pinned, str | int):
+        raise WorldPinError(
+            f'{label}: {WORLD_KEY}: expected a world version such as "{WORLD_VERSION}", '
+            f"got {_shown(pinned)}"
+        )
+    if str(pinned) != WORLD_VERSION:
+        raise WorldPinError(
+            f"{label}: {WORLD_KEY}: the file is pinned to world {pinned}, but this cxsim "
+            f"runs world {WORLD_VERSION}; run it with a cxsim of world {pinned}, "
+            f"or read what world {WORLD_VERSION} changed (CHANGELOG.md) and set world = "
+            f'"{WORLD_VERSION}"'
+        )
 
 
 def _check_limits(

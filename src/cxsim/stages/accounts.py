@@ -1,10 +1,18 @@
 """Stage 9, accounts: money, customers, attitude and NPS, recorded for the day (mechanism 9 of docs/ODD.md).
 
-Cost of a day = cost of goods x purchases + handling cost x complaints handled
-+ fix cost x problems fixed + refunds + goodwill + CRM cost x touches +
-advertising. Net promoter score among a company's customers: the percentage
-with attitude at or above ``promoter_threshold`` minus the percentage at or
-below ``detractor_threshold``.
+Cost of a day = cost of goods x purchases + cost to serve (from the purchase
+stage; it falls with tenure) + handling cost x cases handled + fix cost x
+problems fixed + refunds + goodwill + CRM cost x touches + advertising +
+acquisition cost x customers won.
+
+**Acquisition cost.** Every customer won (a prospect adopting, a competitor's
+customer switching in, an ex-customer coming back) costs its new company
+``acquisition_cost``, recorded as the day's ``acquisition_cost``; lost
+customers are not replaced for free.
+
+Net promoter score among a company's customers: the percentage with attitude
+at or above ``promoter_threshold`` minus the percentage at or below
+``detractor_threshold``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def cost_rates(model: Market) -> np.ndarray:
-    """Per company: unit cost, handling cost, fix cost, CRM cost per touch, advertising per day."""
+    """Per company: unit cost, handling, fix, CRM per touch, advertising per day, acquisition."""
     return np.array(
         [
             [
@@ -27,6 +35,7 @@ def cost_rates(model: Market) -> np.ndarray:
                 cp.fix_cost,
                 cp.crm_cost_per_touch,
                 cp.advertising_cost_per_day,
+                cp.acquisition_cost,
             ]
             for cp in (co.params for co in model.companies)
         ]
@@ -44,11 +53,14 @@ def step(model: Market) -> None:
     """Close the day's books."""
     res = model.results
     today = res.today
-    unit, handling, fix, crm, advertising = model.cost_rates
+    unit, handling, fix, crm, advertising, acquisition = model.cost_rates
+    today("acquisition_cost")[:] = acquisition * today("acquired")
     cost = (
         unit * today("purchases")
+        + today("cost_to_serve")
+        + today("acquisition_cost")
         + handling * today("handled")
-        + fix * (today("resolved") - today("goodwill"))
+        + fix * today("fixed")
         + today("refund_cost")
         + today("goodwill_cost")
         + crm * today("crm_touches")
@@ -70,7 +82,7 @@ def record_levels(model: Market) -> None:
     day0 = c.join_day <= 0  # day-0 customers; anyone who joins or switches later gets a later day
     for k in range(len(model.companies)):
         mine = c.provider == k
-        attitude = c.attitude[k]
+        attitude = c.attitude[k] + c.episode[k]  # what they feel (see the attitude stage)
         customers = int(model.customer_counts[k])  # kept by every change of provider
         res.today("customers")[k] = customers
         res.today("retained")[k] = np.count_nonzero(mine & day0)

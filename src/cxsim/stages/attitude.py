@@ -1,11 +1,27 @@
-"""Stage 5, attitude: experiences move attitudes; attitudes and fatigue fade (mechanism 5 of docs/ODD.md).
+"""Stage 5, attitude: experiences move attitudes; episodes and attitudes fade (mechanism 5 of docs/ODD.md).
 
-Each experience adds its effect (``behaviour.attitude``; hearsay effects from
-``behaviour.word_of_mouth``) times its strength to the customer's attitude
-toward that company, clipped to [-1, 1]. Then every attitude relaxes toward
-neutral with mean memory ``attitude.memory_days``, and CRM fatigue fades with
-mean memory ``voice.fatigue_memory_days``. Loyalty from tenure is not stored
-here: the retention stage adds it to the attitude when it weighs leaving.
+A customer's attitude toward a company has two parts (Bolton 1998):
+
+* the **episode** ``E``, the feeling of recent experiences, and
+* the **lasting attitude** ``L``, the customer's settled view.
+
+A first-hand experience with effect ``delta`` (``behaviour.attitude``, times
+the experience's strength) adds ``delta`` to ``E`` and ``share x delta`` to
+``L``, where ``share = lasting_share`` for a bad experience (``delta < 0``)
+and ``lasting_share / loss_aversion`` for a good one: bad experiences leave a
+deeper lasting mark (Bolton 1998; loss aversion, Tversky & Kahneman 1992).
+What one hears (a story, a review; effects from ``behaviour.word_of_mouth``)
+moves ``L`` only. Every experience of a serious problem (the problem, the
+complaint, the fix or its absence, a refund, a broken promise) has strength
+``serious_loss_scale``: a larger loss moves customers more in failure and in
+recovery (Smith, Bolton & Wagner 1999). Nothing is clipped: different outcomes
+never land on a common floor.
+
+Then ``E`` fades with mean memory ``episode_memory_days`` (about one purchase
+interval), ``L`` relaxes toward neutral with mean memory ``memory_days``, and
+CRM fatigue fades with ``voice.fatigue_memory_days``. What a customer feels and
+acts on (:func:`felt`) is ``L + E``; loyalty from tenure and the pull of
+competitors are added by the retention stage when it weighs leaving.
 """
 
 from __future__ import annotations
@@ -14,11 +30,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxsim.events import ATTITUDE_EFFECT, Event
+from cxsim.events import ATTITUDE_EFFECT, HEARSAY, LOSS_SCALED, Event
 
 if TYPE_CHECKING:
     from cxsim.model import Market
     from cxsim.params import BehaviourParams
+
+_IS_HEARSAY = np.zeros(len(Event), dtype=bool)
+_IS_HEARSAY[[int(e) for e in HEARSAY]] = True
+_IS_LOSS_SCALED = np.zeros(len(Event), dtype=bool)
+_IS_LOSS_SCALED[[int(e) for e in LOSS_SCALED]] = True
 
 
 def effect_table(behaviour: BehaviourParams) -> np.ndarray:
@@ -31,12 +52,39 @@ def effect_table(behaviour: BehaviourParams) -> np.ndarray:
             else behaviour.word_of_mouth
         )
         table[event] = getattr(source, name)
+    table[Event.problem_serious] *= behaviour.attitude.serious_loss_scale
     return table
 
 
 def init(model: Market) -> None:
-    """The attitude change of each kind of event, from the behavioural parameters."""
+    """The attitude change of each kind of event, and the lasting shares, from the parameters."""
     model.effects = effect_table(model.params.behaviour)
+    att = model.params.behaviour.attitude
+    model.lasting_shares = (
+        np.float32(att.lasting_share),
+        np.float32(att.lasting_share / att.loss_aversion),
+    )
+
+
+def scale_by_loss(
+    model: Market, events: np.ndarray, customers: np.ndarray, strengths: np.ndarray
+) -> None:
+    """Multiply, in place, the strength of experiences about a serious problem by the loss scale.
+
+    The problem an experience is about is the customer's latest (a new problem
+    replaces the open issue, and stale tickets are dropped before they are handled).
+    """
+    about_problem = _IS_LOSS_SCALED[events.astype(np.intp)]
+    if not about_problem.any():
+        return
+    serious = about_problem & model.customers.issue_serious[customers]
+    strengths[serious] *= np.float32(model.params.behaviour.attitude.serious_loss_scale)
+
+
+def felt(model: Market, companies: np.ndarray | int, customers: np.ndarray) -> np.ndarray:
+    """How ``customers`` feel about ``companies`` now: lasting attitude plus episode."""
+    c = model.customers
+    return c.attitude[companies, customers] + c.episode[companies, customers]
 
 
 def apply(
@@ -49,20 +97,27 @@ def apply(
     """Add the effects of experiences to attitudes (the one place attitudes change by events)."""
     if customers.size == 0:
         return
-    att = model.customers.attitude
-    n = att.shape[1]
-    flat = att.reshape(-1)
+    c = model.customers
+    n = c.attitude.shape[1]
     keys = companies.astype(np.int64) * n + customers
-    delta = model.effects[events.astype(np.intp)] * strengths
-    np.add.at(flat, keys, delta)
-    flat[keys] = np.clip(flat[keys], -1.0, 1.0)
+    kinds = events.astype(np.intp)
+    delta = model.effects[kinds] * strengths
+    hearsay = _IS_HEARSAY[kinds]
+    bad_share, good_share = model.lasting_shares
+    lasting = np.where(hearsay, delta, delta * np.where(delta < 0, bad_share, good_share))
+    np.add.at(c.attitude.reshape(-1), keys, lasting.astype(np.float32, copy=False))
+    lived = ~hearsay
+    if lived.any():
+        np.add.at(c.episode.reshape(-1), keys[lived], delta[lived].astype(np.float32, copy=False))
 
 
 def step(model: Market) -> None:
-    """Apply today's experiences, then let attitudes and fatigue fade."""
+    """Apply today's experiences, then let episodes, attitudes and fatigue fade."""
     events, customers, companies, strengths = model.today.first_hand()
+    scale_by_loss(model, events, customers, strengths)  # the word-of-mouth stage reads them too
     apply(model, events, customers, companies, strengths)
     pars = model.params.behaviour
     c = model.customers
     c.attitude *= np.float32(np.exp(-1.0 / pars.attitude.memory_days))
+    c.episode *= np.float32(np.exp(-1.0 / pars.attitude.episode_memory_days))
     c.fatigue *= np.float32(np.exp(-1.0 / pars.voice.fatigue_memory_days))

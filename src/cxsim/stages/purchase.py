@@ -1,16 +1,34 @@
-"""Stage 1, purchase: who buys today, from whom, at what price (mechanism 1 of docs/ODD.md).
+"""Stage 1, purchase: who buys today, from whom, at what price and cost to serve (mechanism 1 of docs/ODD.md).
 
 Purchases are a Poisson process per customer with mean interval
-``market.purchase_interval_days``: each day a person buys with chance
+``market.purchase_interval_days``: each day a person is due to buy with chance
 ``1 - exp(-1 / interval)``. Which people are due to buy is drawn over the whole
 population, whatever their state, so that two policies compared on common
-random numbers see the same purchase days.
+random numbers see the same purchase days. Who is due on a day is a pure
+function of the run and the day (:func:`due`): the retention stage asks for
+tomorrow's occasions, where customers decide whether to buy again.
+
+**Cost to serve falls with tenure** (Reichheld & Sasser 1990: a long-standing
+customer costs less to serve; one of their sources of a loyal customer's
+profit, besides base profit, volume, referrals and a price premium). On top of
+the cost of goods, serving a purchase of a customer with tenure ``t`` years
+costs
+
+    cost_to_serve(t) = settled + (new - settled) x exp(-t / settling_years)
+
+(the company's ``cost_to_serve_new``, ``cost_to_serve_settled`` and
+``cost_to_serve_settling_years``), recorded as the day's ``cost_to_serve``.
+Only the company's cost changes with tenure, never the price or what the
+customer does, so margin per purchase grows with tenure and behaviour is
+untouched.
 """
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from cxsim.events import Event
 from cxsim.rng import bernoulli_indices
@@ -24,17 +42,66 @@ def purchase_probability(interval_days: float) -> float:
     return -math.expm1(-1.0 / interval_days)
 
 
+def cost_to_serve(
+    new: np.ndarray | float,
+    settled: np.ndarray | float,
+    settling_years: np.ndarray | float,
+    tenure_days: np.ndarray,
+) -> np.ndarray:
+    """Cost of serving one purchase of customers with ``tenure_days`` (rules per purchase, or one rule)."""
+    return settled + (new - settled) * np.exp(tenure_days * (-1.0 / (365.0 * settling_years)))
+
+
+def init(model: Market) -> None:
+    """The companies' cost-to-serve rules (new, settled and settling years, one column each); no day's occasions drawn yet."""
+    rules = [
+        (cp.cost_to_serve_new, cp.cost_to_serve_settled, cp.cost_to_serve_settling_years)
+        for cp in (c.params for c in model.companies)
+    ]
+    model.serve_cost_rates = np.array(rules, dtype=np.float64).T
+    model.due_drawn = (-1, np.empty(0, dtype=np.int64))
+
+
+def due(model: Market, day: int) -> np.ndarray:
+    """People due to buy on ``day`` (sorted; the same whenever asked: drawn from that day's stream)."""
+    drawn_day, people = model.due_drawn
+    if drawn_day != day:
+        rng = model.streams("purchase", day)
+        chance = purchase_probability(model.params.market.purchase_interval_days)
+        people = bernoulli_indices(rng, model.customers.n, chance)
+        model.due_drawn = (day, people)
+    return people
+
+
 def step(model: Market) -> None:
-    """Customers due to buy today buy from their provider."""
+    """Customers due to buy today buy from their provider, at its price and its cost to serve."""
     c = model.customers
-    rng = model.streams("purchase", model.day)
-    due = bernoulli_indices(
-        rng, c.n, purchase_probability(model.params.market.purchase_interval_days)
-    )
-    buyers = due[c.provider[due] >= 0]
+    today = due(model, model.day)
+    buyers = today[c.provider[today] >= 0]
     company = c.provider[buyers]
     model.today.buyers = buyers
     model.today.buyer_company = company
     purchases = model.results.count("purchases", company)
     model.results.today("revenue")[:] += purchases * model.prices
+    charge_cost_to_serve(model, buyers, company, purchases)
     model.log(Event.purchase, buyers, company)
+
+
+def charge_cost_to_serve(
+    model: Market, buyers: np.ndarray, company: np.ndarray, purchases: np.ndarray
+) -> None:
+    """Add the cost of serving today's purchases to each company's ``cost_to_serve``."""
+    rates = model.serve_cost_rates
+    new, settled, settling_years = rates
+    if np.array_equal(new, settled):  # no fall with tenure: no need to look at tenures
+        model.results.today("cost_to_serve")[:] += purchases * new
+        return
+    if buyers.size == 0:
+        return
+    tenure_days = model.day - model.customers.join_day[buyers]
+    if (rates == rates[:, :1]).all():  # one rule for every company (the default): no gathers
+        serve = cost_to_serve(new[0], settled[0], settling_years[0], tenure_days)
+    else:
+        k = company.astype(np.intp)
+        serve = cost_to_serve(new[k], settled[k], settling_years[k], tenure_days)
+    model.results.count("cost_to_serve", company, serve)

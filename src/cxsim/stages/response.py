@@ -2,10 +2,11 @@
 
 For each company, in this order:
 
-1. **Review answers.** Negative public reviews posted yesterday are answered
-   with chance ``review_response_probability``: the problem is fixed, the
-   company apologises and refunds unless ``refund_rule = never``, without
-   asking for the product back (the pet store).
+1. **Review answers.** Negative public reviews posted yesterday by people who
+   are or have been the company's customers are answered with chance
+   ``review_response_probability``: a refund without asking for the product
+   back (the pet store), or a fix when ``refund_rule = never``, with an apology
+   if the company apologises.
 2. **New complaints.** ``immediate`` handling deals with today's complaints
    today; a ``fifo_queue`` appends them to the department queue.
 3. **The queue.** Complainants who have waited ``patience_days`` give up
@@ -15,26 +16,31 @@ For each company, in this order:
    and the complaint is handled again; otherwise it is a broken promise.
 5. **CRM touches.** Acknowledgements, notices, surveys and promotions reach
    customers at ``crm_touches_per_month``. With nothing wrong a touch pleases
-   a little; during an open problem it wears the customer out, unless sales and
-   service share information, in which case the touch becomes a follow-up that
-   gets the problem handled (the account manager who knows about the issue).
+   a little; during an open problem it wears the customer out, unless the
+   company acts on it: with ``shares_service_information`` a touch to a
+   customer whose complaint is waiting (queue or call-back) gets it handled now
+   (the account manager who knows about the open issue); with
+   ``proactive_follow_ups`` a touch to a customer with an open problem the
+   company is not working on (never voiced, or voiced in vain) finds it and
+   gets it handled. These are two levers: knowing what customers told you, and
+   looking for what they did not.
 
-Handling a complaint (:func:`handle`) is the one shared mechanism: fix with
-``fix_probability``; refund by ``refund_rule``; apologise; redress problems
-that were not the company's fault with ``goodwill_probability``; close an
-unfixed complaint with a callback promise (``callback_probability``) or leave
-it unresolved.
+Handling (:func:`handle`) is the one shared mechanism, and every handled case
+gets exactly one outcome (:func:`decide_outcomes`): fixed, redressed by
+goodwill, refunded, promised a call-back, or declined. The company apologises
+to every case it handles if its policy apologises.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
-from cxsim.params import RefundRule
+from cxsim.params import PolicyParams, RefundRule
 from cxsim.rng import bernoulli_indices
 from cxsim.stages.problem import is_open
 
@@ -60,79 +66,122 @@ def step(model: Market) -> None:
 # --------------------------------------------------------------------------- handling
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """The one outcome of each handled case: disjoint masks over the cases that cover them all."""
+
+    fixed: np.ndarray
+    goodwill: np.ndarray
+    refunded: np.ndarray
+    callback: np.ndarray
+    declined: np.ndarray
+
+
+def decide_outcomes(
+    policy: PolicyParams,
+    at_fault: np.ndarray,
+    serious: np.ndarray,
+    draws: np.ndarray,
+    *,
+    callbacks_allowed: bool = True,
+) -> Outcomes:
+    """The outcome ladder: each case gets the first remedy that applies, or is declined.
+
+    1. **fixed**: the problem is the company's fault and it is fixed (``fix_probability``);
+    2. **redressed by goodwill**: not its fault, made good anyway (``goodwill_probability``);
+    3. **refunded**, by ``refund_rule``: ``no_questions`` refunds every case still
+       open, whoever's fault it was (no questions asked); ``policy`` refunds a serious
+       problem of its own making with ``policy_refund_probability``; ``never`` none;
+    4. **promised a call-back**: an unfixed problem of its own making, with
+       ``callback_probability`` (not on a kept call-back: ``callbacks_allowed``);
+    5. **declined**: none of the above.
+
+    A refund is a remedy of its own, never added to a fix or a goodwill gesture, so
+    one problem is never paid for twice. ``draws`` holds four uniform numbers per case
+    (fix, goodwill, refund, call-back).
+    """
+    u_fix, u_goodwill, u_refund, u_callback = draws
+    fixed = at_fault & (u_fix < policy.fix_probability)
+    goodwill = ~at_fault & (u_goodwill < policy.goodwill_probability)
+    still_open = ~fixed & ~goodwill
+    if policy.refund_rule == RefundRule.no_questions:
+        refunded = still_open
+    elif policy.refund_rule == RefundRule.policy:
+        refunded = still_open & at_fault & serious & (u_refund < policy.policy_refund_probability)
+    else:
+        refunded = np.zeros_like(still_open)
+    callback = still_open & ~refunded & at_fault & (u_callback < policy.callback_probability)
+    if not callbacks_allowed:
+        callback = np.zeros_like(callback)
+    return Outcomes(fixed, goodwill, refunded, callback, still_open & ~refunded & ~callback)
+
+
 def handle(
     model: Market,
     company: Company,
     who: np.ndarray,
     rng: np.random.Generator,
     *,
-    allow_callback: bool = True,
+    second_chance: bool = False,
 ) -> None:
-    """Handle the open issues of customers ``who`` with ``company`` (complaints, callbacks, follow-ups)."""
+    """Handle the open issues of customers ``who`` with ``company``: one outcome each.
+
+    ``second_chance``: these are kept call-backs, handled again; none is promised another.
+    """
     if who.size == 0:
         return
     c = model.customers
     pol = company.policy
     k = company.index
     day = model.day
-    quick_days = model.params.behaviour.attitude.quick_days
-    u_fix, u_refund, u_goodwill, u_callback = rng.random((4, who.size))
-
-    at_fault = c.issue_fault[who]
-    serious = c.issue_serious[who]
-    goodwill = ~at_fault & (u_goodwill < pol.goodwill_probability)
-    fixed = at_fault & (u_fix < pol.fix_probability)
-    unfixed = at_fault & ~fixed
-    if pol.refund_rule == RefundRule.no_questions:
-        refund = np.ones(who.size, dtype=bool)
-    elif pol.refund_rule == RefundRule.policy:
-        refund = at_fault & serious & (u_refund < pol.policy_refund_probability)
-    else:
-        refund = np.zeros(who.size, dtype=bool)
-    callback = (
-        unfixed & (u_callback < pol.callback_probability)
-        if allow_callback
-        else np.zeros_like(unfixed)
+    out = decide_outcomes(
+        pol,
+        c.issue_fault[who],
+        c.issue_serious[who],
+        rng.random((4, who.size)),
+        callbacks_allowed=not second_chance,
     )
-    declined = ~at_fault & ~goodwill
-    unresolved = declined | (unfixed & ~callback)
-    quick = (day - c.issue_day[who]) <= quick_days
-    generous = refund | pol.apology
+    quick = (day - c.issue_day[who]) <= model.params.behaviour.attitude.quick_days
 
-    model.experience(Event.fixed, who[fixed], k)
-    model.experience(Event.fixed_quickly, who[fixed & quick], k)
-    model.experience(Event.recovery_paradox, who[fixed & quick & generous], k)
-    model.experience(Event.goodwill, who[goodwill], k)
-    model.experience(Event.refund, who[refund], k)
+    model.experience(Event.fixed, who[out.fixed], k)
+    model.experience(Event.fixed_quickly, who[out.fixed & quick], k)
     if pol.apology:
+        # A quick fix with an apology is the quick, generous recovery of the paradox.
+        model.experience(Event.recovery_paradox, who[out.fixed & quick], k)
         model.experience(Event.apology, who, k)
-    model.experience(Event.complaint_ignored, who[unresolved], k)
-    model.log(Event.callback_promised, who, k, where=callback)
+    model.experience(Event.goodwill, who[out.goodwill], k)
+    model.experience(Event.refund, who[out.refunded], k)
+    model.experience(Event.complaint_ignored, who[out.declined], k)
+    model.log(Event.callback_promised, who, k, where=out.callback)
 
-    resolved = fixed | goodwill
-    c.issue[who[resolved]] = ISSUE_NONE
-    made_good = who[resolved]
-    c.ignored[made_good] = (
-        np.maximum(c.ignored[made_good], 1) - 1
-    )  # a good outcome restores some voice
-    c.issue[who[unresolved]] = ISSUE_OPEN
-    learn_silence(model, who[unresolved])
-    c.issue[who[callback]] = ISSUE_CALLBACK
+    made_good = who[out.fixed | out.goodwill | out.refunded]
+    c.issue[made_good] = ISSUE_NONE
+    c.ignored[made_good] = np.maximum(c.ignored[made_good], 1) - 1  # a remedy restores some voice
+    declined = who[out.declined]
+    c.issue[declined] = ISSUE_OPEN
+    learn_silence(model, declined)
+    promised = who[out.callback]
+    c.issue[promised] = ISSUE_CALLBACK
     company.callbacks.push(
-        who[callback].astype(np.int32), c.issue_day[who[callback]], day + pol.callback_days
+        promised.astype(np.int32), c.issue_day[promised], day + pol.callback_days
     )
 
-    n_refunds = np.count_nonzero(refund)
-    n_goodwill = np.count_nonzero(goodwill)
+    n_refunds = np.count_nonzero(out.refunded)
+    n_goodwill = np.count_nonzero(out.goodwill)
+    # A kept call-back is a complaint already acted on: the company learns from it once.
+    acted_on = 0 if second_chance else np.count_nonzero(c.issue_fault[who])
     model.results.add(
         k,
         handled=who.size,
-        resolved=np.count_nonzero(resolved),
+        complaints_acted_on=acted_on,
+        fixed=np.count_nonzero(out.fixed),
+        resolved=made_good.size,
         refunds=n_refunds,
         refund_cost=n_refunds * company.params.price * pol.refund_share,
         goodwill=n_goodwill,
         goodwill_cost=n_goodwill * company.params.goodwill_cost,
-        callbacks_promised=np.count_nonzero(callback),
+        callbacks_promised=promised.size,
+        declined=declined.size,
     )
 
 
@@ -146,30 +195,44 @@ def learn_silence(model: Market, who: np.ndarray) -> None:
 
 
 def answer_reviews(model: Market, company: Company, rng: np.random.Generator) -> None:
-    """Answer yesterday's negative reviews about ``company`` with a fix, an apology and a refund."""
+    """Answer yesterday's negative reviews of ``company`` by its customers and ex-customers.
+
+    Someone who never bought from the company has nothing to refund or fix, so
+    only reviewers who are or have been its customers are answered. An answer is
+    one outcome: a refund, without asking for the product back (the pet store),
+    or a fix (a replacement) when ``refund_rule = never``; with an apology if the
+    company apologises. It closes the reviewer's open issue with the company.
+    """
     pol = company.policy
     if model.backlog.answer_customers.size == 0 or pol.review_response_probability <= 0:
         return
-    reviewers = model.backlog.answers_for(company.index)
+    c = model.customers
+    k = company.index
+    reviewers = model.backlog.answers_for(k)
+    reviewers = reviewers[c.have_been_customers(reviewers, k)]
     who = reviewers[rng.random(reviewers.size) < pol.review_response_probability]
     if who.size == 0:
         return
-    c = model.customers
-    k = company.index
     model.log(Event.review_answered, who, k)
-    model.experience(Event.fixed, who, k)
     if pol.apology:
         model.experience(Event.apology, who, k)
-    refunded = pol.refund_rule != RefundRule.never
-    if refunded:
+    if pol.refund_rule == RefundRule.never:
+        model.experience(Event.fixed, who, k)
+        model.results.add(k, fixed=who.size)
+    else:
         model.experience(Event.refund, who, k)
-    own = who[(c.provider[who] == k) & is_open(model, who)]
-    c.issue[own] = ISSUE_NONE
-    model.results.add(k, reviews_answered=who.size, handled=who.size, resolved=own.size)
-    if refunded:
         model.results.add(
             k, refunds=who.size, refund_cost=who.size * company.params.price * pol.refund_share
         )
+    own = who[(c.provider[who] == k) & is_open(model, who)]
+    c.issue[own] = ISSUE_NONE
+    model.results.add(
+        k,
+        reviews_answered=who.size,
+        handled=who.size,
+        resolved=who.size,
+        complaints_acted_on=who.size,
+    )
 
 
 def take_complaints(model: Market, company: Company, rng: np.random.Generator) -> None:
@@ -262,7 +325,7 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
     kept = rng.random(who.size) < company.policy.callback_kept
     k = company.index
     model.log(Event.callback_kept, who, k, where=kept)
-    handle(model, company, who[kept], rng, allow_callback=False)
+    handle(model, company, who[kept], rng, second_chance=True)
     broken = who[~kept]
     model.customers.issue[broken] = ISSUE_OPEN
     model.experience(Event.broken_promise, broken, k)
@@ -271,11 +334,20 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
 
 
 def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> None:
-    """CRM touches: pleasant when all is well, wearing during an open problem, unless sales knows."""
+    """CRM touches: pleasant when all is well; during an open problem, a follow-up or a wearing pitch.
+
+    A touch to a customer with an open problem gets it handled if the company
+    knows of it (a complaint waiting in the queue or for a call-back) and sales
+    and service share information, or if it does not know of it and makes
+    proactive follow-ups; otherwise it is a sales pitch that wears the customer
+    out. A waiting call-back handled early is a second chance: no new call-back
+    is promised.
+    """
     rate = company.policy.crm_touches_per_month / 30.0
     if rate <= 0:
         return
     c = model.customers
+    pol = company.policy
     k = company.index
     drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
     touched = drawn[c.provider[drawn] == k]
@@ -286,10 +358,14 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     open_issue = is_open(model, touched)
     model.experience(Event.crm_touch, touched[~open_issue], k)
     troubled = touched[open_issue]
-    if company.policy.shares_service_information:
-        # The follow-up gets an open problem or a waiting complaint handled now.
-        issue = c.issue[troubled]
-        actionable = troubled[(issue == ISSUE_OPEN) | (issue == ISSUE_QUEUED)]
-        handle(model, company, actionable, rng)
-    else:
-        model.experience(Event.crm_touch_open_problem, troubled, k)
+    issue = c.issue[troubled]
+    queued = (issue == ISSUE_QUEUED) & pol.shares_service_information
+    awaiting_callback = (issue == ISSUE_CALLBACK) & pol.shares_service_information
+    found = (issue == ISSUE_OPEN) & pol.proactive_follow_ups
+    handle(model, company, troubled[queued], rng)
+    handle(model, company, troubled[awaiting_callback], rng, second_chance=True)
+    handle(model, company, troubled[found], rng)
+    model.results.count("follow_ups", k, np.count_nonzero(found))
+    model.experience(
+        Event.crm_touch_open_problem, troubled[~queued & ~awaiting_callback & ~found], k
+    )

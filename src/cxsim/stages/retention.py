@@ -1,16 +1,37 @@
 """Stage 7, retention: leaving, switching and adopting (mechanism 7 of docs/ODD.md).
 
-**Leaving** is a hazard, not a cliff. A customer with attitude ``a`` toward its
-provider and tenure ``t`` years leaves today with probability
-``1 - exp(-h)``, where
+**Leaving** is decided at the purchase occasion, by a hazard, not a cliff: a
+customer due to buy tomorrow (the purchase stage's draw for that day) buys
+again from its provider, or leaves today, with probability
+``1 - exp(-h(S) x interval)``, ``interval`` the mean time between purchases in
+years, where
 
-    h = (base_churn_per_year + max_churn_per_year / (1 + exp((a + loyalty(t) - churn_midpoint) / churn_width))) / 365
+    h(S) = base_churn_per_year + max_churn_per_year / (1 + exp((S - churn_midpoint) / churn_width))
+    S = felt(provider) + loyalty(t) - alternative_pull x max(0, felt(best-liked competitor))
     loyalty(t) = min(loyalty_cap, loyalty_per_year x t)
 
-A leaver switches to the competitor it thinks best of if its attitude toward
-that company exceeds ``switch_threshold``, and otherwise leaves the market.
+``felt`` is lasting attitude plus episode (see the attitude stage), so a recent
+bad experience weighs on the next occasion most; ``t`` is tenure in years; praise
+of a competitor, by raising how one feels about it, pulls customers away. The
+hazard is per year, so a customer at a constant standing leaves at ``h`` a year
+whatever the purchase interval. Deciding at the occasion is what a repurchase
+is (TARP's table measures it), and it touches only the few people due to buy.
 
-**Adopting** follows Bass (1969). A prospect's hazard of adopting company k is
+A leaver switches to the competitor it feels best about if that feeling
+exceeds ``switch_threshold``, and otherwise leaves the market. A joiner's
+lasting attitude toward its new provider gains ``join_increment`` on top of
+what it already felt about it.
+
+**Adopting by referral.** A prospect who heard a contact praise company k
+today (a happy story, first-hand or retold; not a review) adopts k with
+probability ``referral_probability`` x the story's strength (1 first-hand,
+halved at each retelling), each hearing on its own; one converted by several
+hearings adopts one of them at random. This is customer referral (Kumar,
+Petersen & Leone 2007; Villanueva, Yoo & Hanssens 2008): the channel through
+which praise, and so good service, wins customers. Referral acquisitions are
+counted per company (``referral_acquisitions``).
+
+**Adopting by advertising and imitation** follows Bass (1969). A prospect's hazard of adopting company k is
 
     h_k = (p x w_k x lift_k + q x f_k) x exp(choice_sensitivity x a_k)
 
@@ -21,9 +42,30 @@ market on a fully mixed network) and ``a_k`` the prospect's attitude toward k
 from what it has heard. It adopts with probability ``1 - exp(-sum_k h_k)`` and
 picks k with probability ``h_k / sum h``. With one company, neutral attitudes
 and nobody leaving, the share of adopters follows Bass's closed form
-F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}).
+F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}); with referral off, or no
+stories, that limit is exact (tests/test_statistics.py). The draw that picks
+the company also names the channel (advertising or imitation, in proportion to
+their parts of the chosen company's hazard), counted as
+``advertising_acquisitions`` and ``imitation_acquisitions``.
 
-Both draws use thinning: candidates are drawn at the largest possible hazard
+**How imitation and referral divide word-of-mouth adoption.** Bass's q from
+the meta-analysis (0.38; Sultan, Farley & Lehmann 1990) is estimated from
+whole diffusion curves, so it covers all adoption through other people. Here
+that is imitation plus referral, and the imitation rate is re-balanced to
+q = 0.32 so that together they adopt as many prospects in the default world
+(two companies, 10,000 people, three years) as q = 0.38 did alone: 2,304
+against 2,291 word-of-mouth adoptions (8 replications). There imitation
+carries 84% of word-of-mouth adoption (1,926) and referral 16% (379), about
+15 referral acquisitions per 1,000 positive hearings (of any listener; 50 per
+1,000 first-hand hearings by prospects, by construction); advertising adds
+290. Imitation is blind to how a company treats people (it follows its share
+of one's contacts); referral goes to the company people praise, so almost all
+of it (94%) goes to the fixing company. Both rates are assumptions for the
+joint calibration: the split moves with how many happy stories are told.
+(Measured by ``python experiments/iceberg_wom.py``: the defaults against
+``referral_probability = 0, imitation_rate = 0.38``, replications 0-7 of seed 1.)
+
+Adoption uses thinning: candidates are drawn at the largest possible hazard
 and accepted with the ratio of their own to it, which is exact and touches
 only a few people a day.
 """
@@ -38,6 +80,8 @@ import numpy as np
 from cxsim.customers import ISSUE_NONE, PROSPECT
 from cxsim.events import Event
 from cxsim.rng import bernoulli_indices
+from cxsim.stages import purchase
+from cxsim.stages.attitude import felt
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -50,52 +94,103 @@ def step(model: Market) -> None:
     adopt(model, rng)
 
 
-def leaving_hazard(model: Market, attitude: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
-    """Daily leaving hazard for customers with ``attitude`` toward their provider and ``tenure_days``."""
+def leaving_hazard(model: Market, standing: np.ndarray) -> np.ndarray:
+    """Leaving hazard per year of customers whose standing with their provider is ``standing``."""
     pars = model.params.behaviour.retention
-    loyalty = np.minimum(
-        pars.loyalty_cap, pars.loyalty_per_year * np.maximum(tenure_days, 0) / 365.0
-    )
-    z = np.clip((attitude + loyalty - pars.churn_midpoint) / pars.churn_width, -50.0, 50.0)
-    return (pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))) / 365.0
+    z = np.clip((standing - pars.churn_midpoint) / pars.churn_width, -50.0, 50.0)
+    return pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))
+
+
+def standing(model: Market, customers: np.ndarray, provider: np.ndarray) -> np.ndarray:
+    """What keeps ``customers`` with ``provider``: felt attitude + loyalty - pull of the best rival."""
+    pars = model.params.behaviour.retention
+    c = model.customers
+    tenure = np.maximum(model.day - c.join_day[customers], 0)
+    loyalty = np.minimum(pars.loyalty_cap, pars.loyalty_per_year * tenure / 365.0)
+    value = felt(model, provider, customers) + loyalty
+    if len(model.companies) > 1 and pars.alternative_pull > 0:
+        value -= pars.alternative_pull * np.maximum(best_rival(model, customers, provider)[1], 0.0)
+    return value
+
+
+def best_rival(
+    model: Market, customers: np.ndarray, provider: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The competitor each customer feels best about, and how it feels about it."""
+    feelings = felt(model, slice(None), customers)  # (companies, customers), a copy
+    columns = np.arange(customers.size)
+    feelings[provider, columns] = -np.inf
+    best = np.argmax(feelings, axis=0)
+    return best, feelings[best, columns]
 
 
 def leave(model: Market, rng: np.random.Generator) -> None:
-    """Customers leave by the attitude hazard; leavers switch to the best-liked competitor, if liked enough."""
+    """Customers due to buy tomorrow buy again, or leave today; leavers switch to the best-liked competitor, if liked enough."""
     pars = model.params.behaviour.retention
     c = model.customers
-    h_max = (pars.base_churn_per_year + pars.max_churn_per_year) / 365.0
-    p_max = -np.expm1(-h_max)
-    drawn = bernoulli_indices(rng, c.n, p_max)
-    provider = c.provider[drawn]
-    served = provider != PROSPECT
-    candidates, provider = drawn[served], provider[served]
-    hazard = leaving_hazard(
-        model, c.attitude[provider, candidates], model.day - c.join_day[candidates]
-    )
-    go = rng.random(candidates.size) * p_max < -np.expm1(-hazard)
+    due = purchase.due(model, model.day + 1)
+    # One number per person due, whatever their state, so that two policies see the same luck.
+    luck = rng.random(due.size)
+    served = c.provider[due] >= 0
+    candidates, provider = due[served], c.provider[due[served]]
+    interval_years = model.params.market.purchase_interval_days / 365.0
+    hazard = leaving_hazard(model, standing(model, candidates, provider))
+    go = luck[served] < -np.expm1(-hazard * interval_years)
     if not go.any():
         return
     leavers, old = candidates[go], provider[go]
     new = np.full(leavers.size, PROSPECT, dtype=np.int8)
     if len(model.companies) > 1:
-        others = c.attitude[:, leavers]  # a copy (fancy indexing)
-        columns = np.arange(leavers.size)
-        others[old, columns] = -np.inf
-        best = np.argmax(others, axis=0)
-        liked = others[best, columns] > pars.switch_threshold
+        best, feeling = best_rival(model, leavers, old)
+        liked = feeling > pars.switch_threshold
         new[liked] = best[liked]
     change_provider(model, leavers, old, new)
     switched = new != PROSPECT
     model.results.count("churned", old)
     model.results.count("acquired", new[switched])
-    if model.listens(Event.left):
+    if model.listens(Event.left, Event.switched_out, Event.switched_in):
         model.log(Event.left, leavers, old, where=~switched)
         model.log(Event.switched_out, leavers, old, where=switched)
         model.log(Event.switched_in, leavers, new, where=switched)
 
 
 def adopt(model: Market, rng: np.random.Generator) -> None:
+    """Prospects adopt a company by referral, then by advertising and imitation (Bass)."""
+    adopt_by_referral(model, rng)
+    adopt_by_bass(model, rng)
+
+
+def adopt_by_referral(model: Market, rng: np.random.Generator) -> None:
+    """Prospects who heard a contact praise a company today adopt it, each hearing with its own chance.
+
+    A hearing of strength s converts with ``referral_probability x s``; a prospect who
+    is converted by more than one hearing (of one company or several) adopts one of
+    them, each equally likely.
+    """
+    r = model.params.market.referral_probability
+    today = model.today
+    if r <= 0 or today.praised_prospects.size == 0:
+        return
+    chance = r * today.praise_strength.astype(np.float64)
+    u = rng.random(chance.size)
+    converts = np.flatnonzero(u < chance)
+    if converts.size == 0:
+        return
+    # Given that a hearing converts, u / chance is uniform on [0, 1): the smallest picks
+    # one of a prospect's converting hearings at random.
+    who = today.praised_prospects[converts]
+    order = np.lexsort((u[converts] / chance[converts], who))
+    first = order[np.r_[True, who[order][1:] != who[order][:-1]]]
+    who, chosen = who[first], today.praised_company[converts][first]
+    still = model.customers.provider[who] == PROSPECT
+    who, chosen = who[still], chosen[still]
+    change_provider(model, who, None, chosen)
+    model.results.count("acquired", chosen)
+    model.results.count("referral_acquisitions", chosen)
+    model.log(Event.joined, who, chosen)
+
+
+def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
     """Prospects adopt a company by advertising and imitation (Bass)."""
     market = model.params.market
     c = model.customers
@@ -107,7 +202,9 @@ def adopt(model: Market, rng: np.random.Generator) -> None:
         p = p * np.array([co.advertising_lift(model.day) for co in model.companies])
     q = market.imitation_rate / 365.0
     s = market.choice_sensitivity
-    h_bound = (p.sum() + q) * math.exp(s)  # attitudes are at most 1 and the f_k add to at most 1
+    h_bound = (p.sum() + q) * math.exp(
+        s
+    )  # choice attitudes are at most 1; the f_k add to at most 1
     if h_bound <= 0:
         return
     p_bound = -math.expm1(-h_bound)
@@ -119,7 +216,11 @@ def adopt(model: Market, rng: np.random.Generator) -> None:
         f = (model.customer_counts / c.n)[:, None]
     else:
         f = c.neighbor_customers[:, prospects] / np.maximum(model.network.degree[prospects], 1)
-    hazard = (p[:, None] + q * f) * np.exp(s * c.attitude[:, prospects])
+    # What a prospect feels about each company, capped at 1 for the choice (attitudes are not
+    # bounded; a prospect who adores a company is not made more than e^s times likelier to pick it).
+    choice = np.minimum(felt(model, slice(None), prospects), 1.0)
+    liking = np.exp(s * choice)
+    hazard = (p[:, None] + q * f) * liking
     cumulative = np.cumsum(hazard, axis=0)
     total = cumulative[-1]
     u_adopt, u_choice = rng.random((2, prospects.size))
@@ -129,8 +230,15 @@ def adopt(model: Market, rng: np.random.Generator) -> None:
     who = prospects[adopts]
     pick = u_choice[adopts] * total[adopts]
     chosen = np.minimum((cumulative[:, adopts] < pick).sum(axis=0), k - 1).astype(np.int8)
+    # The same draw names the channel: within the chosen company's share of the hazard,
+    # its advertising part comes first, then its imitation part (competing hazards).
+    column = np.flatnonzero(adopts)
+    before = np.where(chosen > 0, cumulative[np.maximum(chosen - 1, 0), column], 0.0)
+    by_advertising = pick - before < p[chosen] * liking[chosen, column]
     change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
+    model.results.count("advertising_acquisitions", chosen[by_advertising])
+    model.results.count("imitation_acquisitions", chosen[~by_advertising])
     model.log(Event.joined, who, chosen)
 
 
@@ -148,9 +256,9 @@ def change_provider(
     joined = new != PROSPECT
     members, company = (who, new) if joined.all() else (who[joined], new[joined])
     c.join_day[members] = model.day
-    # A customer who chose a company starts out at least as well disposed as a day-0 customer.
-    floor = model.params.behaviour.attitude.initial_customer
-    c.attitude[company, members] = np.maximum(c.attitude[company, members], floor)
+    c.record_providers(members, company)
+    # Choosing a company adds to what the joiner already felt about it; it does not reset it.
+    c.attitude[company, members] += np.float32(model.params.behaviour.attitude.join_increment)
     if old is not None:
         model.customer_counts -= np.bincount(old[old != PROSPECT], minlength=k)
     model.customer_counts += np.bincount(company, minlength=k)

@@ -6,12 +6,26 @@
   (a fix, refund, goodwill) with ``positive_tell_probability``; a promoter after
   an ordinary good purchase with ``promoter_tell_probability``. Yesterday's
   listeners who chose to retell are tellers too, with attenuated strength.
-* **Listeners.** A teller reaches Poisson(``negative_audience``) or
+* **Listeners.** A first-hand teller reaches Poisson(``negative_audience``) or
   Poisson(``positive_audience``) distinct contacts, capped by its number of
   contacts (anyone in the market on a fully mixed network). Each listener's
   attitude toward the company moves by the story effect times its strength and
   passes it on tomorrow with ``retell_probability`` at ``hearsay_attenuation``
   times the strength, while the strength stays above ``min_strength``.
+* **Hearsay is weaker than first-hand.** A listener who passes a story on
+  reaches Poisson(``retell_audience``) contacts, fewer than someone telling
+  their own experience, whatever the story's sign. Each hearing is passed on to
+  ``retell_probability x retell_audience`` people on average (0.2 by default),
+  so a story's reach over all generations is finite and close to its
+  first-hand audience: on a fully mixed market, first-hand audience x
+  (1 + m + m^2 + ... + m^G) with m = 0.2 and G = 3 generations of retelling
+  (strengths 1/2, 1/4, 1/8 at the defaults), about 1.25 x the first-hand
+  audience. Reach per first-hand story is measured by
+  :class:`cxsim.reach.WordOfMouthReach`.
+* **Praise heard by prospects.** Prospects who hear a contact praise a
+  company (first-hand or retold) are handed to the retention stage, where they
+  may adopt it by referral (``market.referral_probability``). Review readers
+  are not: a review is not a referral.
 * **Reviews.** A first-hand teller also posts a public review with the review
   probability. A review reaches Poisson(``review_readers``) people anywhere in
   the market, moving them by ``review_effect`` times a story's effect; readers
@@ -27,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
 from cxsim.stages import attitude
 
@@ -45,18 +60,79 @@ def _none(dtype: type = np.int64) -> np.ndarray:
 
 
 @dataclass(eq=False)
+class Tellings:
+    """Stories told on one day, one entry per telling.
+
+    Attributes:
+        teller: who tells.
+        company: the company the story is about (int8).
+        sign: -1 for an unhappy story, +1 for a happy one (int8).
+        strength: how much it moves a listener, relative to a first-hand story (float32).
+        generation: 0 for a first-hand story, g for its g-th retelling (int32).
+        story: id of the first-hand story it comes from; ids count up over the run (int64).
+
+    """
+
+    teller: np.ndarray = field(default_factory=_none)
+    company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    strength: np.ndarray = field(default_factory=lambda: _none(np.float32))
+    generation: np.ndarray = field(default_factory=lambda: _none(np.int32))
+    story: np.ndarray = field(default_factory=_none)
+
+    def __len__(self) -> int:
+        return int(self.teller.size)
+
+    def select(self, which: np.ndarray) -> Tellings:
+        """The tellings at ``which`` (a mask or indices)."""
+        return Tellings(*(getattr(self, f)[which] for f in _TELLING_FIELDS))
+
+    def then(self, later: Tellings) -> Tellings:
+        """These tellings followed by ``later``'s."""
+        return Tellings(
+            *(np.concatenate([getattr(self, f), getattr(later, f)]) for f in _TELLING_FIELDS)
+        )
+
+
+_TELLING_FIELDS = tuple(Tellings.__dataclass_fields__)
+
+
+@dataclass(eq=False)
+class WordOfMouthDay:
+    """What was said today, for observers (see :class:`cxsim.reach.WordOfMouthReach`).
+
+    The stage only keeps references to arrays it made anyway, so the record costs nothing
+    when nobody reads it.
+
+    Attributes:
+        tellings: today's tellings, first-hand stories first, then retellings.
+        telling: per hearing, the index of the telling heard (into ``tellings``).
+        listener: per hearing, who heard it.
+        review_company: per review posted today, the company it is about.
+        review_sign: per review posted today, -1 unhappy or +1 happy.
+        review_readers: per review posted today, how many people read it.
+
+    """
+
+    tellings: Tellings
+    telling: np.ndarray
+    listener: np.ndarray
+    review_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    review_sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    review_readers: np.ndarray = field(default_factory=_none)
+
+
+@dataclass(eq=False)
 class Backlog:
     """Word of mouth carried to the next day: retellings, chime-in reviews, reviews to answer."""
 
-    retell_customers: np.ndarray = field(default_factory=_none)
-    retell_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
-    retell_sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
-    retell_strength: np.ndarray = field(default_factory=lambda: _none(np.float32))
+    retellings: Tellings = field(default_factory=Tellings)
     review_customers: np.ndarray = field(default_factory=_none)
     review_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
     review_sign: np.ndarray = field(default_factory=lambda: _none(np.int8))
     answer_customers: np.ndarray = field(default_factory=_none)
     answer_company: np.ndarray = field(default_factory=lambda: _none(np.int8))
+    stories_told: int = 0
 
     def answers_for(self, company: int) -> np.ndarray:
         """Authors of yesterday's negative reviews about ``company``."""
@@ -79,23 +155,32 @@ def step(model: Market) -> None:
         sign < 0, pars.negative_review_probability, pars.positive_review_probability
     )
 
-    tellers = np.concatenate([who, backlog.retell_customers])
-    tell_company = np.concatenate([company, backlog.retell_company])
-    tell_sign = np.concatenate([sign, backlog.retell_sign])
-    strength = np.concatenate([np.ones(who.size, dtype=np.float32), backlog.retell_strength])
-    retell = spread(model, rng, tellers, tell_company, tell_sign, strength)
+    first_hand = Tellings(
+        teller=who,
+        company=company,
+        sign=sign,
+        strength=np.ones(who.size, dtype=np.float32),
+        generation=np.zeros(who.size, dtype=np.int32),
+        story=backlog.stories_told + np.arange(who.size, dtype=np.int64),
+    )
+    tellings = first_hand.then(backlog.retellings)
+    retellings, heard, listeners = spread(model, rng, tellings)
 
     reviewers = np.concatenate([who[review], backlog.review_customers])
     review_company = np.concatenate([company[review], backlog.review_company])
     review_sign = np.concatenate([sign[review], backlog.review_sign])
-    chime_in = publish(model, rng, reviewers, review_company, review_sign)
+    chime_in, readers = publish(model, rng, reviewers, review_company, review_sign)
+    model.today.word_of_mouth = WordOfMouthDay(
+        tellings, heard, listeners, review_company, review_sign, readers
+    )
 
     negative = review_sign < 0
     model.backlog = Backlog(
-        *retell,
+        retellings,
         *chime_in,
         answer_customers=reviewers[negative],
         answer_company=review_company[negative],
+        stories_told=backlog.stories_told + who.size,
     )
 
 
@@ -120,7 +205,7 @@ def first_hand_stories(
     satisfied = events == _SATISFIED
     happy = customers[satisfied]
     happy_company = companies[satisfied]
-    promoter = model.customers.attitude[happy_company.astype(np.intp), happy] >= (
+    promoter = attitude.felt(model, happy_company.astype(np.intp), happy) >= (
         model.params.behaviour.attitude.promoter_threshold
     )
     promoter_keys = happy[promoter] * k + happy_company[promoter].astype(np.int64)
@@ -142,33 +227,47 @@ def first_hand_stories(
 
 
 def spread(
-    model: Market,
-    rng: np.random.Generator,
-    tellers: np.ndarray,
-    company: np.ndarray,
-    sign: np.ndarray,
-    strength: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Tellers tell their contacts; returns tomorrow's retellings (customers, companies, signs, strengths)."""
+    model: Market, rng: np.random.Generator, tellings: Tellings
+) -> tuple[Tellings, np.ndarray, np.ndarray]:
+    """Tellers tell their contacts.
+
+    Returns:
+        Tomorrow's retellings, and per hearing today the index of the telling heard and the listener.
+
+    """
     pars = model.params.behaviour.word_of_mouth
     res = model.results
+    company, sign = tellings.company, tellings.sign
     negative = sign < 0
-    mean_audience = np.where(negative, pars.negative_audience, pars.positive_audience)
+    # Hearsay is told to fewer people than one's own experience, whatever its sign.
+    mean_audience = np.where(
+        tellings.generation > 0,
+        pars.retell_audience,
+        np.where(negative, pars.negative_audience, pars.positive_audience),
+    )
     audience = rng.poisson(mean_audience)
-    position, listeners = model.network.sample_listeners(tellers, audience, rng)
+    position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
     listener_company = company[position]
     listener_sign = sign[position]
-    listener_strength = strength[position]
+    listener_strength = tellings.strength[position]
     heard_negative = listener_sign < 0
 
     event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
     attitude.apply(model, event, listeners, listener_company, listener_strength)
 
+    if model.params.market.referral_probability > 0:
+        praised = ~heard_negative
+        praised[praised] = model.customers.provider[listeners[praised]] == PROSPECT
+        today = model.today
+        today.praised_prospects = listeners[praised]
+        today.praised_company = listener_company[praised]
+        today.praise_strength = listener_strength[praised]
+
     res.count_split("negative_tellers", "positive_tellers", company, negative)
     res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
     if model.listens(Event.told_negative):
-        model.log(Event.told_negative, tellers, company, where=negative)
-        model.log(Event.told_positive, tellers, company, where=~negative)
+        model.log(Event.told_negative, tellings.teller, company, where=negative)
+        model.log(Event.told_positive, tellings.teller, company, where=~negative)
         model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
         model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
 
@@ -176,7 +275,16 @@ def spread(
     again = (rng.random(listeners.size) < pars.retell_probability) & (
         next_strength >= pars.min_strength
     )
-    return listeners[again], listener_company[again], listener_sign[again], next_strength[again]
+    heard = position[again]
+    retellings = Tellings(
+        teller=listeners[again],
+        company=listener_company[again],
+        sign=listener_sign[again],
+        strength=next_strength[again],
+        generation=tellings.generation[heard] + np.int32(1),
+        story=tellings.story[heard],
+    )
+    return retellings, position, listeners
 
 
 def publish(
@@ -185,10 +293,15 @@ def publish(
     reviewers: np.ndarray,
     company: np.ndarray,
     sign: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Post reviews; readers anywhere are moved; returns tomorrow's chime-in reviews."""
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Post reviews; readers anywhere are moved.
+
+    Returns:
+        Tomorrow's chime-in reviews (authors, companies, signs), and the readers of each review.
+
+    """
     if reviewers.size == 0:
-        return reviewers, company, sign
+        return (reviewers, company, sign), _none()
     pars = model.params.behaviour.word_of_mouth
     n = model.customers.n
     model.results.count("reviews", company)
@@ -203,7 +316,7 @@ def publish(
     attitude.apply(model, event, readers, read_company, strength)
     model.log(Event.review_read, readers, read_company)
 
-    feels = model.customers.attitude[read_company.astype(np.intp), readers]
+    feels = attitude.felt(model, read_company.astype(np.intp), readers)
     agrees = np.sign(feels) == read_sign
     joins = agrees & (rng.random(readers.size) < pars.chime_in_probability)
     # One review per person and company per day.
@@ -213,4 +326,4 @@ def publish(
         readers[candidates] * k + read_company[candidates].astype(np.int64), return_index=True
     )
     idx = candidates[first]
-    return readers[idx], read_company[idx], read_sign[idx]
+    return (readers[idx], read_company[idx], read_sign[idx]), readers_per_review

@@ -92,16 +92,22 @@ class SweepResults:
         return int(self.runs["run_id"].nunique())
 
 
-def load_results(out_dir: str | os.PathLike[str]) -> SweepResults:
-    """Read a sweep folder.
+def load_results(
+    out_dir: str | os.PathLike[str], *, store: SweepStore | None = None
+) -> SweepResults:
+    """Read a sweep folder (``store``: the folder's store, if the caller has one).
+
+    Parts that cannot be read are skipped, each with an
+    :class:`~cxsim.sweeps.store.UnreadablePartWarning`.
 
     Raises:
         PlanError: if the folder is not a sweep folder.
 
     """
-    store = SweepStore(out_dir)
+    store = store or SweepStore(out_dir)
     record = store.read_record()
     runs = store.runs_frame()
+    store.warn_unreadable_parts()
     runs = runs[
         (runs["point"] < int(record["points"]))
         & (runs["replication"] < int(record["replications"]))
@@ -109,11 +115,15 @@ def load_results(out_dir: str | os.PathLike[str]) -> SweepResults:
     return SweepResults(Path(out_dir), record, runs.reset_index(drop=True))
 
 
-def load_daily(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The kept daily series of a sweep: run, point, replication, company, day, metrics."""
-    store = SweepStore(out_dir)
+def load_daily(out_dir: str | os.PathLike[str], *, store: SweepStore | None = None) -> pd.DataFrame:
+    """The kept daily series of a sweep: run, point, replication, company, day, metrics.
+
+    Parts that cannot be read are skipped with a warning, as in :func:`load_results`.
+    """
+    store = store or SweepStore(out_dir)
     record = store.read_record()
     daily = store.daily_frame()
+    store.warn_unreadable_parts()
     keep = (daily["point"] < int(record["points"])) & (
         daily["replication"] < int(record["replications"])
     )
@@ -294,8 +304,7 @@ def sobol_indices(results: SweepResults) -> SobolIndices:
     """
     from SALib.analyze import sobol as sobol_analyze
 
-    from cxsim.sweeps.design import salib_problem
-    from cxsim.sweeps.plan import Factor
+    from cxsim.sweeps.design import Factor, salib_problem
 
     record = results.record
     if record["design"] != "sobol":
@@ -364,82 +373,3 @@ def sobol_indices(results: SweepResults) -> SobolIndices:
         pairs, columns=["metric", "company", "factor_a", "factor_b", "S2", "S2_conf"]
     )
     return SobolIndices(first_total, second_order, skipped)
-
-
-# --------------------------------------------------------------------------- the whole analysis
-
-
-@dataclass
-class Analysis:
-    """Files written by :func:`analyze` and the counts behind them."""
-
-    out_dir: Path
-    planned: int
-    recorded: int
-    ok_runs: int
-    failed_runs: int
-    files: list[Path]
-
-
-def analyze(
-    sweep_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str] | None = None,
-    *,
-    report: bool = True,
-) -> Analysis:
-    """Write ``summary.csv`` (and ``sobol_indices.csv``, ``failed_runs.csv``, ``sweep_report.html``).
-
-    Args:
-        sweep_dir: the sweep folder.
-        out_dir: where to write (default: the sweep folder).
-        report: also write the HTML report.
-
-    Raises:
-        PlanError: if ``sweep_dir`` is not a sweep folder.
-
-    """
-    results = load_results(sweep_dir)
-    target = Path(out_dir) if out_dir is not None else Path(sweep_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-
-    summary = point_summary(results)
-    path = target / "summary.csv"
-    summary.to_csv(path, index=False)
-    files.append(path)
-
-    sobol = None
-    if results.record["design"] == "sobol" and not results.ok.empty:
-        sobol = sobol_indices(results)
-        path = target / "sobol_indices.csv"
-        sobol.first_total.to_csv(path, index=False)
-        files.append(path)
-        if results.record["second_order"]:
-            path = target / "sobol_second_order.csv"
-            sobol.second_order.to_csv(path, index=False)
-            files.append(path)
-
-    failed = results.failed
-    if not failed.empty:
-        path = target / "failed_runs.csv"
-        failed[
-            ["run_id", "point", "replication", "seed", *results.factor_keys, "error", "worker"]
-        ].to_csv(path, index=False)
-        files.append(path)
-
-    if report:
-        from cxsim.sweeps.report import write_report
-
-        daily = load_daily(sweep_dir) if results.record["daily_metrics"] else None
-        path = target / "sweep_report.html"
-        write_report(results, summary, sobol, daily, path)
-        files.append(path)
-
-    return Analysis(
-        out_dir=target,
-        planned=results.planned,
-        recorded=results.recorded,
-        ok_runs=int(results.ok["run_id"].nunique()),
-        failed_runs=len(failed),
-        files=files,
-    )

@@ -4,9 +4,11 @@
 runs them standalone (``python -m cxsim.sweeps sweep PLAN --out DIR``).
 
 Exit codes: 0 every planned run recorded without error; 1 some runs failed
-(recorded with their errors) or the Dask scheduler could not be reached; 2 bad
-input (one line on stderr naming the file and the field); 130 interrupted
-(finished runs are kept: rerun the same command to resume).
+(recorded with their errors) or no Dask scheduler answered at --scheduler within
+--connect-timeout; 2 bad input (one line on stderr naming the file and the
+field, or a malformed --scheduler address), or another sweep is writing to the
+folder; 3 Dask is not installed; 130 interrupted (finished runs are kept: rerun
+the same command to resume).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import contextlib
 import signal
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, InputError
+from cxsim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EXIT_OK, InputError
 from cxsim.errors import EXIT_FAILED as EXIT_RUNS_FAILED
+from cxsim.sweeps import cluster
+from cxsim.sweeps.limits import DEFAULT_MAX_RUNS
 
 SWEEP_DESCRIPTION = """\
 Run a parameter sweep: every run of the plan's design (points x replications)
@@ -30,7 +35,9 @@ stream into DIR as runs finish (Parquet parts written atomically), so a sweep
 that is killed loses no finished run: rerun the same command to resume, and
 only the runs not yet recorded are run. A run that raises is recorded with
 its error and the sweep goes on. Raising the plan's replications and rerunning
-adds the new replications only.
+adds the new replications only. One sweep writes to a folder at a time; a part
+that cannot be read (a full disk, a kill during a copy) is moved to DIR/corrupt/
+and its runs are run again.
 """
 
 SWEEP_EPILOG = """\
@@ -42,11 +49,13 @@ examples:
   cxsim analyze sweeps/levers
 
 DIR holds plan.json, points.parquet, runs/part-*.parquet (one row per run and
-company), daily/ (if the plan keeps daily series) and manifest.json.
+company), daily/ (if the plan keeps daily series), manifest.json, sweep.lock
+(and sweep.lock.pid while a sweep writes) and corrupt/ (unreadable parts set aside).
 """
 
 ANALYZE_DESCRIPTION = """\
-Summarise a sweep folder (finished or still running): summary.csv (per point,
+Summarise a sweep folder (finished or still running; a part that cannot be read
+is skipped with a warning): summary.csv (per point,
 company and metric: runs, mean, std and a 95% confidence interval),
 sobol_indices.csv (first-order and total Sobol' indices, for a sobol design),
 failed_runs.csv (if any run failed) and sweep_report.html (main effects with
@@ -86,8 +95,24 @@ def add_commands(subparsers: Any) -> None:
     where.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs cxsim[distributed]; "
-        "workers need cxsim installed and any network file on a shared path)",
+        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (also tls://, ws://, "
+        "wss://, or HOST:PORT; needs cxsim[distributed]; workers need cxsim installed and any "
+        "network file on a shared path)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=cluster.CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a --scheduler that has not answered within SECONDS "
+        f"(default {cluster.CONNECT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help=f"refuse a plan of more than N runs (default {DEFAULT_MAX_RUNS:,}); the plan's runs, "
+        "with their estimated CPU time and memory, are counted before anything is made",
     )
     p.add_argument(
         "--retry-failed",
@@ -152,6 +177,25 @@ def _error(message: str) -> None:
 
 
 @contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show cxsim's own warnings (an unreadable part) as one ``cxsim: warning:`` line each."""
+    from cxsim.sweeps.store import UnreadablePartWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UnreadablePartWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, UnreadablePartWarning):
+                _error(f"warning: {message}")
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while a sweep runs, so that finished runs are written first."""
 
@@ -167,23 +211,6 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _connect(address: str) -> Any:
-    """A Dask client connected to ``address``.
-
-    Raises:
-        InputError: if Dask is not installed.
-        OSError: if the scheduler cannot be reached.
-
-    """
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError(
-            f"--scheduler {address}: Dask is not installed; pip install 'cxsim[distributed]'"
-        ) from None
-    return Client(address, timeout="10s")
 
 
 def cxsim_version() -> str:
@@ -211,13 +238,26 @@ def _check_worker_versions(client: Any) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``cxsim sweep``: run (or resume) a sweep into ``--out``."""
     from cxsim.sweeps.execute import WorkersDiedError, run_sweep
-    from cxsim.sweeps.plan import load_plan
 
     if args.workers is not None and args.workers < 1:
         _error(f"--workers: expected a number >= 1, got {args.workers}")
         return EXIT_BAD_INPUT
+    if args.max_runs is not None and args.max_runs < 1:
+        _error(f"--max-runs: expected a number >= 1, got {args.max_runs}")
+        return EXIT_BAD_INPUT
+    if not 0 < args.connect_timeout < float("inf"):
+        _error(f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}")
+        return EXIT_BAD_INPUT
     try:
-        plan = load_plan(args.plan)
+        if args.scheduler:
+            cluster.check_address(args.scheduler)
+    except InputError as err:
+        _error(str(err))
+        return EXIT_BAD_INPUT
+    try:
+        from cxsim.sweeps.plan import load_plan
+
+        plan = load_plan(args.plan, max_runs=args.max_runs or DEFAULT_MAX_RUNS)
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT
@@ -225,12 +265,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     client = executor = None
     if args.scheduler:
         try:
-            client = _connect(args.scheduler)
-        except InputError as err:
+            client = cluster.connect(args.scheduler, args.connect_timeout)
+        except cluster.DaskMissingError as err:
             _error(str(err))
-            return EXIT_BAD_INPUT
-        except (OSError, TimeoutError) as err:
-            _error(f"--scheduler {args.scheduler}: cannot connect: {err}")
+            return EXIT_MISSING_EXTRA
+        except cluster.SchedulerUnreachableError as err:
+            _error(str(err))
             return EXIT_RUNS_FAILED
         _check_worker_versions(client)
         executor = client.get_executor(pure=False)
@@ -243,11 +283,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     runs = len(plan.points) * plan.replications
     _say(
         args,
-        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points)} points x "
-        f"{plan.replications} replications = {runs} runs on {where}; results in {args.out}",
+        f"cxsim sweep {plan.name}: {plan.design}, {len(plan.points):,} points x "
+        f"{plan.replications:,} replications = {runs:,} runs ({plan.size.describe()}) on "
+        f"{where}; results in {args.out}",
     )
     try:
-        with _terminate_as_interrupt():
+        with _terminate_as_interrupt(), _warnings_as_lines():
             outcome = run_sweep(
                 plan,
                 args.out,
@@ -292,10 +333,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``cxsim analyze``: tables and report of a sweep folder."""
-    from cxsim.sweeps.analyze import analyze
+    from cxsim.sweeps.outputs import analyze
 
     try:
-        analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
+        with _warnings_as_lines():
+            analysis = analyze(args.sweep_dir, args.out, report=not args.no_report)
     except InputError as err:
         _error(str(err))
         return EXIT_BAD_INPUT

@@ -33,7 +33,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from cxsim.processes import local_pool
 from cxsim.run import run_market
 from cxsim.summary import summarize
 from cxsim.sweeps.plan import RunSpec, SweepPlan
-from cxsim.sweeps.store import FAILED, OK, RunOutcome, SweepStore
+from cxsim.sweeps.store import FAILED, OK, RunOutcome, SweepStore, UnreadablePart
 
 #: Attempts of a run whose worker died under it (a broken process pool, a cancelled future)
 #: before it is recorded as failed.
@@ -85,6 +85,7 @@ class SweepOutcome:
         recorded_total: planned runs recorded in the folder at the end.
         seconds: wall time of this call.
         workers: local worker processes used (``None`` with an executor given by the caller).
+        set_aside: unreadable parts moved to ``corrupt/`` at the start (their runs were run again).
 
     """
 
@@ -97,6 +98,7 @@ class SweepOutcome:
     recorded_total: int
     seconds: float
     workers: int | None
+    set_aside: list[UnreadablePart] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -112,7 +114,7 @@ def run_task(task: RunTask) -> RunOutcome:
         params = resolve(task.base, {**task.overrides, "market.seed": task.seed})
         model = run_market(params, task.replication, base_dir=task.base_dir)
         frame = model.results_frame()
-        figures = summarize(frame)
+        figures = summarize(frame, params)
         companies = [str(c) for c in figures.index]
         summary = {m: [float(v) for v in figures[m].to_numpy()] for m in task.summary_metrics}
         daily: dict[str, np.ndarray] = {}
@@ -254,15 +256,51 @@ def run_sweep(
     Returns:
         Counts of what was planned, skipped, run and failed.
 
+    The folder is held (``sweep.lock``) while the sweep writes to it. Parts that cannot
+    be read are moved to ``corrupt/`` first, with a warning
+    (:class:`~cxsim.sweeps.store.UnreadablePartWarning`), and their runs are run again.
+
     Raises:
         PlanError: if ``out_dir`` holds the results of a different plan.
+        SweepFolderBusyError: if another sweep is writing to ``out_dir``.
         WorkersDiedError: if the local worker processes keep dying before finishing any run.
         KeyboardInterrupt: after recording the runs already finished.
 
     """
-    start = time.perf_counter()
     store = SweepStore(out_dir)
+    store.check(
+        plan
+    )  # before the lock: refusing a folder of other things leaves no lock file in it
+    with store.lock():
+        return _run_locked(
+            plan,
+            store,
+            executor=executor,
+            workers=workers,
+            progress=progress,
+            retry_failed=retry_failed,
+            flush_seconds=flush_seconds,
+            max_batch=max_batch,
+            max_in_flight=max_in_flight,
+        )
+
+
+def _run_locked(
+    plan: SweepPlan,
+    store: SweepStore,
+    *,
+    executor: Executor | None,
+    workers: int | None,
+    progress: bool,
+    retry_failed: bool,
+    flush_seconds: float,
+    max_batch: int,
+    max_in_flight: int | None,
+) -> SweepOutcome:
+    """:func:`run_sweep` once the folder is held."""
+    start = time.perf_counter()
     store.initialise(plan)
+    set_aside = store.set_aside_unreadable_parts()
     runs = plan.runs()
     planned_ids = {run.run_id for run in runs}
     recorded = {k: v for k, v in store.recorded_runs().items() if k in planned_ids}
@@ -288,7 +326,7 @@ def run_sweep(
         runner.run(todo, executor, len(runs), len(runs) - len(todo), failed_before, progress)
     store.write_manifest(len(runs), recorded, complete=len(recorded) >= len(runs))
     return SweepOutcome(
-        out_dir=Path(out_dir),
+        out_dir=store.out_dir,
         planned=len(runs),
         already_recorded=len(runs) - len(todo),
         ran=runner.ran,
@@ -297,6 +335,7 @@ def run_sweep(
         recorded_total=len(recorded),
         seconds=time.perf_counter() - start,
         workers=n_workers,
+        set_aside=set_aside,
     )
 
 

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
 
 from cxsim import scenario
 from cxsim.errors import InputError
@@ -68,8 +68,19 @@ from cxsim.params import (
 )
 from cxsim.results import METRICS
 from cxsim.summary import HEADLINE, summarize
+from cxsim.sweeps.design import Factor, count_points, design_points
+from cxsim.sweeps.limits import DEFAULT_MAX_RUNS
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol")
+
+#: The parameters that decide whether a network file fits its market.
+NETWORK_KEYS = (
+    "network.kind",
+    "network.path",
+    "network.first_id",
+    "network.header",
+    "market.customers",
+)
 
 #: Keys a sweep sets itself and a plan may not vary.
 RESERVED_KEYS = {"market.seed": "market.seed is the plan's seed (the root seed of every run)"}
@@ -89,9 +100,16 @@ class _PlanTable(BaseModel):
 class FactorRange(_PlanTable):
     """A continuous factor: values between ``low`` and ``high``."""
 
-    range: tuple[float, float] = Field(description="Lowest and highest value, [low, high].")
+    # StrictFloat: ``range = [true, 1.0]`` is not a range (pydantic would read true as 1.0).
+    range: tuple[StrictFloat, StrictFloat] = Field(
+        description="Lowest and highest value, [low, high]."
+    )
     levels: int | None = Field(
-        None, ge=2, le=10_000, description="Evenly spaced values for a full factorial design."
+        None,
+        ge=2,
+        le=10_000,
+        strict=True,
+        description="Evenly spaced values for a full factorial design.",
     )
     scale: Literal["linear", "log"] = Field(
         "linear", description="linear, or log (evenly spaced in log(value); low must be > 0)."
@@ -127,81 +145,17 @@ class PlanFile(_PlanTable):
         None,
         ge=1,
         le=10_000_000,
+        strict=True,
         description="Points of a latin_hypercube design; base sample N of a sobol design "
         "(N x (D + 2) points, N x (2D + 2) with second_order).",
     )
-    second_order: bool = Field(False, description="sobol only: also estimate second-order indices.")
-    replications: int = Field(1, ge=1, le=100_000)
-    seed: int = Field(1, ge=0)
+    second_order: bool = Field(
+        False, strict=True, description="sobol only: also estimate second-order indices."
+    )
+    # strict: ``replications = true`` is not a number (pydantic would read it as 1).
+    replications: int = Field(1, ge=1, le=100_000, strict=True)
+    seed: int = Field(1, ge=0, strict=True)
     metrics: MetricSelection = Field(default_factory=MetricSelection)
-
-
-# --------------------------------------------------------------------------- factors
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One varied parameter of a sweep.
-
-    Attributes:
-        key: dotted key of the scenario schema (``companies.0.policy.callback_kept``).
-        levels: the values to choose from, for a factor given as a list.
-        low: lowest value, for a factor given as a range.
-        high: highest value, for a factor given as a range.
-        scale: ``linear`` or ``log`` spacing of a range.
-        grid_levels: number of evenly spaced values of a range in a full factorial design.
-        value_type: ``int``, ``float``, ``bool`` or ``str``: the type of the parameter's values.
-
-    """
-
-    key: str
-    levels: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    scale: str = "linear"
-    grid_levels: int | None = None
-    value_type: str = "float"
-
-    @property
-    def is_range(self) -> bool:
-        """Whether the factor is continuous (a range) rather than a list of values."""
-        return self.levels is None
-
-    def grid(self) -> list[Any]:
-        """The factor's values in a full factorial design."""
-        if self.levels is not None:
-            return list(self.levels)
-        assert self.grid_levels is not None
-        assert self.low is not None
-        assert self.high is not None
-        unit = np.linspace(0.0, 1.0, self.grid_levels)
-        values = [self.from_unit(u) for u in unit]
-        return list(dict.fromkeys(values))  # an integer range may round two levels together
-
-    def from_unit(self, u: float) -> Any:
-        """The value at position ``u`` in [0, 1] of the factor's range or list of levels."""
-        if self.levels is not None:
-            return self.levels[min(int(u * len(self.levels)), len(self.levels) - 1)]
-        assert self.low is not None
-        assert self.high is not None
-        if self.scale == "log":
-            value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        else:
-            value = self.low + u * (self.high - self.low)
-        value = min(max(value, self.low), self.high)
-        return round(value) if self.value_type == "int" else float(value)
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-ready description (for the sweep's record and its report)."""
-        if self.levels is not None:
-            return {"key": self.key, "levels": list(self.levels), "value_type": self.value_type}
-        return {
-            "key": self.key,
-            "range": [self.low, self.high],
-            "scale": self.scale,
-            "levels": self.grid_levels,
-            "value_type": self.value_type,
-        }
 
 
 @dataclass(frozen=True)
@@ -231,6 +185,7 @@ class SweepPlan:
         daily_metrics: per-company daily series each run keeps.
         plan_hash: SHA-256 of everything that decides a run's result except the number of
             replications (so adding replications to a sweep keeps its finished runs).
+        size: how many runs, and their estimated time and memory.
 
     """
 
@@ -244,6 +199,7 @@ class SweepPlan:
     summary_metrics: list[str]
     daily_metrics: list[str]
     plan_hash: str
+    size: SweepSize
 
     @property
     def label(self) -> str:
@@ -335,7 +291,8 @@ def make_run_id(
 def summary_metric_names() -> tuple[str, ...]:
     """The columns :func:`cxsim.summary.summarize` returns (whatever it derives today)."""
     row = {"day": [0, 1], "company": ["a", "a"], **{m: [1.0, 1.0] for m in METRICS}}
-    return tuple(summarize(pd.DataFrame(row)).columns)
+    params = ModelParams(companies=[{"name": "a"}])
+    return tuple(summarize(pd.DataFrame(row), params).columns)
 
 
 def _flatten_keys(
@@ -365,11 +322,165 @@ def _flatten_keys(
     return flat
 
 
+# --------------------------------------------------------------------------- size
+
+
+#: Memory the sweep's own process holds per run: its RunSpec (0.2 KB), task (0.5 KB) and
+#: status (measured with tracemalloc: 0.72 KB a run for 10^5 runs of a two-factor plan on
+#: the tests' tiny world); 2 KB leaves room for longer keys and values.
+PLANNING_BYTES_PER_RUN = 2_000
+#: ... and per point and factor: the point's value (measured 124 bytes; rounded up).
+PLANNING_BYTES_PER_VALUE = 200
+#: A plan file is parsed whole before its runs can be counted (a 20 MB list of 2.3 million
+#: values takes Python's TOML parser 8 s), so its size is bounded first: a plan within
+#: ``max_runs`` needs at most a list of ``max_runs`` values, a few dozen bytes each.
+PLAN_BYTES_PER_RUN = 40
+MIN_PLAN_BYTES_LIMIT = 4 * 1024**2
+
+
+def plan_bytes_limit(max_runs: int) -> int:
+    """Largest plan text read for a plan of at most ``max_runs`` runs."""
+    return max(MIN_PLAN_BYTES_LIMIT, PLAN_BYTES_PER_RUN * max_runs)
+
+
+@dataclass(frozen=True)
+class SweepSize:
+    """What a plan will cost, known from its shape before any point is made.
+
+    Attributes:
+        points: design points (at most this many when an integer range rounds levels together).
+        replications: runs per point.
+        counts: values per factor (a full factorial multiplies them), in the plan's order.
+        cpu_seconds: CPU seconds of all runs, at the largest market of any point
+            (:func:`cxsim.scenario.estimate_seconds`).
+        run_bytes: peak memory of one run at that market (:func:`cxsim.scenario.peak_bytes`).
+        planning_bytes: memory the sweep's own process holds for its points and runs.
+
+    """
+
+    points: int
+    replications: int
+    counts: tuple[int, ...]
+    cpu_seconds: float
+    run_bytes: int
+    planning_bytes: int
+
+    @property
+    def runs(self) -> int:
+        """Points x replications."""
+        return self.points * self.replications
+
+    def describe(self) -> str:
+        """``about 2 min of CPU time, 0.3 GiB per run``."""
+        cpu = duration(self.cpu_seconds)
+        cpu = cpu if cpu.startswith("under") else f"about {cpu}"
+        return f"{cpu} of CPU time, {_size_text(self.run_bytes)} per run"
+
+
+def duration(seconds: float) -> str:
+    """Seconds in the unit people think in: 40 s, 12 min, 3.5 h, 2.1 days, 4.0e+09 years."""
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 730 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    years = seconds / (365.25 * 86400)
+    return f"{years:.1f} years" if years < 1e6 else f"{years:.1e} years"
+
+
+def _size_text(n: float) -> str:
+    for unit, size in (("PiB", 1024**5), ("TiB", 1024**4), ("GiB", 1024**3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}" if n < 10_000 * size else f"{n / size:.1e} {unit}"
+    return f"{n / 1024**2:.0f} MiB"
+
+
+def _largest_market(base: ModelParams, factors: list[Factor]) -> ModelParams:
+    """The base with the largest market any point can have: the estimates are upper bounds."""
+    largest: dict[str, float] = {}
+    for factor in factors:
+        if factor.key in ("market.customers", "market.days", "network.mean_degree"):
+            top = factor.largest()
+            if top is not None and math.isfinite(top):
+                largest[factor.key] = top
+    market = base.market.model_copy(
+        update={
+            "customers": int(max(base.market.customers, largest.get("market.customers", 0))),
+            "days": int(max(base.market.days, largest.get("market.days", 0))),
+        }
+    )
+    network = base.network.model_copy(
+        update={
+            "mean_degree": int(max(base.network.mean_degree, largest.get("network.mean_degree", 0)))
+        }
+    )
+    return base.model_copy(update={"market": market, "network": network})
+
+
+def measure(spec: PlanFile, factors: list[Factor], base: ModelParams) -> SweepSize:
+    """The size of a plan and its cost, from the design's shape (no point is made)."""
+    points = count_points(factors, spec.design, spec.samples, spec.second_order)
+    runs = points * spec.replications
+    largest = _largest_market(base, factors)
+    return SweepSize(
+        points=points,
+        replications=spec.replications,
+        counts=tuple(f.count for f in factors),
+        cpu_seconds=runs * scenario.estimate_seconds(largest),
+        run_bytes=scenario.peak_bytes(largest),
+        planning_bytes=runs * PLANNING_BYTES_PER_RUN
+        + points * len(factors) * PLANNING_BYTES_PER_VALUE,
+    )
+
+
+def _check_size(size: SweepSize, spec: PlanFile, max_runs: int, label: str) -> None:
+    """Refuse a plan past ``max_runs`` runs, or whose bookkeeping alone would not fit in memory."""
+    free = scenario.available_memory()
+    if size.runs <= max_runs and size.planning_bytes <= free:
+        return
+    if spec.replications >= size.points:
+        field = "replications"
+    elif spec.design == "full_factorial":
+        field = "factors"
+    else:
+        field = "samples"
+    if spec.design == "full_factorial":
+        shape = " x ".join(f"{c:,}" for c in size.counts) + " values"
+    elif spec.design == "sobol":
+        d = len(size.counts)
+        shape = f"{spec.samples:,} samples x {2 * d + 2 if spec.second_order else d + 2}"
+    else:
+        shape = f"{spec.samples:,} samples"
+    replications = f"{spec.replications:,} replication{'s' if spec.replications != 1 else ''}"
+    runs = (
+        f"{size.points:,} points ({shape}) x {replications} = {size.runs:,} runs, {size.describe()}"
+    )
+    if size.planning_bytes > free:
+        raise PlanError(
+            f"{label}: {field}: {runs}; listing the runs alone needs "
+            f"{_size_text(size.planning_bytes)} of memory, more than the "
+            f"{_size_text(free)} available; plan fewer runs"
+        )
+    raise PlanError(
+        f"{label}: {field}: {runs}; that is more than the limit of {max_runs:,} runs "
+        "(raise it with --max-runs, or max_runs= in Python, if you mean it)"
+    )
+
+
 # --------------------------------------------------------------------------- loading
 
 
-def load_plan(path: str | os.PathLike[str]) -> SweepPlan:
+def load_plan(path: str | os.PathLike[str], *, max_runs: int = DEFAULT_MAX_RUNS) -> SweepPlan:
     """Read and check a sweep plan file.
+
+    Args:
+        path: the plan file.
+        max_runs: most runs the plan may have (see :data:`DEFAULT_MAX_RUNS`).
 
     Raises:
         PlanError: one line naming the file, the field and what was expected.
@@ -379,26 +490,51 @@ def load_plan(path: str | os.PathLike[str]) -> SweepPlan:
     if path.is_dir():
         raise PlanError(f"{path}: is a folder, not a sweep plan file")
     try:
+        size = path.stat().st_size
+        if size > plan_bytes_limit(max_runs):
+            raise PlanError(_too_long(path, size, max_runs))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanError(f"{path}: no such sweep plan file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise PlanError(f"{path}: cannot read: {err}") from None
-    return plan_from_text(text, path)
+    return plan_from_text(text, path, max_runs=max_runs)
 
 
-def plan_from_text(text: str, path: Path | None = None) -> SweepPlan:
+def _too_long(label: str | Path, size: int, max_runs: int) -> str:
+    return (
+        f"{label}: {size / 1024**2:.1f} MB is too long for a sweep plan of at most "
+        f"{max_runs:,} runs (at most {plan_bytes_limit(max_runs) / 1024**2:.1f} MB; "
+        "raise --max-runs, or max_runs= in Python, if you mean it)"
+    )
+
+
+def plan_from_text(
+    text: str, path: Path | None = None, *, max_runs: int = DEFAULT_MAX_RUNS
+) -> SweepPlan:
     """Parse and check a sweep plan given as TOML text (``path`` names it and anchors ``base``)."""
     label = str(path) if path is not None else "<plan>"
+    if len(text) > plan_bytes_limit(max_runs):
+        raise PlanError(_too_long(label, len(text), max_runs))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PlanError(f"{label}: not valid TOML: {err}") from None
-    return plan_from_dict(data, path, text)
+    return plan_from_dict(data, path, text, max_runs=max_runs)
 
 
-def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "") -> SweepPlan:
-    """Check a sweep plan given as a dict of its tables (as parsed from TOML)."""
+def plan_from_dict(
+    data: dict[str, Any],
+    path: Path | None = None,
+    text: str = "",
+    *,
+    max_runs: int = DEFAULT_MAX_RUNS,
+) -> SweepPlan:
+    """Check a sweep plan given as a dict of its tables (as parsed from TOML).
+
+    The runs are counted, and their time and memory estimated, from the design's shape
+    before any value is checked or any point made: a plan past ``max_runs`` is refused at once.
+    """
     label = str(path) if path is not None else "<plan>"
     data = copy.deepcopy(data)
     if isinstance(data.get("factors"), dict):
@@ -412,16 +548,17 @@ def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "
 
     base_params, base_dir = _load_base(spec, path, label)
     base_params = _apply_fixed(spec, base_params, label)
-    factors = [
-        _check_factor(spec, key, raw, base_params, label) for key, raw in spec.factors.items()
-    ]
+    factors = [_factor_shape(spec, key, raw, label) for key, raw in spec.factors.items()]
     _check_design(spec, factors, label)
     summary_metrics, daily_metrics = _check_metrics(spec, label)
-
-    from cxsim.sweeps.design import design_points
+    size = measure(spec, factors, base_params)
+    _check_size(size, spec, max_runs, label)
+    for factor in factors:
+        _check_levels(factor, base_params, label)
 
     points = design_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     _check_points(points, base_params, label)
+    _check_networks(points, base_params, base_dir, label)
     plan_hash = hashlib.sha256(
         canonical_json(
             {
@@ -447,6 +584,7 @@ def plan_from_dict(data: dict[str, Any], path: Path | None = None, text: str = "
         summary_metrics=summary_metrics,
         daily_metrics=daily_metrics,
         plan_hash=plan_hash,
+        size=size,
     )
 
 
@@ -489,19 +627,34 @@ def _resolve(
 
 
 def _load_base(spec: PlanFile, path: Path | None, label: str) -> tuple[ModelParams, Path | None]:
-    """The base scenario's parameters and the folder its relative paths are resolved against."""
+    """The base scenario's parameters and the folder its relative paths are resolved against.
+
+    Raises:
+        PlanError: naming the plan file and its ``base`` field (and the scenario file's own
+            field when the scenario is what is wrong).
+
+    """
     plan_dir = path.parent if path is not None else Path.cwd()
     if isinstance(spec.base, dict):
         return _resolve(spec.base, {}, f"{label}: base", {}), plan_dir.resolve()
+    expected = "expected a scenario file's path, a shipped scenario's name or a [base] table"
+    if not spec.base.strip():
+        raise PlanError(f"{label}: base: {expected}, got an empty string")
     candidate = Path(spec.base)
     if not candidate.is_absolute():
         candidate = plan_dir / candidate
+    if candidate.is_dir():
+        raise PlanError(f"{label}: base: {spec.base!r} is a folder ({candidate}); {expected}")
     if not candidate.is_file():
         bare = Path(spec.base).parent == Path(".") and not Path(spec.base).suffix
         if not bare:
             raise PlanError(f"{label}: base: no such scenario file {candidate}")
         candidate = Path(spec.base)  # a shipped scenario's name
-    base = scenario.load(candidate)
+    # Its network is checked with the plan's fixed values and factors (see _check_networks).
+    try:
+        base = scenario.load(candidate, check_network_file=False)
+    except InputError as err:
+        raise PlanError(f"{label}: base: {err}") from None
     return base.params, (base.base_dir or plan_dir).resolve()
 
 
@@ -525,18 +678,25 @@ def _check_key(key: str, label: str, table: str) -> Any:
         raise PlanError(f"{label}: {table}.{key}: {err}") from None
 
 
-def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: str) -> Factor:
-    """Check one factor: a schema path, and levels (or a range) the schema accepts."""
+def _factor_shape(spec: PlanFile, key: str, raw: Any, label: str) -> Factor:
+    """A factor's shape: a schema path, and a list of distinct values or a well-formed range.
+
+    Cheap whatever the number of values (their count is checked next, by :func:`_check_size`);
+    whether the schema accepts each value is :func:`_check_levels`'s job.
+    """
     where = f"{label}: factors.{key}"
     kind = value_type(_check_key(key, label, "factors"))
     if isinstance(raw, list):
         if not raw:
             raise PlanError(f"{where}: expected at least one value")
         levels = [_normalise(v, kind) for v in raw]
-        for i, level in enumerate(levels):
-            if levels.index(level) != i:
-                raise PlanError(f"{where}: value {raw[i]!r} is listed twice")
-            _check_value(base, key, level, label, f"factors.{key}: value {raw[i]!r}")
+        seen: set[str] = set()
+        for value, level in zip(raw, levels, strict=True):
+            # canonical JSON: 1 and 1.0 of a float parameter are one value, true and 1 are not.
+            text = canonical_json(level)
+            if text in seen:
+                raise PlanError(f"{where}: value {value!r} is listed twice")
+            seen.add(text)
         return Factor(key=key, levels=tuple(levels), value_type=kind)
     if not isinstance(raw, dict):
         raise PlanError(
@@ -559,12 +719,12 @@ def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: 
             "give a list of values"
         )
     low, high = spec_range.range
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise PlanError(f"{where}.range: expected finite numbers, got [{low}, {high}]")
     if not low < high:
         raise PlanError(f"{where}.range: expected low < high, got [{low}, {high}]")
     if spec_range.scale == "log" and low <= 0:
         raise PlanError(f"{where}.range: a log scale needs low > 0, got {low}")
-    for end in (low, high):
-        _check_value(base, key, _normalise(end, kind), label, f"factors.{key}.range: {end!r}")
     if spec.design == "full_factorial" and spec_range.levels is None:
         raise PlanError(f"{where}: a range in a full_factorial design needs levels = N")
     if spec.design != "full_factorial" and spec_range.levels is not None:
@@ -580,6 +740,18 @@ def _check_factor(spec: PlanFile, key: str, raw: Any, base: ModelParams, label: 
         grid_levels=spec_range.levels,
         value_type=kind,
     )
+
+
+def _check_levels(factor: Factor, base: ModelParams, label: str) -> None:
+    """Every value of a list (or both ends of a range) must be accepted by the schema."""
+    key = factor.key
+    if factor.levels is not None:
+        for value in factor.levels:
+            _check_value(base, key, value, label, f"factors.{key}: value {value!r}")
+        return
+    for end in (factor.low, factor.high):
+        value = _normalise(end, factor.value_type)
+        _check_value(base, key, value, label, f"factors.{key}.range: {end!r}")
 
 
 def _normalise(value: Any, value_type: str) -> Any:
@@ -643,3 +815,25 @@ def _check_points(points: list[dict[str, Any]], base: ModelParams, label: str) -
         except ParameterError as err:
             reason = str(err).removeprefix(f"{label}: ")
             raise PlanError(f"{label}: design point {i} ({settings}): {reason}") from None
+
+
+def _check_networks(
+    points: list[dict[str, Any]], base: ModelParams, base_dir: Path | None, label: str
+) -> None:
+    """Every distinct network of the design fits its market: refused at load time, not run by run."""
+    seen: set[str] = set()
+    for i, values in enumerate(points or [{}]):
+        varied = {key: values[key] for key in NETWORK_KEYS if key in values}
+        identity = canonical_json(varied)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        where = label
+        if varied:
+            settings = ", ".join(f"{k} = {v!r}" for k, v in varied.items())
+            where = f"{label}: design point {i} ({settings})"
+        params = resolve(base, varied, label=label) if varied else base
+        try:
+            scenario.check_network(params, base_dir, where)
+        except InputError as err:
+            raise PlanError(str(err)) from None
