@@ -2,7 +2,7 @@
 
 Not a test of the model against the world: the model makes the data itself.
 The TARP scenario's shop (one company, word of mouth off, complaints handled
-on the day, the default world's behaviour), 20,000 people for a year, is run
+on the day, the default world's behaviour), 10,000 people for a year, is run
 at known values of four parameters, on replications 100-101, which the fit
 never uses:
 
@@ -72,13 +72,13 @@ name = "recovery"
 description = "Four parameters of a shop, recovered from data the model made at known values."
 base = "tarp_repurchase"
 replications = 2
-trials = 160
-spread_trials = 64
+trials = 200
+spread_trials = 100
 batch_size = 8
 seed = 7
 
 [fixed]
-"market.customers" = 20_000
+"market.customers" = 10_000
 "market.days" = 365
 "journey.sample_size" = 0
 

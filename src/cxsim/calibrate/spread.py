@@ -18,9 +18,10 @@ bounds):
 * *the ellipsoid* (even trials): a quadratic fitted to the objective of the
   trials near the best gives the region as an ellipsoid, ridges included
   (:func:`quadratic_region`); the trial is drawn uniformly in it, enlarged by
-  30% to see its edge;
-* *the walk* (odd trials, and while too few trials are near the best for the
-  quadratic): a good fit, taken at random, has one of its parameters moved by
+  30% to see its edge. While few trials are near the best (sharp data, or a
+  search that has not quite arrived), the quadratic of the best trials points
+  toward the minimum, so these trials also finish the search;
+* *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
   a uniform step of up to twice the good fits' range on it (at least 2% of the
   bounds). Along a plateau, where the quadratic is flat, half the moves stay
   good and widen the range, so the next batch steps further.
@@ -177,10 +178,11 @@ def quadratic_region(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The region of good fits as an ellipsoid: centre and shape matrix A (unit scales).
 
-    The objective of the trials near the best (within :data:`NEAR` margins) is fitted by
-    least squares with a quadratic ``c + g'z + z'Az`` in the parameters' places in their
-    bounds; the region is where it lies within the margin of the best:
-    ``(z - z0)' A (z - z0) <= 1``, with A rescaled so. ``None`` while too few trials are near.
+    The objective of the trials near the best (within :data:`NEAR` margins; while fewer than
+    twice the quadratic's terms are, the best that many trials) is fitted by least squares
+    with a quadratic ``c + g'z + z'Az`` in the parameters' places in their bounds; the region
+    is where it lies within the margin of the best: ``(z - z0)' A (z - z0) <= 1``, with A
+    rescaled so. ``None`` while fewer trials than that have finished.
     """
     order = ranked(trials)
     found = margin_of(calibration, trials)
@@ -190,7 +192,11 @@ def quadratic_region(
         return None
     near = [t for t in order if t.value <= order[0].value + NEAR * found.value]
     if len(near) < 2 * terms:
-        return None
+        # Too few trials near the best (sharp data, a search not yet there): the quadratic of
+        # the best trials still points to the minimum, as a response surface does.
+        if len(order) < 2 * terms:
+            return None
+        near = order[: 2 * terms]
     z = np.array([[_unit(p, float(t.params[p.key])) for p in calibration.parameters] for t in near])
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
     design = np.column_stack([np.ones(len(near)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
