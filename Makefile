@@ -2,7 +2,7 @@
 # alone: python experiments/<name>.py), then the README's results table, and record the package
 # versions that produced them (lower-bound dependencies can move a random stream).
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
-EXPERIMENTS := bass_limit iceberg_wom tarp_repurchase manage_vs_fix goodwill broken_promise retention_economics network_structure
+EXPERIMENTS := bass_limit iceberg_wom tarp_repurchase manage_vs_fix goodwill broken_promise retention_economics network_structure calibration_recovery
 
 .PHONY: experiments readme-table $(EXPERIMENTS)
 

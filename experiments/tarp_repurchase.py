@@ -5,7 +5,8 @@ by what happened to their problem. For losses under $5: did not complain 37%,
 complained and not satisfied 46%, complained and satisfied 70%, satisfied
 quickly 95%; for losses over $100: 9%, 19%, 54%, 82%.
 
-**Measurement** (:func:`classify`, from the journey log of every customer).
+**Measurement** (:func:`classify`, from the journey log of every customer; the
+rule is :mod:`cxsim.calibrate.repurchase`'s, which calibration counts online).
 For each ``problem_minor`` event (small loss) of customer i with company k on
 day d, the outcome is
 
@@ -98,141 +99,38 @@ import pandas as pd
 from common import Timer, out_dir, parallel_map, write_headline
 
 from cxsim import Market, scenario
+from cxsim.calibrate.repurchase import (
+    CENSORED,
+    CLASSES,
+    NOT_SATISFIED,
+    QUICK,
+    SATISFIED,
+    SILENT,
+    TARP_LARGE,
+    TARP_SMALL,
+    classify,
+    classify_frame,
+    rates,
+)
 from cxsim.events import Event
 
 NAME = "tarp_repurchase"
 
-#: Outcome classes, in TARP's order; codes are their positions.
-CLASSES = (
-    "did not complain",
-    "complained, not satisfied",
-    "complained, satisfied",
-    "satisfied quickly",
-)
-SILENT, NOT_SATISFIED, SATISFIED, QUICK = range(4)
-CENSORED = -1
-
-#: TARP repurchase shares by class: losses under $5 (small) and over $100 (large).
-TARP_SMALL = (0.37, 0.46, 0.70, 0.95)
-TARP_LARGE = (0.09, 0.19, 0.54, 0.82)
-
-_OUTCOMES = (Event.fixed, Event.complaint_ignored, Event.broken_promise)
-#: Events after which a pending complaint can no longer get its outcome.
-_VOIDS = (Event.left, Event.switched_out, Event.problem_minor, Event.problem_serious)
-_NEXT_STEP = (Event.purchase, Event.left, Event.switched_out)
-
-
-# --------------------------------------------------------------------------- measurement
-
-
-def _next_of(
-    positions: np.ndarray, after: np.ndarray, customer: np.ndarray, who: np.ndarray
-) -> np.ndarray:
-    """Per query, the first of ``positions`` (sorted) beyond ``after`` held by the same customer; -1 if none."""
-    out = np.full(after.size, -1, dtype=np.int64)
-    if positions.size == 0 or after.size == 0:
-        return out
-    i = np.searchsorted(positions, after, side="right")
-    inside = i < positions.size
-    candidate = positions[np.minimum(i, positions.size - 1)]
-    ok = inside & (customer[candidate] == who)
-    out[ok] = candidate[ok]
-    return out
-
-
-def classify(
-    day: np.ndarray,
-    customer: np.ndarray,
-    company: np.ndarray,
-    event: np.ndarray,
-    problem: Event = Event.problem_minor,
-) -> pd.DataFrame:
-    """Outcome class and repurchase of every ``problem`` event in a journey log (vectorised).
-
-    Args:
-        day: the log's day column, in log order (as are the next three).
-        customer: customer ids.
-        company: company indices.
-        event: ``Event`` codes.
-        problem: ``Event.problem_minor`` (small losses) or ``Event.problem_serious`` (large).
-
-    Returns:
-        One row per problem: ``customer``, ``company``, ``day``, ``outcome`` (class code, or -1
-        when a complaint never got its outcome), ``outcome_day`` and ``repurchased`` (1 bought
-        again, 0 left first, -1 censored: nothing more logged, or the outcome is censored).
-
-    """
-    order = np.argsort(np.asarray(customer), kind="stable")  # by customer, then log order
-    cust = np.asarray(customer, dtype=np.int64)[order]
-    days = np.asarray(day, dtype=np.int64)[order]
-    comp = np.asarray(company, dtype=np.int64)[order]
-    ev = np.asarray(event, dtype=np.int64)[order]
-
-    def where(*kinds: Event) -> np.ndarray:
-        return np.flatnonzero(np.isin(ev, [int(k) for k in kinds]))
-
-    p = where(problem)
-    who = cust[p]
-    # Voice is decided the day of the problem, right after it.
-    said = _next_of(where(Event.complained), p, cust, who)
-    complained = (said >= 0) & (days[np.maximum(said, 0)] == days[p])
-
-    outcome_pos = p.copy()
-    outcome = np.full(p.size, SILENT, dtype=np.int64)
-    o = _next_of(where(*_OUTCOMES), p, cust, who)
-    void = _next_of(where(*_VOIDS), p, cust, who)
-    resolved = complained & (o >= 0) & ((void < 0) | (o < void))
-    outcome[complained] = CENSORED
-    outcome_pos[resolved] = o[resolved]
-    kind = ev[o[resolved]]
-    quickly = _next_of(where(Event.fixed_quickly), o[resolved], cust, who[resolved])
-    quick = (quickly >= 0) & (days[np.maximum(quickly, 0)] == days[o[resolved]])
-    outcome[resolved] = np.where(
-        kind == int(Event.fixed), np.where(quick, QUICK, SATISFIED), NOT_SATISFIED
-    )
-
-    nxt = _next_of(where(*_NEXT_STEP), outcome_pos, cust, who)
-    found = nxt[nxt >= 0]
-    repurchased = np.full(p.size, CENSORED, dtype=np.int64)
-    repurchased[nxt >= 0] = (ev[found] == int(Event.purchase)) & (comp[found] == comp[p][nxt >= 0])
-    repurchased[outcome == CENSORED] = CENSORED
-    return pd.DataFrame(
-        {
-            "customer": who,
-            "company": comp[p],
-            "day": days[p],
-            "outcome": outcome,
-            "outcome_day": np.where(outcome == CENSORED, -1, days[outcome_pos]),
-            "repurchased": repurchased,
-        }
-    )
-
-
-def classify_frame(log: pd.DataFrame, problem: Event = Event.problem_minor) -> pd.DataFrame:
-    """:func:`classify` on a table with ``day``, ``customer``, ``company``, ``event`` (names or codes)."""
-    event = log["event"]
-    if not pd.api.types.is_integer_dtype(event):
-        event = event.map({e.name: int(e) for e in Event})
-    company = log["company"]
-    if not pd.api.types.is_integer_dtype(company):
-        company = pd.Series(pd.factorize(company)[0], index=log.index)
-    return classify(
-        log["day"].to_numpy(),
-        log["customer"].to_numpy(),
-        company.to_numpy(),
-        event.to_numpy(),
-        problem,
-    )
-
-
-def rates(problems: pd.DataFrame) -> pd.DataFrame:
-    """Cases and repurchase share per outcome class (censored problems left out)."""
-    known = problems[(problems["outcome"] >= 0) & (problems["repurchased"] >= 0)]
-    g = known.groupby("outcome")["repurchased"]
-    out = pd.DataFrame({"cases": g.size(), "repurchase": g.mean()}).reindex(range(len(CLASSES)))
-    out["cases"] = out["cases"].fillna(0).astype(int)
-    out.index = pd.Index(CLASSES, name="class")
-    return out
+# The classification rule lives in cxsim (calibration counts it online, as events happen);
+# this experiment applies the same rule to the journey log.
+__all__ = [
+    "CENSORED",
+    "CLASSES",
+    "NOT_SATISFIED",
+    "QUICK",
+    "SATISFIED",
+    "SILENT",
+    "TARP_LARGE",
+    "TARP_SMALL",
+    "classify",
+    "classify_frame",
+    "rates",
+]
 
 
 # --------------------------------------------------------------------------- the scenario

@@ -1,34 +1,36 @@
-"""The TARP repurchase classifier of experiments/tarp_repurchase.py, on a hand-made journey log.
+"""TARP's repurchase-by-outcome rule (cxsim.calibrate.repurchase), online and from a journey log.
 
-No simulation: a few customers' journeys written out event by event, in the
-order the engine logs them (day by day; within a day, purchases, problems,
-voice, responses, then departures), with customers interleaved.
+First on a hand-made journey log: a few customers' journeys written out event
+by event, in the order the engine logs them (day by day; within a day,
+purchases, problems, voice, responses, then departures), with customers
+interleaved. The log classifier and the online counter (fed the same events in
+the same order) must agree on it. Then on real runs: the online counts equal
+the journey-log classification of the same run.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-
-from tarp_repurchase import (
+from cxsim import scenario
+from cxsim.calibrate.repurchase import (
     CENSORED,
     CLASSES,
     NOT_SATISFIED,
+    PROBLEMS,
     QUICK,
     SATISFIED,
     SILENT,
+    RepurchaseCounter,
     classify,
     classify_frame,
     rates,
 )
-
 from cxsim.events import Event
+from cxsim.params import resolve
+from cxsim.run import run_market
 
 # (day, customer, event), all with the one company "shop".
 JOURNEYS = [
@@ -197,3 +199,84 @@ def test_log_order_not_customer_order_decides(log: pd.DataFrame) -> None:
         shuffled[cols].sort_values(["customer", "day"]).reset_index(drop=True),
         expected[cols].sort_values(["customer", "day"]).reset_index(drop=True),
     )
+
+
+# --------------------------------------------------------------------------- online
+
+
+def counted_online(log: pd.DataFrame) -> RepurchaseCounter:
+    """Feed the log's events one by one, in order, to a counter; close each day as the engine does."""
+    counter = RepurchaseCounter()
+    counter.allocate(int(log["customer"].max()) + 1, int(log["day"].max()), 1)
+    for day, events in log.groupby("day", sort=True):
+        for row in events.itertuples(index=False):
+            if Event[row.event] not in counter.listens_to:
+                continue
+            counter.on_event(int(day), Event[row.event], np.array([row.customer]), 0)
+        counter.on_day(None)  # type: ignore[arg-type]
+    return counter
+
+
+def test_online_counter_agrees_with_the_log_classifier_on_the_hand_made_journeys(
+    log: pd.DataFrame,
+) -> None:
+    counter = counted_online(log)
+    for loss, problem in PROBLEMS.items():
+        rows = classify_frame(log, problem)
+        expected = rates(rows)
+        table = counter.table(loss)
+        assert table["cases"].tolist() == expected["cases"].tolist()
+        np.testing.assert_array_equal(table["repurchase"], expected["repurchase"])
+        known = rows["outcome"] >= 0
+        pending = rows[known & (rows["repurchased"] == CENSORED)]["outcome"]
+        assert table["censored"].tolist() == np.bincount(pending, minlength=4).tolist()
+        assert counter.censored_outcomes(loss) == int((rows["outcome"] == CENSORED).sum())
+
+
+def test_online_counter_counts_each_problem_day_in_its_window(log: pd.DataFrame) -> None:
+    counter = counted_online(log)
+    assert counter.table("minor", to_day=5)["cases"].sum() == 7  # the day-5 problems settled
+    assert counter.table("minor", from_day=6)["cases"].sum() == 0  # customer 6's day-50 one is open
+
+
+@pytest.mark.parametrize(
+    "name", ["tarp_repurchase", "manage_vs_fix", "account_manager", "dealership"]
+)
+def test_online_counts_equal_the_journey_log_classification_of_the_same_run(name: str) -> None:
+    # Every person's journey is logged, so the log holds every event the counter saw.
+    people = 1500
+    params = resolve(
+        scenario.load(name).params,
+        {
+            "market.customers": people,
+            "market.days": 240,
+            "journey.sample_size": people,
+            "journey.max_events": 2_000_000,
+            # Complaints common enough that every outcome class has cases.
+            "behaviour.voice.minor": 0.5,
+            "behaviour.voice.serious": 0.6,
+        },
+    )
+    counter = RepurchaseCounter()
+    market = run_market(params, 0, observers=[counter])
+    journey = market.journey
+    assert journey.dropped == 0
+    events = journey.events[: journey.size]
+    compared = np.zeros(len(CLASSES), dtype=int)
+    for loss, problem in PROBLEMS.items():
+        rows = classify(
+            events["day"], events["customer"], events["company"], events["event"], problem
+        )
+        for k in range(len(market.companies)):
+            window = rows[(rows["company"] == k) & (rows["day"] >= 30) & (rows["day"] <= 200)]
+            expected = rates(window)
+            table = counter.table(loss, company=k, from_day=30, to_day=200)
+            assert table["cases"].tolist() == expected["cases"].tolist()
+            np.testing.assert_array_equal(table["repurchase"], expected["repurchase"])
+            assert counter.censored_outcomes(loss, company=k, from_day=30, to_day=200) == int(
+                (window["outcome"] == CENSORED).sum()
+            )
+            compared += expected["cases"].to_numpy()
+    assert compared.sum() > 40  # the runs had problems to classify
+    if name == "tarp_repurchase":  # complaints handled on the day: every class is exercised
+        assert (compared > 20).all()

@@ -28,9 +28,12 @@ _LAZY = {
     # cxsim.sweeps.analyze is also a submodule's name, which shadows the function once that
     # module is imported; cxsim.analyze is always the function.
     "analyze": "cxsim.sweeps.outputs",
+    # A package that is called as a function: cxsim.calibrate(...) (see cxsim.lazy).
+    "calibrate": "cxsim.calibrate",
 }
 
 if TYPE_CHECKING:
+    from cxsim.calibrate import calibrate
     from cxsim.model import Market
     from cxsim.params import (
         POLICY_PRESETS,
@@ -53,6 +56,7 @@ __all__ = [
     "PolicyParams",
     "__version__",
     "analyze",
+    "calibrate",
     "resolve",
     "run_market",
     "sweep",

@@ -9,6 +9,9 @@ Commands::
     cxsim schema
     cxsim new NAME [--from STORY]
     cxsim completion bash|zsh|tcsh
+    cxsim sweep PLAN --out DIR / cxsim analyze DIR       (cxsim.sweeps.cli)
+    cxsim calibrate FILE --out DIR                       (cxsim.calibrate.cli)
+    cxsim dashboard                                      (cxsim.dashboard.cli)
 
 Exit codes: 0 ok, 2 bad input (one line on stderr naming the file and the field;
 nothing written), 1 internal error.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cxsim.calibrate.cli import add_commands as add_calibrate_commands
 from cxsim.dashboard.cli import add_commands as add_dashboard_commands
 from cxsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, InputError
 from cxsim.shipped import SCENARIO_DIR
@@ -178,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="cmd_new")
 
-    # Sweeps and the dashboard keep their commands next to their code.
+    # Sweeps, calibration and the dashboard keep their commands next to their code.
     add_sweep_commands(sub)
+    add_calibrate_commands(sub)
     add_dashboard_commands(sub)
 
     p = sub.add_parser(

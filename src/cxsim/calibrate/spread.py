@@ -1,0 +1,247 @@
+"""The region of good fits: its margin, and the trials that map it.
+
+**Good fits** are the trials whose objective lies within a margin of the best:
+``χ²(k, 0.95) x (1 + r)`` (see :mod:`cxsim.calibrate.likelihood`), with ``r``
+the simulation noise relative to the observations' (:func:`noise_ratio`).
+They are the calibration's answer to "which values fit as well as the best,
+given the data and the noise", and their range per parameter is the spread the
+report gives.
+
+**Mapping the region.** The search (TPE or CMA-ES) looks for the best; it does
+not map the region around it, so the good fits it happens to try can miss much
+of the region: a ridge along which two parameters trade off, or a plateau
+where the data cannot tell values apart. So after the search,
+``spread_trials`` trials map it, two ways in turn (parameters placed in their
+bounds, 0 to 1, on a log scale for log parameters; values reflected at the
+bounds):
+
+* *the ellipsoid* (even trials): a quadratic fitted to the objective of the
+  trials near the best gives the region as an ellipsoid, ridges included
+  (:func:`quadratic_region`); the trial is drawn uniformly in it, enlarged by
+  30% to see its edge. While few trials are near the best (sharp data, or a
+  search that has not quite arrived), the quadratic of the best trials points
+  toward the minimum, so these trials also finish the search;
+* *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
+  a uniform step of up to twice the good fits' range on it (at least 2% of the
+  bounds). Along a plateau, where the quadratic is flat, half the moves stay
+  good and widen the range, so the next batch steps further.
+
+What counts as a good fit is still the objective each trial gets, never the
+quadratic. The trials near the best are taken again before each batch from
+every trial told; the draws of trial n are seeded from (seed, n), so they
+depend on the trials told, not on the executor.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cxsim.calibrate.evaluation import Evaluation
+from cxsim.calibrate.likelihood import LEVEL, margin
+from cxsim.calibrate.spec import Calibration, Parameter
+
+#: Trials whose replications estimate the simulation noise: the best tenth, at least this many.
+NOISE_TRIALS = 5
+#: A walking spread trial moves one parameter of a good fit by up to this many times the good
+#: fits' range on it ...
+STEP = 2.0
+#: ... taking the range as at least this share of the parameter's bounds (on its scale).
+LEAST_RANGE = 0.02
+#: The quadratic is fitted to the trials within this many margins of the best ...
+NEAR = 4.0
+#: ... and its ellipsoid of good fits is sampled enlarged by this factor, to see its edge.
+ENLARGE = 1.3
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The objective margin of good fits and where it comes from.
+
+    Attributes:
+        parameters: k, the number of fitted parameters.
+        chi2: the 95% quantile of χ²(k).
+        noise_ratio: r, simulation variance over observation variance (mean over cells;
+            NaN with one replication, where it cannot be estimated).
+        value: χ²(k, 0.95) x (1 + r).
+
+    """
+
+    parameters: int
+    chi2: float
+    noise_ratio: float
+    value: float
+
+    def describe(self) -> str:
+        """The margin in words, for the report and the command's output."""
+        noise = (
+            f"simulation noise r = {self.noise_ratio:.3g} (the variance of a simulated mean over "
+            "the fit's replications, relative to the observation's, averaged over cells)"
+            if math.isfinite(self.noise_ratio)
+            else "simulation noise not estimated (one replication per trial)"
+        )
+        factor = 1.0 + self.noise_ratio if math.isfinite(self.noise_ratio) else 1.0
+        return (
+            f"{self.value:.4g} = χ²({self.parameters}, {LEVEL:.2f}) x (1 + r) = {self.chi2:.4g} "
+            f"x {factor:.3g}; {noise}"
+        )
+
+
+def evaluation_of(trial: Any) -> Evaluation | None:
+    """The runs a trial kept (``None`` if it has none)."""
+    data = trial.user_attrs.get("evaluation")
+    return Evaluation.from_json(data) if data and "values" in data else None
+
+
+def noise_ratio(calibration: Calibration, evaluations: list[Evaluation], best: Evaluation) -> float:
+    """r: the variance of a simulated mean over the fit's replications relative to the observation's.
+
+    The variance between replications is pooled over ``evaluations`` (the best trials: near the
+    best values the noise is alike), divided by R, and compared per cell with the variance of the
+    observation that the target's likelihood implies at the best values; r is the mean over the
+    cells of fitted targets (bands, which say nothing about noise inside them, are left out).
+    """
+    replications = len(best.replications)
+    if replications < 2:
+        return float("nan")
+    ratios: list[np.ndarray] = []
+    means = best.means()
+    for target in calibration.targets:
+        if target.weight <= 0 or target.likelihood.kind == "band":
+            continue
+        stacked = np.stack([e.values[target.index] for e in evaluations])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a cell never measured: NaN
+            between = np.nanmean(np.nanvar(stacked, axis=1, ddof=1), axis=0)
+        observed = target.likelihood.observation_variance(means[target.index])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios.append(between / replications / observed)
+    values = np.concatenate(ratios) if ratios else np.array([])
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+def ranked(trials: list[Any]) -> list[Any]:
+    """The finished trials with a value, best first (ties: the earliest)."""
+    done = [t for t in trials if t.value is not None and t.state.name == "COMPLETE"]
+    return sorted(done, key=lambda t: (t.value, t.number))
+
+
+def margin_of(calibration: Calibration, trials: list[Any]) -> Margin | None:
+    """The margin of good fits among ``trials`` (``None`` before any trial has a value)."""
+    order = ranked(trials)
+    if not order:
+        return None
+    best = evaluation_of(order[0])
+    top = [e for e in (evaluation_of(t) for t in order[: max(NOISE_TRIALS, len(order) // 10)]) if e]
+    ratio = noise_ratio(calibration, top, best) if best is not None else float("nan")
+    k = len(calibration.parameters)
+    return Margin(k, margin(k, 0.0), ratio, margin(k, ratio))
+
+
+def _scale(p: Parameter, value: float) -> float:
+    return math.log(value) if p.log else value
+
+
+def _unscale(p: Parameter, value: float) -> float:
+    return math.exp(value) if p.log else value
+
+
+def good_fits(calibration: Calibration, trials: list[Any]) -> list[Any]:
+    """The trials within the margin of the best, best first."""
+    order = ranked(trials)
+    found = margin_of(calibration, trials)
+    if found is None:
+        return []
+    return [t for t in order if t.value <= order[0].value + found.value]
+
+
+def _unit(p: Parameter, value: float) -> float:
+    """A value's place in the parameter's bounds, 0 to 1 (on its scale)."""
+    low, high = _scale(p, p.low), _scale(p, p.high)
+    return (_scale(p, value) - low) / (high - low)
+
+
+def _from_unit(p: Parameter, z: float) -> Any:
+    low, high = _scale(p, p.low), _scale(p, p.high)
+    z = abs(z) if z < 0 else (2.0 - z if z > 1 else z)  # reflected back inside the bounds
+    value = min(max(_unscale(p, low + min(max(z, 0.0), 1.0) * (high - low)), p.low), p.high)
+    return round(value) if p.value_type == "int" else value
+
+
+def quadratic_region(
+    calibration: Calibration, trials: list[Any]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The region of good fits as an ellipsoid: centre and shape matrix A (unit scales).
+
+    The objective of the trials near the best (within :data:`NEAR` margins; while fewer than
+    twice the quadratic's terms are, the best that many trials) is fitted by least squares
+    with a quadratic ``c + g'z + z'Az`` in the parameters' places in their bounds; the region
+    is where it lies within the margin of the best: ``(z - z0)' A (z - z0) <= 1``, with A
+    rescaled so. ``None`` while fewer trials than that have finished.
+    """
+    order = ranked(trials)
+    found = margin_of(calibration, trials)
+    k = len(calibration.parameters)
+    terms = (k + 1) * (k + 2) // 2
+    if found is None:
+        return None
+    near = [t for t in order if t.value <= order[0].value + NEAR * found.value]
+    if len(near) < 2 * terms:
+        # Too few trials near the best (sharp data, a search not yet there): the quadratic of
+        # the best trials still points to the minimum, as a response surface does.
+        if len(order) < 2 * terms:
+            return None
+        near = order[: 2 * terms]
+    z = np.array([[_unit(p, float(t.params[p.key])) for p in calibration.parameters] for t in near])
+    pairs = [(i, j) for i in range(k) for j in range(i, k)]
+    design = np.column_stack([np.ones(len(near)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
+    coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
+    gradient = coef[1 : k + 1]
+    quad = np.zeros((k, k))
+    for c, (i, j) in zip(coef[k + 1 :], pairs, strict=True):
+        quad[i, j] += c / 2
+        quad[j, i] += c / 2
+    eigen, vectors = np.linalg.eigh(quad)
+    if eigen.max() <= 0:
+        return None
+    # A direction the fit finds flat or curving down is taken as very wide (up to the bounds).
+    eigen = np.maximum(eigen, 1e-3 * eigen.max())
+    quad = (vectors * eigen) @ vectors.T
+    centre = np.clip(np.linalg.solve(quad, -gradient / 2), 0.0, 1.0)
+    lowest = coef[0] + gradient @ centre + centre @ quad @ centre
+    level = order[0].value + found.value - lowest
+    if not level > 0:
+        level = found.value
+    return centre, quad / level
+
+
+def spread_values(
+    calibration: Calibration, trials: list[Any], number: int
+) -> dict[str, Any] | None:
+    """The values of spread trial ``number`` (see the notes); ``None`` before any trial has a value."""
+    good = good_fits(calibration, trials)
+    if not good:
+        return None
+    rng = np.random.default_rng([calibration.seed, number, 0x5EED])
+    params = calibration.parameters
+    region = quadratic_region(calibration, trials) if number % 2 == 0 else None
+    if region is not None:  # uniform in the ellipsoid of good fits, enlarged to see its edge
+        centre, shape = region
+        direction = rng.standard_normal(len(params))
+        direction /= np.linalg.norm(direction)
+        radius = ENLARGE * rng.uniform() ** (1.0 / len(params))
+        eigen, vectors = np.linalg.eigh(shape)
+        z = centre + vectors @ (radius * (vectors.T @ direction) / np.sqrt(eigen))
+        return {p.key: _from_unit(p, float(z[i])) for i, p in enumerate(params)}
+    start = good[int(rng.integers(len(good)))]  # a good fit with one parameter moved
+    values = {p.key: start.params[p.key] for p in params}
+    p = params[int(rng.integers(len(params)))]
+    seen = [_unit(p, float(t.params[p.key])) for t in good]
+    step = STEP * max(max(seen) - min(seen), LEAST_RANGE)
+    values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + rng.uniform(-step, step))
+    return values
