@@ -488,3 +488,68 @@ def test_best_toml_applies_a_fixed_preset_before_the_fields_beside_it(tmp_path: 
     assert params.companies[0].policy.callback_kept == 0.2
     assert params.companies[0].policy.handling == "fifo_queue"  # the manage preset's
     assert written.startswith("# tiny: the base scenario with the values fitted")
+
+
+# --------------------------------------------------------------------------- ties and variants
+
+TIED = TINY.replace(
+    '[[targets]]\nname = "iceberg"',
+    '[ties]\n"behaviour.voice.serious" = { of = "behaviour.voice.minor", times = 1.1 }\n\n'
+    '[[targets]]\nname = "iceberg"',
+    1,
+)
+
+
+def test_a_tied_parameter_follows_its_fitted_one_in_every_variant(tmp_path: Path) -> None:
+    calibration = load_calibration(write(tmp_path, TIED))
+    for variant in range(len(calibration.variants)):
+        params = calibration.params_for(
+            {**calibration.start, "behaviour.voice.minor": 0.5}, variant
+        )
+        assert params.behaviour.voice.serious == pytest.approx(0.55)
+    assert calibration.with_ties({"behaviour.voice.minor": 0.2, "x": 1})[
+        "behaviour.voice.serious"
+    ] == pytest.approx(0.22)
+
+
+@pytest.mark.parametrize(
+    ("tie", "words"),
+    [
+        (
+            '{ of = "behaviour.voice.minr", times = 1.0 }',
+            "ties.behaviour.voice.serious.of: 'behaviour.voice.minr' is not a fitted parameter",
+        ),
+        (
+            '{ of = "behaviour.voice.minor", times = 3.0 }',
+            "ties.behaviour.voice.serious at parameters.behaviour.voice.minor.high",
+        ),
+        ('{ of = "behaviour.voice.minor" }', "ties.behaviour.voice.serious.times"),
+    ],
+)
+def test_a_bad_tie_is_one_line_naming_the_file_and_the_tie(
+    tmp_path: Path, tie: str, words: str
+) -> None:
+    text = TIED.replace('{ of = "behaviour.voice.minor", times = 1.1 }', tie)
+    with pytest.raises(CalibrationError) as caught:
+        load_calibration(write(tmp_path, text))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert words in message
+
+
+def test_a_variant_that_chooses_its_companies_keeps_them_whatever_the_fit(tmp_path: Path) -> None:
+    text = TINY.replace(
+        '"behaviour.retention.churn_midpoint" = { low = -2.0, high = 0.0, start = -1.0 }',
+        '"behaviour.retention.churn_midpoint" = { low = -2.0, high = 0.0, start = -1.0 }\n'
+        '"companies.0.delivered_quality" = { low = 0.9, high = 0.99 }',
+    ).replace(
+        'variant = { "market.advertising_rate" = 5.0 }',
+        'variant = { "market.advertising_rate" = 5.0, companies = [{ name = "own", delivered_quality = 0.5, max_quality = 0.99 }] }',
+    )
+    calibration = load_calibration(write(tmp_path, text))
+    values = {**calibration.start, "companies.0.delivered_quality": 0.95}
+    own = calibration.params_for(values, calibration.targets[2].variant)
+    assert own.companies[0].name == "own"
+    assert own.companies[0].delivered_quality == 0.5
+    base = calibration.params_for(values, calibration.targets[0].variant)
+    assert base.companies[0].delivered_quality == 0.95

@@ -208,7 +208,11 @@ def spread_table(calibration: Calibration, trials: pd.DataFrame, best: pd.Series
 def best_tables(calibration: Calibration, values: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """The base scenario's tables with the fixed and fitted values and the calibration's seed."""
     tables = copy.deepcopy(calibration.base_tables)
-    settings = {**calibration.spec.fixed, **values, "market.seed": calibration.seed}
+    settings = {
+        **calibration.spec.fixed,
+        **calibration.with_ties(values),
+        "market.seed": calibration.seed,
+    }
     # Presets first, as the resolver applies them: a field set beside a preset wins.
     for key, value in sorted(settings.items(), key=lambda kv: not kv[0].endswith(".preset")):
         set_dotted(tables, key, value)
@@ -237,7 +241,9 @@ def best_toml(
     import tomli_w
 
     tables = best_tables(calibration, values, out_dir)
-    expected = resolve(calibration.base, {**values, "market.seed": calibration.seed})
+    expected = resolve(
+        calibration.base, {**calibration.with_ties(values), "market.seed": calibration.seed}
+    )
     written = resolve(tables, label=BEST_FILE)
     if written.model_dump(exclude={"network"}) != expected.model_dump(exclude={"network"}):
         raise RuntimeError("best.toml would not give the fitted parameters")  # a bug, not input
@@ -247,6 +253,14 @@ def best_toml(
         "#",
         f"# Fitted by {calibration.label} (trial {trial} of the study, objective {value:.4g}):",
         *(f"#   {k.ljust(width)} = {v!r}" for k, v in values.items()),
+        *(
+            [
+                "# Tied to them (a stated ratio, not fitted):",
+                *(f"#   {t.key} = {t.times:g} x {t.of}" for t in calibration.ties),
+            ]
+            if calibration.ties
+            else []
+        ),
         f"# market.seed = {calibration.seed} is the calibration's seed: cxsim run best.toml -r "
         f"{calibration.spec.replications} repeats the fit's runs of the base scenario.",
         "",
@@ -309,7 +323,9 @@ def write_outputs(
         best_values=values,
         best_value=float(best_trial.value),
         best_trial=best_trial.number,
-        params=resolve(calibration.base, {**values, "market.seed": calibration.seed}),
+        params=resolve(
+            calibration.base, {**calibration.with_ties(values), "market.seed": calibration.seed}
+        ),
         fit=fit,
         trials=trials,
         spread=spread,

@@ -100,6 +100,13 @@ class ParameterSpec(_Table):
     )
 
 
+class TieSpec(_Table):
+    """A tied parameter: not fitted, but held at a multiple of a fitted one."""
+
+    of: str = Field(description="The fitted parameter it follows (a key of [parameters]).")
+    times: float = Field(description="The factor: tied value = times x the fitted value.")
+
+
 class TargetSpec(_Table):
     """One observed figure (or table of figures) the simulation should reproduce."""
 
@@ -136,6 +143,10 @@ class CalibrationFile(_Table):
     )
     fixed: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, ParameterSpec] = Field(min_length=1)
+    ties: dict[str, TieSpec] = Field(
+        default_factory=dict,
+        description="Parameters held at a multiple of a fitted one (a stated ratio, not a fit).",
+    )
     targets: list[TargetSpec] = Field(min_length=1)
     replications: int = Field(2, ge=1, le=1000)
     trials: int = Field(100, ge=1, le=100_000)
@@ -194,6 +205,16 @@ class Target:
         return self.weight * self.likelihood.deviance(simulated)
 
 
+@dataclass(frozen=True)
+class Tie:
+    """A tied parameter, checked against the schema: ``key`` = ``times`` x fitted ``of``."""
+
+    key: str
+    of: str
+    times: float
+    value_type: str
+
+
 @dataclass(eq=False)
 class Calibration:
     """A checked calibration file, ready to run.
@@ -206,6 +227,7 @@ class Calibration:
         base_tables: the base scenario's tables as written (for ``best.toml``).
         base_dir: the folder against which the base scenario's relative paths are resolved.
         parameters: the fitted parameters.
+        ties: parameters held at a multiple of a fitted one.
         targets: the targets.
         variants: the overrides of each variant of the base (variant 0 is the base itself
             when a target has no variant).
@@ -221,6 +243,7 @@ class Calibration:
     base_tables: dict[str, Any]
     base_dir: Path | None
     parameters: list[Parameter]
+    ties: list[Tie]
     targets: list[Target]
     variants: list[dict[str, Any]]
     calibration_hash: str
@@ -253,13 +276,22 @@ class Calibration:
         """The starting values of the fitted parameters."""
         return {p.key: _typed(p.start, p.value_type) for p in self.parameters}
 
+    def with_ties(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The fitted ``values`` and the tied parameters that follow them."""
+        return {**values, **tied_values(self.ties, values)}
+
     def params_for(self, values: dict[str, Any], variant: int) -> ModelParams:
-        """The parameters of variant ``variant`` at fitted ``values`` (no journey log: measurements count online)."""
+        """The parameters of variant ``variant`` at fitted ``values`` (no journey log: measurements count online).
+
+        The fitted (and tied) values apply to the base, then the variant's own overrides: a
+        variant is a scenario that may choose its own companies, and choosing a company
+        list replaces the base's, fitted company fields included.
+        """
         return resolve(
             self.base,
             {
+                **self.with_ties(values),
                 **self.variants[variant],
-                **values,
                 "market.seed": self.seed,
                 "journey.sample_size": 0,
             },
@@ -280,6 +312,7 @@ class Calibration:
             "trials": self.spec.trials,
             "spread_trials": self.spread_trials,
             "parameters": [vars(p) for p in self.parameters],
+            "ties": [vars(t) for t in self.ties],
             "targets": [
                 {
                     "name": t.name,
@@ -350,9 +383,11 @@ def calibration_from_dict(
     data = copy.deepcopy(data)
     if not text:  # a calibration given as a dict is kept as the file it would be
         text = _as_toml(data)
-    for table in ("fixed", "parameters"):
+    for table in ("fixed", "parameters", "ties"):
         if isinstance(data.get(table), dict):
-            data[table] = _flatten_keys(data[table], lambda _k, v: _is_parameter_spec(v))
+            data[table] = _flatten_keys(
+                data[table], lambda _k, v: _is_parameter_spec(v) or _is_tie_spec(v)
+            )
     for target in data.get("targets") or []:
         if isinstance(target, dict) and isinstance(target.get("variant"), dict):
             target["variant"] = _flatten_keys(target["variant"], lambda _k, _v: False)
@@ -366,9 +401,10 @@ def calibration_from_dict(
     parameters = [
         _check_parameter(spec, key, raw, base, label) for key, raw in spec.parameters.items()
     ]
+    ties = [_check_tie(spec, key, raw, base, parameters, label) for key, raw in spec.ties.items()]
     variants: list[dict[str, Any]] = []
     targets = [
-        _check_target(i, t, spec, base, parameters, variants, label)
+        _check_target(i, t, spec, base, parameters, ties, variants, label)
         for i, t in enumerate(spec.targets)
     ]
     names = [t.name for t in targets]
@@ -382,6 +418,7 @@ def calibration_from_dict(
             {
                 "base": base.model_dump(mode="json"),
                 "parameters": [vars(p) for p in parameters],
+                "ties": [vars(t) for t in ties],
                 "targets": [t.model_dump() for t in spec.targets],
                 "replications": spec.replications,
                 "batch_size": spec.batch_size,
@@ -398,6 +435,7 @@ def calibration_from_dict(
         base_tables=base_tables,
         base_dir=base_dir,
         parameters=parameters,
+        ties=ties,
         targets=targets,
         variants=variants,
         calibration_hash=digest,
@@ -415,6 +453,55 @@ def _as_toml(data: dict[str, Any]) -> str:
 
 def _is_parameter_spec(value: Any) -> bool:
     return isinstance(value, dict) and ("low" in value or "high" in value)
+
+
+def _is_tie_spec(value: Any) -> bool:
+    return isinstance(value, dict) and ("of" in value or "times" in value)
+
+
+def tied_values(ties: list[Tie], values: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``ties`` at fitted ``values``."""
+    return {t.key: _typed(t.times * float(values[t.of]), t.value_type) for t in ties}
+
+
+def _check_tie(
+    spec: CalibrationFile,
+    key: str,
+    raw: TieSpec,
+    base: ModelParams,
+    parameters: list[Parameter],
+    label: str,
+) -> Tie:
+    """A tied parameter: a numeric schema field, neither fitted nor fixed, following a fitted one."""
+    where = f"ties.{key}"
+    kind = value_type(_check_key(key, label, where))
+    if kind not in ("int", "float"):
+        raise CalibrationError(f"{label}: {where}: only numeric parameters can be tied")
+    if key in spec.parameters:
+        raise CalibrationError(
+            f"{label}: {where}: is also fitted (parameters.{key}); fit it or tie it"
+        )
+    if key in spec.fixed:
+        raise CalibrationError(f"{label}: {where}: is also fixed (fixed.{key}); fix it or tie it")
+    fitted = {p.key: p for p in parameters}
+    if raw.of not in fitted:
+        hint = did_you_mean(raw.of, list(fitted))
+        raise CalibrationError(
+            f"{label}: {where}.of: {raw.of!r} is not a fitted parameter (a key of [parameters]){hint}"
+        )
+    if not math.isfinite(raw.times):
+        raise CalibrationError(f"{label}: {where}.times: expected a finite number")
+    tie = Tie(key, raw.of, float(raw.times), kind)
+    source = fitted[raw.of]
+    for end in ("low", "high", "start"):
+        value = getattr(source, end)
+        _resolve(
+            base,
+            tied_values([tie], {raw.of: value}),
+            label,
+            {key: f"{where} at parameters.{raw.of}.{end} = {value:g}"},
+        )
+    return tie
 
 
 def _format_file_error(error: ValidationError, label: str) -> str:
@@ -491,12 +578,15 @@ def _resolve(
         raise CalibrationError(str(err)) from None
 
 
-def _check_key(key: str, label: str, where: str) -> Any:
-    """The annotation of the parameter at ``key``; an error if it is not one the file may set."""
+def _check_key(key: str, label: str, where: str, *, groups: bool = False) -> Any:
+    """The annotation of the parameter at ``key``; an error if it is not one the file may set.
+
+    With ``groups``, a whole group may be set too (a variant's own ``companies`` list).
+    """
     if key in RESERVED_KEYS:
         raise CalibrationError(f"{label}: {where}: {RESERVED_KEYS[key]}; it cannot be set here")
     try:
-        return leaf_annotation(key)
+        return field_info(key).annotation if groups else leaf_annotation(key)
     except DottedKeyError as err:
         raise CalibrationError(f"{label}: {where}: {err}") from None
 
@@ -576,6 +666,7 @@ def _check_target(
     spec: CalibrationFile,
     base: ModelParams,
     parameters: list[Parameter],
+    ties: list[Tie],
     variants: list[dict[str, Any]],
     label: str,
 ) -> Target:
@@ -593,7 +684,7 @@ def _check_target(
     except ValidationError as err:
         field, message = argument_error(err)
         raise CalibrationError(f"{label}: {where}.args.{field}: {message}") from None
-    params = _check_variant(where, raw.variant, spec, base, parameters, label)
+    params = _check_variant(where, raw.variant, spec, base, parameters, ties, label)
     if measurement.check is not None:
         try:
             measurement.check(params, **args)
@@ -627,29 +718,36 @@ def _check_variant(
     spec: CalibrationFile,
     base: ModelParams,
     parameters: list[Parameter],
+    ties: list[Tie],
     label: str,
 ) -> ModelParams:
-    """A target's own overrides: schema keys that neither fix a fitted parameter nor the seed.
+    """A target's own overrides: schema keys that neither fix a fitted or tied parameter nor the seed.
 
     Returns the variant's parameters at the starting values, having checked that each fitted
-    parameter's bounds make valid parameters in the variant too.
+    parameter's bounds make valid parameters in the variant too. The variant's overrides apply
+    after the fitted values (as :meth:`Calibration.params_for` applies them).
     """
+    tied = {t.key for t in ties}
     for key in overrides:
-        _check_key(key, label, f"{where}.variant.{key}")
-        if key in spec.parameters:
+        _check_key(key, label, f"{where}.variant.{key}", groups=True)
+        if key in spec.parameters or key in tied:
+            kind = "fitted" if key in spec.parameters else "tied"
             raise CalibrationError(
-                f"{label}: {where}.variant.{key}: is a fitted parameter; every target shares the "
+                f"{label}: {where}.variant.{key}: is a {kind} parameter; every target shares the "
                 "fitted values"
             )
     names = {key: f"{where}.variant.{key}" for key in overrides}
     start = {p.key: _typed(p.start, p.value_type) for p in parameters}
     for p in parameters:
         for end in ("low", "high"):
-            value = {p.key: _typed(getattr(p, end), p.value_type)}
+            value = {**start, p.key: _typed(getattr(p, end), p.value_type)}
             names[p.key] = f"parameters.{p.key}.{end} in {where}'s variant"
-            _resolve(base, {**overrides, **start, **value}, label, names)
+            _resolve(base, {**value, **tied_values(ties, value), **overrides}, label, names)
     return _resolve(
-        base, {**overrides, **start}, label, {k: f"{where}.variant.{k}" for k in overrides}
+        base,
+        {**start, **tied_values(ties, start), **overrides},
+        label,
+        {k: f"{where}.variant.{k}" for k in overrides},
     )
 
 
