@@ -77,10 +77,29 @@ def test_problems_that_were_not_the_companys_fault_reveal_no_defect():
     assert handled_and_acted_on(at_fault=False) == (200, 0)
 
 
-@pytest.mark.parametrize("plan_file", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.stem)
+def _is_calibration(path: Path) -> bool:
+    return "[[targets]]" in path.read_text(encoding="utf-8")
+
+
+SHIPPED = sorted(EXPERIMENTS.glob("*.toml"))
+
+
+@pytest.mark.parametrize(
+    "plan_file", [p for p in SHIPPED if not _is_calibration(p)], ids=lambda p: p.stem
+)
 def test_every_shipped_sweep_plan_loads(plan_file: Path):
     plan = load_plan(plan_file)
     assert plan.points
+
+
+@pytest.mark.parametrize(
+    "calibration_file", [p for p in SHIPPED if _is_calibration(p)], ids=lambda p: p.stem
+)
+def test_every_shipped_calibration_file_loads(calibration_file: Path):
+    from cxsim.calibrate.spec import load_calibration
+
+    calibration = load_calibration(calibration_file)
+    assert calibration.parameters and calibration.targets
 
 
 def test_learning_sensitivity_plan_sweeps_the_fixing_companys_rate_around_its_default():
