@@ -21,9 +21,10 @@ three years). Three parts:
    What no mechanism explains is the gap with all six off (handling, fixes, CRM
    touches, reachability, apology, review answers).
 3. **The fit's uncertainty**: the all-on gap rerun at the calibration's good
-   parameter sets (``experiments/results/world_fit/spread.csv``, up to 8 sets, 4
-   replications each), so the spread over parameter sets is reported beside the
-   spread over replications.
+   parameter sets (the trials it marked good in
+   ``experiments/results/world_fit/trials.parquet``, up to 8 sets at evenly spaced
+   ranks from the best to the margin, 4 replications each), so the spread over
+   parameter sets is reported beside the spread over replications.
 
 A result about the fitted world, not a calibration target.
 """
@@ -39,12 +40,14 @@ import pandas as pd
 from common import RESULTS, Timer, out_dir, parallel_map, write_headline
 
 from cxsim import scenario
+from cxsim.calibrate.spec import load_calibration, tied_values
 from cxsim.run import run_market
 from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES
 
 NAME = "manage_vs_fix"
-FLAGSHIP = Path(__file__).resolve().parents[1] / "scenarios" / "manage_vs_fix.toml"
+EXPERIMENTS = Path(__file__).resolve().parent
+FLAGSHIP = EXPERIMENTS.parent / "scenarios" / "manage_vs_fix.toml"
 REPLICATIONS = 30
 DECOMPOSITION_REPLICATIONS = 8
 GOOD_SETS = 8
@@ -176,13 +179,25 @@ def good_set_run(job: tuple[int, dict, int]) -> dict:
 
 
 def good_sets() -> list[dict]:
-    path = RESULTS / "world_fit" / "spread.csv"
+    """Up to GOOD_SETS of the fit's good parameter sets, spread from the best to the margin.
+
+    The good fits are the trials the calibration marked good (objective within the margin
+    of the best; ``trials.parquet``); they are ranked by objective and taken at evenly
+    spaced ranks, so the sets cover the region rather than its best corner. Each set's
+    tied parameters are derived from it as in the fit (``world_fit.toml``'s ``[ties]``).
+    """
+    path = RESULTS / "world_fit" / "trials.parquet"
     if not path.exists():
         return []
-    spread = pd.read_csv(path)
-    keys = [c for c in spread.columns if "." in c]
-    chosen = spread.head(GOOD_SETS)
-    return [{k: float(row[k]) for k in keys} for _, row in chosen.iterrows()]
+    calibration = load_calibration(EXPERIMENTS / "world_fit.toml")
+    trials = pd.read_parquet(path)
+    good = trials[trials["good"]].sort_values("objective").reset_index(drop=True)
+    ranks = sorted({round(float(i)) for i in np.linspace(0, len(good) - 1, GOOD_SETS)})
+    sets = []
+    for _, row in good.iloc[ranks].iterrows():
+        values = {p.key: float(row[p.key]) for p in calibration.parameters}
+        sets.append({**values, **tied_values(calibration.ties, values)})
+    return sets
 
 
 def fit_spread(rows: list[dict]) -> pd.DataFrame:
