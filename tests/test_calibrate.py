@@ -171,6 +171,8 @@ def test_nested_tables_name_the_same_parameters_as_dotted_keys(tmp_path: Path) -
 BAD_FILES = [
     ('name = "tiny"', 'name = "tiny"\nsampler = "grid"', "sampler: expected one of tpe, cmaes"),
     ('name = "tiny"', 'name = "tiny"\nreplicates = 3', "replicates: unknown key"),
+    ('name = "tiny"', 'name = "tiny"\ncmaes_step = 0.1', 'cmaes_step is for sampler = "cmaes"'),
+    ('name = "tiny"', 'name = "tiny"\nsampler = "cmaes"\ncmaes_step = 0', "cmaes_step"),
     ('base = "tarp_repurchase"', 'base = "no_such_story"', "base: no_such_story: no such scenario"),
     ('"market.days" = 90', '"market.dayz" = 90', "fixed.market.dayz: not a parameter"),
     ('"market.days" = 90', '"market.seed" = 3', "fixed.market.seed: market.seed is the calibr"),
@@ -553,3 +555,31 @@ def test_a_variant_that_chooses_its_companies_keeps_them_whatever_the_fit(tmp_pa
     assert own.companies[0].delivered_quality == 0.5
     base = calibration.params_for(values, calibration.targets[0].variant)
     assert base.companies[0].delivered_quality == 0.95
+
+
+def test_cmaes_with_a_step_searches_around_the_start_values(tmp_path: Path) -> None:
+    """With ``cmaes_step`` CMA-ES's first generation sits near the start, not mid-bounds.
+
+    Step 0.01 of the range: a coordinate of a 9-sample generation lies within 5 steps of
+    its start with probability above 0.999999 (a normal's 5-sd tail), so every sampled
+    midpoint is within 0.1 of -1.0 (range 2); from the middle of the bounds a sixth of
+    the range (0.33) is the step, and the voice parameter's start (the middle) says nothing.
+    """
+    import optuna
+
+    from cxsim.calibrate.study import sampler_for
+
+    text = TINY.replace('seed = 11', 'seed = 11\nsampler = "cmaes"\ncmaes_step = 0.01')
+    text = text.replace("start = -1.0", "start = -1.9")
+    calibration = load_calibration(write(tmp_path, text))
+    study = optuna.create_study(sampler=sampler_for(calibration, 0))
+    distributions = {
+        p.key: optuna.distributions.FloatDistribution(p.low, p.high, log=p.log)
+        for p in calibration.parameters
+    }
+    midpoints = []
+    for _ in range(9):
+        trial = study.ask(distributions)
+        midpoints.append(trial.params["behaviour.retention.churn_midpoint"])
+        study.tell(trial, 1.0)
+    assert max(abs(m + 1.9) for m in midpoints) < 0.1

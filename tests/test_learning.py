@@ -99,7 +99,8 @@ def test_every_shipped_calibration_file_loads(calibration_file: Path):
     from cxsim.calibrate.spec import load_calibration
 
     calibration = load_calibration(calibration_file)
-    assert calibration.parameters and calibration.targets
+    assert calibration.parameters
+    assert calibration.targets
 
 
 def test_learning_sensitivity_plan_sweeps_the_fixing_companys_rate_around_its_default():

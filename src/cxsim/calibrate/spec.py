@@ -10,6 +10,7 @@ A calibration file is TOML::
     batch_size = 8                 # trials asked at a time, whatever the number of workers
     seed = 20240601                # the root seed of every run, and the sampler's seed
     sampler = "tpe"                # or "cmaes"
+    cmaes_step = 0.05              # CMA-ES only: start at the start values, this step (share of range)
 
     [fixed]                        # dotted keys held at a value other than the base's
     "market.customers" = 20_000
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cxsim import scenario
 from cxsim.calibrate.likelihood import Likelihood
@@ -160,6 +161,20 @@ class CalibrationFile(_Table):
     batch_size: int = Field(8, ge=1, le=1000)
     seed: int = Field(1, ge=0, le=2**32 - 1)
     sampler: Literal["tpe", "cmaes"] = "tpe"
+    cmaes_step: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="CMA-ES only: search from the parameters' start values with this initial "
+        "step, as a share of each parameter's range (default: from the middle of the bounds, "
+        "a sixth of the range).",
+    )
+
+    @model_validator(mode="after")
+    def _step_needs_cmaes(self) -> CalibrationFile:
+        if self.cmaes_step is not None and self.sampler != "cmaes":
+            raise ValueError('cmaes_step is for sampler = "cmaes" only')
+        return self
 
 
 # --------------------------------------------------------------------------- the checked calibration
@@ -307,6 +322,7 @@ class Calibration:
             "calibration_hash": self.calibration_hash,
             "seed": self.seed,
             "sampler": self.spec.sampler,
+            "cmaes_step": self.spec.cmaes_step,
             "replications": self.spec.replications,
             "batch_size": self.spec.batch_size,
             "trials": self.spec.trials,
@@ -424,6 +440,7 @@ def calibration_from_dict(
                 "batch_size": spec.batch_size,
                 "seed": spec.seed,
                 "sampler": spec.sampler,
+                "cmaes_step": spec.cmaes_step,
             }
         ).encode("utf-8")
     ).hexdigest()

@@ -206,9 +206,17 @@ def sampler_for(calibration: Calibration, trial: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if calibration.spec.sampler == "cmaes":
-            # CMA-ES starts from the middle of the bounds (its x0 is deprecated in Optuna 4.9);
-            # the starting values are its first trial, counted as its one start-up trial.
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+            step = calibration.spec.cmaes_step
+            if step is None:
+                # CMA-ES starts from the middle of the bounds; the starting values are its first
+                # trial, counted as its one start-up trial.
+                return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+            # From the starting values with a stated step (in units of each range: Optuna maps
+            # the bounds to [0, 1]). Optuna 4.9 deprecated x0 and sigma0 (removal planned in 6).
+            warnings.simplefilter("ignore", FutureWarning)
+            return optuna.samplers.CmaEsSampler(
+                x0=calibration.start, sigma0=step, seed=seed, warn_independent_sampling=False
+            )
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False)
 
 
