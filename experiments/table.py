@@ -23,6 +23,7 @@ ORDER = [
     "recovery_paradox",
     "wom_frequency",
     "manage_vs_fix",
+    "story_directions",
     "goodwill",
     "broken_promise",
     "retention_economics",

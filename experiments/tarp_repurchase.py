@@ -92,7 +92,9 @@ def plot(small: pd.DataFrame, large: pd.DataFrame, path: Path, replications: int
         sim = table["simulated"].to_numpy()
         err = np.vstack([sim - table["ci_low"], table["ci_high"] - sim])
         ax.bar(x - 0.2, table["TARP"], 0.4, color="#7f7f7f", label="TARP")
-        ax.bar(x + 0.2, sim, 0.4, yerr=err, capsize=4, color=company_colour(0), label="cxsim (95% CI)")
+        ax.bar(
+            x + 0.2, sim, 0.4, yerr=err, capsize=4, color=company_colour(0), label="cxsim (95% CI)"
+        )
         for xi, t, s in zip(x, table["TARP"], sim, strict=True):
             ax.text(xi - 0.2, t + 1.5, f"{t:.0f}", ha="center", fontsize=8)
             ax.text(xi + 0.2, s + 3.0, f"{s:.0f}", ha="center", fontsize=8)
