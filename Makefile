@@ -3,7 +3,7 @@
 # versions that produced them (lower-bound dependencies can move a random stream). The world fit
 # (experiments/world_fit.toml) is not rerun here: its committed result is read.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
-EXPERIMENTS := bass_limit iceberg_wom tarp_repurchase manage_vs_fix goodwill broken_promise retention_economics network_structure calibration_recovery churn_contagion recovery_paradox wom_frequency story_directions
+EXPERIMENTS := world_fit bass_limit iceberg_wom tarp_repurchase manage_vs_fix goodwill broken_promise retention_economics network_structure calibration_recovery churn_contagion recovery_paradox wom_frequency story_directions
 
 .PHONY: experiments readme-table $(EXPERIMENTS)
 
