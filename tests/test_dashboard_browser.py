@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("dash", reason="the dashboard extra (dash) is not installed")
@@ -437,3 +439,40 @@ def test_opening_a_story_keeps_its_own_levers(page: Any) -> None:
     heavy = lever(page, 1, "policy.crm_touches_per_month").locator("[role=slider]")
     assert heavy.get_attribute("aria-valuenow") == "12"
     assert "heavy CRM" in page.inner_text("#kpis")
+
+
+def download(tab: Any, button: str, folder: Path) -> Path:
+    """Click a download button; return the file the browser saved."""
+    with tab.expect_download(timeout=RUN_TIMEOUT_MS) as info:
+        tab.click(f"#{button}")
+    saved = folder / info.value.suggested_filename
+    info.value.save_as(saved)
+    return saved
+
+
+def test_each_download_arrives(page: Any, tmp_path: Path) -> None:
+    from cxsim import scenario
+
+    shown = page.inner_text("#message")
+    settings = download(page, "export-toml", tmp_path)
+    assert settings.suffix == ".toml"
+    assert settings.stem.split("-")[-1] in shown  # named by the settings the page shows
+    loaded = scenario.from_text(settings.read_text(encoding="utf-8"), settings)
+    assert f"{loaded.params.market.customers:,} people" in shown
+    results = download(page, "export-csv", tmp_path)
+    frame = pd.read_csv(results)
+    assert set(frame["company"]) == {c.name for c in loaded.params.companies}
+    assert frame["day"].max() == loaded.params.market.days
+    picture = download(page, "export-png", tmp_path)
+    assert picture.name == f"{settings.stem}-page.png"
+    head = picture.read_bytes()
+    assert head.startswith(b"\x89PNG\r\n\x1a\n")
+    # The page's main area at twice the size: charts, key figures and network, not a blank.
+    width, height = struct.unpack(">II", head[16:24])
+    assert width > 1500, width
+    assert height > 2000, height
+    assert len(head) > 100_000
+    assert "Saved" in page.inner_text("#export-status")
+    shots = os.environ.get(SHOTS_ENV)
+    if shots:
+        shutil.copy(picture, Path(shots) / "dashboard-export.png")

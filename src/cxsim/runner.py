@@ -231,7 +231,7 @@ def run_replication(
         raise ScenarioError(f"{scenario.label}: network.path: {err}") from None
     frame = market.results_frame()
     summary = summarize(frame, params)
-    frame.insert(2, "replication", np.int64(index))
+    frame = tidy_frame(frame, index)
     names = [co.name for co in market.companies]
     cumulative_metrics = [m for m in METRICS if m not in LEVELS]
     return Replication(
@@ -269,6 +269,26 @@ def run(
         result.replications.append(run_replication(scenario, r, base, progress))
     result.wall_seconds = time.perf_counter() - start
     return result
+
+
+def tidy_frame(frame: pd.DataFrame, replication: int) -> pd.DataFrame:
+    """A market's daily results (``Market.results_frame()``) as ``timeseries.csv`` holds them.
+
+    The columns of :meth:`cxsim.model.Market.results_frame`, with ``replication``
+    third (after ``day`` and ``company``); ``frame`` itself is left as it is.
+    """
+    tidy = frame.copy()
+    tidy.insert(2, "replication", np.int64(replication))
+    return tidy
+
+
+def timeseries_csv(frame: pd.DataFrame, target: Path | None = None) -> str | None:
+    """The tidy daily results as CSV (``timeseries.csv``): written to ``target``, or returned.
+
+    The one writer of the run's CSV: ``cxsim run`` writes it into its folder and the
+    dashboard offers it as a download, so the two files are the same for the same run.
+    """
+    return frame.to_csv(target, index=False)
 
 
 def _now() -> str:
@@ -377,7 +397,7 @@ def write_run(result: RunResult, out: Path, force: bool = False, plotly_js: str 
     summary = result.summary()
     with atomic_dir(out, force, written_by="cxsim run") as tmp:
         frame.to_parquet(tmp / "timeseries.parquet", index=False)
-        frame.to_csv(tmp / "timeseries.csv", index=False)
+        timeseries_csv(frame, tmp / "timeseries.csv")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (tmp / "report.html").write_text(
             report.run_report(result, frame, summary, plotly_js), encoding="utf-8"

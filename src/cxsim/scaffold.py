@@ -171,15 +171,25 @@ def _policy_default(preset: str) -> dict[str, Any]:
     return policy.model_validate({"preset": preset}).model_dump(mode="json")
 
 
-def _header(name: str, story: str | None, story_header: list[str]) -> list[str]:
-    made_by = f"cxsim new {name}" + (f" --from {story}" if story else "")
+def _header(
+    name: str,
+    story: str | None,
+    story_header: list[str],
+    made_by: str | None = None,
+    title: str | None = None,
+) -> list[str]:
+    at = f"the story's value ({story})" if story else "its default"
+    if made_by is not None:  # written elsewhere than by cxsim new: its values are the writer's
+        at = "the value it had there"
+    made_by = made_by or f"cxsim new {name}" + (f" --from {story}" if story else "")
+    title = title or "say in one line what this scenario shows (cxsim scenarios lists this line)."
     lines = [
-        f"# {name}: say in one line what this scenario shows (cxsim scenarios lists this line).",
+        f"# {name}: {title}",
         "#",
         *_comment(
             "Say here what the market is and what result to expect when it runs; the run "
             "report shows this header. Every parameter is written below at "
-            + (f"the story's value ({story})" if story else "its default")
+            + at
             + f" for world {WORLD_VERSION}, with what it means and the values it accepts; "
             "change what matters and delete the rest, or keep it to be explicit."
         ),
@@ -198,6 +208,8 @@ def scenario_text(
     name: str = "scenario",
     story: str | None = None,
     story_header: list[str] | None = None,
+    made_by: str | None = None,
+    title: str | None = None,
 ) -> str:
     """A commented scenario file holding ``params`` (default: the defaults), every field written.
 
@@ -206,13 +218,15 @@ def scenario_text(
         name: the scenario's name, for its header.
         story: the shipped story ``params`` come from, named in the header.
         story_header: that story's header lines, quoted in the new file's header.
+        made_by: what wrote the file, for its header (default: the ``cxsim new`` command).
+        title: the header's first line after the name (default: a request to write one).
 
     """
     # The defaults as a scenario file gets them: with its seed (1) written, not left unset.
     defaults = resolve(None).model_dump(mode="json")
     values = params.model_dump(mode="json") if params is not None else defaults
     tables = _tables()
-    lines = _header(name, story, story_header or [])
+    lines = _header(name, story, story_header or [], made_by, title)
     lines += ["", *_comment("The model's world this file was written for (see CHANGELOG.md).")]
     lines.append(f'{WORLD_KEY} = "{WORLD_VERSION}"')
     for table, fields in tables.items():

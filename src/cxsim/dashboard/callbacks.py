@@ -17,7 +17,6 @@ run reads a network file other than a story's own (:class:`~cxsim.dashboard.guar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from typing import Any
@@ -25,12 +24,13 @@ from typing import Any
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from cxsim.dashboard import controls, figures, layout
+from cxsim.dashboard import controls, exports, figures, layout
 from cxsim.dashboard.controls import COMPANY_LEVERS, ControlError
 from cxsim.dashboard.guard import FAILED_MESSAGE, StoryFiles
 from cxsim.dashboard.simulation import Run, picture_key, simulate
 from cxsim.dashboard.stories import Story
 from cxsim.errors import InputError
+from cxsim.params import ModelParams
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def register(app: Dash, stories: dict[str, Story]) -> None:
     _register_run(app, stories, files)
     _register_network(app)
     _register_journey(app, stories, files)
+    _register_exports(app, stories, files)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -118,8 +119,10 @@ def _run_ref(story: Story, market: dict[str, Any], companies: list[dict[str, Any
     return {"story": story.name, "market": market, "companies": companies}
 
 
-def run_from_ref(ref: Any, stories: dict[str, Story], files: StoryFiles) -> Run | None:
-    """The run a page last showed, from its reference (recomputed if evicted).
+def settings_from_ref(
+    ref: Any, stories: dict[str, Story], files: StoryFiles
+) -> tuple[Story, ModelParams, int] | None:
+    """The story, parameters and number drawn of the run a page last showed, from its reference.
 
     The reference comes back from the browser, so it is checked like the controls
     themselves: it holds the controls' values, not parameters, and goes through
@@ -138,6 +141,20 @@ def run_from_ref(ref: Any, stories: dict[str, Story], files: StoryFiles) -> Run 
         raise ControlError(f"unknown story {str(ref.get('story'))[:40]!r}")
     params, drawn = controls.build_params(story.params, ref.get("market"), ref.get("companies"))
     files.check(params, story.base_dir)
+    return story, params, drawn
+
+
+def run_from_ref(ref: Any, stories: dict[str, Story], files: StoryFiles) -> Run | None:
+    """The run a page last showed, from its reference (recomputed if evicted; see above).
+
+    Raises:
+        ControlError: the reference is not one the page made, or names settings it refuses.
+
+    """
+    settings = settings_from_ref(ref, stories, files)
+    if settings is None:
+        return None
+    story, params, drawn = settings
     return simulate(params, drawn, story.base_dir)
 
 
@@ -251,6 +268,7 @@ def _register_run(app: Dash, stories: dict[str, Story], files: StoryFiles) -> No
         Output("network-store", "data"),
         Output("picture-key", "data"),
         Output("run-ref", "data"),
+        Output("export-name", "data"),
         Output("day-slider", "max"),
         Output("day-slider", "marks"),
         Output("day-slider", "value"),
@@ -341,9 +359,7 @@ def _page_outputs(
     m = params_b.market
     seconds = run_b.seconds + (run_a.seconds if run_a is not None else 0.0)
     # The fingerprint names the settings: the same fingerprint always gives the same result.
-    fingerprint = hashlib.sha1(
-        (run_b.key + (run_a.key if run_a is not None else "")).encode("utf-8")
-    ).hexdigest()[:6]
+    fingerprint = exports.fingerprint(run_b.key + (run_a.key if run_a is not None else ""))
     text = (
         f"{story.label}: {m.customers:,} people for {days:,} days, seed {m.seed}"
         + (", side by side with baseline A" if run_a is not None else "")
@@ -362,6 +378,7 @@ def _page_outputs(
         figures.network_payload(run_b) if pic_key != shown_picture else no_update,
         pic_key,
         ref,
+        exports.file_stem(story, run_b.key),
         days,
         layout.day_marks(days),
         days if not _is_whole(day) or day > days else no_update,
@@ -593,3 +610,55 @@ def journey_text(run: Run, customer: int) -> list[Any]:
         html.Div(f"Person {customer}: {summary}.", className="cx-help", style={"margin": "4px 0"}),
         html.Ul(items, className="cx-story", id="journey-events"),
     ]
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def _register_exports(app: Dash, stories: dict[str, Story], files: StoryFiles) -> None:
+    """The settings as a scenario file and the results as CSV (server); the page as PNG (browser)."""
+
+    @app.callback(
+        Output("download", "data"),
+        Output("export-status", "children"),
+        Input("export-toml", "n_clicks"),
+        Input("export-csv", "n_clicks"),
+        State("run-ref", "data"),
+        prevent_initial_call=True,
+    )
+    def export(toml_clicks: Any, csv_clicks: Any, ref: Any) -> Any:
+        trigger = ctx.triggered_id
+        if trigger not in ("export-toml", "export-csv"):
+            raise PreventUpdate
+        try:
+            settings = settings_from_ref(ref, stories, files)
+        except ControlError as err:
+            return no_update, f"Cannot download: {err}."
+        if settings is None:
+            return no_update, "Nothing to download yet: wait for the first run."
+        story, params, drawn = settings
+        try:
+            run = simulate(params, drawn, story.base_dir)  # cached: the run the page shows
+            stem = exports.file_stem(story, run.key)
+            if trigger == "export-toml":
+                name = f"{stem}.toml"
+                data = exports.download(
+                    exports.scenario_file(story, params, stem), name, "application/toml"
+                )
+                said = f"Saved {name}: run it with cxsim run {name}"
+            else:
+                name = f"{stem}-timeseries.csv"
+                data = exports.download(exports.timeseries_file(run), name, "text/csv")
+                said = f"Saved {name}: one row per day and company, as cxsim run writes it."
+        except InputError:
+            log.warning("dashboard export refused", exc_info=True)
+            return no_update, "Cannot download: these settings do not fit the story's files."
+        return data, said
+
+    app.clientside_callback(
+        exports.PAGE_PNG_JS,
+        Output("export-status", "children", allow_duplicate=True),
+        Input("export-png", "n_clicks"),
+        State("export-name", "data"),
+        prevent_initial_call=True,
+    )

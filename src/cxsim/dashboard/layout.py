@@ -321,6 +321,36 @@ def compare_card() -> html.Div:
     )
 
 
+def export_card() -> html.Div:
+    """Downloads: the settings as a scenario file, the results as CSV, the page as PNG."""
+    buttons = [
+        ("export-toml", "Settings (.toml)"),
+        ("export-csv", "Results (.csv)"),
+        ("export-png", "Page (.png)"),
+    ]
+    return html.Div(
+        [
+            html.H3("Take it with you"),
+            html.Div(
+                [
+                    html.Button(label, id=ident, className="cx-button cx-button-light", n_clicks=0)
+                    for ident, label in buttons
+                ],
+                style={"display": "flex", "gap": "6px", "flexWrap": "wrap"},
+            ),
+            html.Div(
+                "Settings: a scenario file of the run shown (your settings B, not baseline A); "
+                "cxsim run FILE gives the same numbers. Results: its daily figures per company, "
+                "as cxsim run writes them. Page: a picture of the charts and key figures.",
+                className="cx-help",
+            ),
+            html.Div(id="export-status", className="cx-help", role="status"),
+            dcc.Download(id="download"),
+        ],
+        className="cx-card",
+    )
+
+
 def try_panel(stories: dict[str, Story]) -> html.Details:
     """What to try: each seed story and the lever that matters in it, with a button to open it."""
     items = []
@@ -537,6 +567,7 @@ def page(stories: dict[str, Story], current: Story) -> html.Div:
                         [
                             story_card(stories, current),
                             compare_card(),
+                            export_card(),
                             html.Div(company_cards(current), id="company-panels"),
                             market_card(market, has_story_files(stories)),
                         ],
@@ -550,6 +581,7 @@ def page(stories: dict[str, Story], current: Story) -> html.Div:
             dcc.Store(id="network-store"),
             dcc.Store(id="picture-key"),
             dcc.Store(id="run-ref"),
+            dcc.Store(id="export-name"),
             dcc.Store(id="selected-node"),
             dcc.Store(id="baseline-store", data=baseline_of(current)),
         ]
