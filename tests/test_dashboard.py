@@ -537,3 +537,58 @@ def test_dashboard_command_reports_a_port_in_use(capsys: pytest.CaptureFixture[s
         port = taken.getsockname()[1]
         code = dashboard_cli.main(["--port", str(port)])
     assert code == 2
+
+
+def test_the_command_serves_through_waitress_without_a_development_server_warning(
+    tmp_path: Any,
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cxsim.dashboard", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    served_by = answer.headers.get("Server", "")
+                    break
+            except OSError:
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    said = log_path.read_text()
+    assert "Werkzeug" not in served_by  # Flask's development server names itself so
+    assert served_by == "cxsim"  # waitress, told to name the page rather than itself
+    assert "development server" not in said
+    assert f"open http://localhost:{port}/" in said
+
+
+def test_answers_are_compressed_for_browsers_that_accept_it(app: Any, client: Any) -> None:
+    import gzip
+
+    body = run_request(app, market=SMALL)
+    plain = client.post("/_dash-update-component", json=body)
+    packed = client.post(
+        "/_dash-update-component", json=body, headers={"Accept-Encoding": "gzip, deflate, br"}
+    )
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 3

@@ -77,9 +77,11 @@ def _free_port() -> int:
 
 
 def start_server(
-    timeout: float = 90.0, extra: tuple[str, ...] = ()
+    timeout: float = 90.0, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m cxsim.dashboard`` on a free port; return the process and its address.
+
+    ``env``: the server's environment (default: this process's).
 
     The server's log goes to a temporary file, not a pipe: nobody reads a pipe
     while the tests run, and a full pipe would stall the server mid-request.
@@ -99,6 +101,7 @@ def start_server(
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout

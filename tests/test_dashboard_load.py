@@ -10,6 +10,7 @@ must not mix. The latency median and 95th percentile are printed (run with
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import statistics
@@ -63,17 +64,27 @@ def session_settings(i: int) -> dict[str, Any]:
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """POST a callback request; the seconds until the whole answer arrived, and the answer."""
+    seconds, response, _ = post_sized(url, body)
+    return seconds, response
+
+
+def post_sized(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any], int]:
+    """As :func:`post`, with the bytes of the answer as sent (its body, as the server wrote it)."""
     data = json.dumps(body).encode("utf-8")
     request = urllib.request.Request(
         url + "_dash-update-component",
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Accept-Encoding": "gzip"},
         method="POST",
     )
     start = time.perf_counter()
     with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as answer:
-        payload = json.loads(answer.read())
-    return time.perf_counter() - start, payload["response"]
+        raw = answer.read()
+        packed = answer.headers.get("Content-Encoding") == "gzip"
+    body = gzip.decompress(raw) if packed else raw  # as a browser does
+    seconds = time.perf_counter() - start
+    return seconds, json.loads(body)["response"], len(raw)
 
 
 def check_answer(response: dict[str, Any], customers: int, seed: int, callback_kept: float) -> None:

@@ -9,15 +9,22 @@ the stories it loaded here; malformed requests are answered 400 (see
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import dash
+import flask
 
 from cxsim.dashboard import callbacks, guard, layout
 from cxsim.dashboard.stories import DEFAULTS, catalogue
 
 #: The story the page opens with when none is given.
 DEFAULT_STORY = "manage_vs_fix"
+#: Answers smaller than this go as they are: compressing them would save too little.
+COMPRESS_MIN_BYTES = 1_400
+#: gzip level of answers: a run's answer (about 2 MB of JSON) shrinks about 5.5-fold in
+#: about 40 ms; level 6 saves a fifth more in twice the time.
+COMPRESS_LEVEL = 3
 
 
 def create_app(scenario: str | Path | None = None) -> dash.Dash:
@@ -52,4 +59,31 @@ def create_app(scenario: str | Path | None = None) -> dash.Dash:
     app.layout = layout.page(stories, first)
     callbacks.register(app, stories)
     guard.install(app)
+    compress_answers(app.server)
     return app
+
+
+def compress_answers(server: flask.Flask) -> None:
+    """Compress (gzip) the answers of ``server`` for browsers that accept it (all do).
+
+    A run's answer carries the network's snapshots and its charts, about 2 MB of
+    JSON; thirty students on a classroom's wireless network share its bandwidth.
+    """
+
+    @server.after_request
+    def gzip_answer(response: flask.Response) -> flask.Response:
+        if (
+            response.direct_passthrough
+            or response.is_streamed
+            or response.status_code != 200
+            or "Content-Encoding" in response.headers
+            or flask.request.accept_encodings.quality("gzip") <= 0
+        ):
+            return response
+        body = response.get_data()
+        if len(body) < COMPRESS_MIN_BYTES:
+            return response
+        response.set_data(gzip.compress(body, COMPRESS_LEVEL))
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        return response

@@ -2,18 +2,30 @@
 
 ``add_commands(subparsers)`` adds the subcommand to the ``cxsim`` parser;
 ``main(argv)`` runs it on its own (``python -m cxsim.dashboard``).
+
+The page is served by waitress, a production WSGI server that runs on every
+platform: one process whose threads answer the browsers, while simulations run
+in ``--workers`` worker processes (:mod:`cxsim.dashboard.simulation`), so a
+class's runs use every core and the threads stay free for the answers that
+need no run. ``--debug`` (hidden; for developing the page) serves through
+Flask's development server instead, with Dash's debugging tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cxsim.errors import EXIT_BAD_INPUT, EXIT_MISSING_EXTRA, EXIT_OK, InputError
 
 DEFAULT_PORT = 8050
 DEFAULT_HOST = "127.0.0.1"
+#: Threads answering browsers: enough for a class's requests to be in flight at once (most
+#: wait for a worker process), so that answers needing no run are not queued behind runs.
+SERVER_THREADS = 32
 
 #: What serving on every address exposes (the --host help and the README say the same).
 HOST_EXPOSES = (
@@ -22,8 +34,9 @@ HOST_EXPOSES = (
     "password and over plain HTTP. They can run simulations (within the page's limits of size "
     "and length), and see the shipped stories and the scenario given with --scenario (its "
     "settings, its header and, for a network file, who knows whom in it). The server reads no "
-    "file a browser names, and answers malformed requests with an error, but it is Flask's "
-    "development server: use it on a classroom's own network, never on the open internet."
+    "file a browser names, and answers malformed requests with an error, but it has no "
+    "passwords and no encryption: use it on a classroom's own network, never on the open "
+    "internet."
 )
 
 
@@ -73,6 +86,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print("cxsim dashboard: --workers must be 0 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
+        import waitress  # noqa: F401  (the server: checked before anything starts)
+
         from cxsim.dashboard.app import create_app
     except ImportError as err:
         print(
@@ -99,7 +114,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
         where = f"http://{host}:{args.port}/"
     print(f"cxsim dashboard: open {where} in a browser (Ctrl+C stops it)", flush=True)
     try:
-        app.run(host=args.host, port=args.port, debug=bool(args.debug), threaded=True)
+        if args.debug:  # Flask's development server, with Dash's debugging tools
+            app.run(host=args.host, port=args.port, debug=True, threaded=True)
+        else:
+            serve(app.server, args.host, args.port)
     except OSError as err:  # the port is taken, or the address is not this computer's
         print(f"cxsim dashboard: cannot serve on {args.host}:{args.port}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -110,6 +128,21 @@ def run_dashboard(args: argparse.Namespace) -> int:
     finally:
         simulation.use_workers(0)
     return EXIT_OK
+
+
+def serve(wsgi_app: Any, host: str, port: int) -> None:
+    """Serve ``wsgi_app`` through waitress on ``host``:``port`` until interrupted.
+
+    Raises:
+        OSError: the port is taken, or the address is not this computer's.
+
+    """
+    import waitress
+
+    # waitress's own start-up line names an address students cannot always use (0.0.0.0);
+    # the command prints where to open the page instead.
+    logging.getLogger("waitress").setLevel(logging.WARNING)
+    waitress.serve(wsgi_app, host=host, port=port, threads=SERVER_THREADS, ident="cxsim")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
