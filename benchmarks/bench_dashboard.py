@@ -14,8 +14,9 @@ page's front end sends when a control moves:
 * the bytes of each answer (the run callback's JSON, as the server sent it).
 
 ``--before SRC`` also measures the server of another checkout's ``src`` folder
-(e.g. an older commit's, from ``git archive``), in the same run, one server after
-the other: the machine is shared, so only figures measured side by side compare.
+(e.g. an older commit's, from ``git archive``, with its ``scenarios/`` beside it)
+in the same run, the two servers taking turns at each measurement: the machine is
+shared, so only figures measured side by side compare.
 The request bodies are built from each server's own list of callbacks.
 
 The load average is printed before and after: above about 0.5 other processes
@@ -111,24 +112,27 @@ def many_students(server: Server, sessions: int) -> None:
     print(f"  {sessions} students at once: {wave.describe()}")
 
 
-def measure(label: str, src: str | None, args: argparse.Namespace) -> None:
-    print(f"{label}:")
+def one_student_on(label: str, src: str | None, args: argparse.Namespace) -> None:
+    print(f"{label}: one student, the page's own size (2,000 people, one year), --workers 0:")
     server = Server(label, src, 0)
     try:
-        print("  one student, the page's own size (2,000 people, one year), --workers 0:")
         one_student(server, args.repeats)
     finally:
         server.stop()
+
+
+def classroom_on(label: str, src: str | None, args: argparse.Namespace) -> None:
+    print(f"{label}: a classroom, --workers {args.workers}:")
     server = Server(label, src, args.workers)
     try:
         server.timed(server.request())  # every worker imports on its first request; warm one
-        print(f"  a classroom, --workers {args.workers}:")
+        server.sizes.clear()
         many_students(server, args.sessions)
     finally:
         server.stop()
     sizes = server.sizes
     print(
-        f"  bytes per answer (run callback): median {statistics.median(sizes):,.0f}, "
+        f"  bytes per answer as sent (run callback): median {statistics.median(sizes):,.0f}, "
         f"largest {max(sizes):,}"
     )
 
@@ -147,9 +151,13 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"load average before: {loadavg()}  (cores: {os.cpu_count()})")
-    if args.before is not None:
-        measure(f"before ({args.before})", str(Path(args.before).resolve()), args)
-    measure("this checkout", None, args)
+    checkouts: list[tuple[str, str | None]] = [("this checkout", None)]
+    if args.before is not None:  # the two servers take turns, one kind of load at a time
+        checkouts.insert(0, (f"before ({args.before})", str(Path(args.before).resolve())))
+    for phase in (one_student_on, classroom_on):
+        for label, src in checkouts:
+            phase(label, src, args)
+            print(f"  (load average: {loadavg()})")
     print(f"load average after: {loadavg()}")
 
 

@@ -592,3 +592,32 @@ def test_answers_are_compressed_for_browsers_that_accept_it(app: Any, client: An
     assert "Accept-Encoding" in packed.headers["Vary"]
     assert gzip.decompress(packed.data) == plain.data
     assert len(packed.data) < len(plain.data) / 3
+
+
+def test_every_story_claim_names_a_key_figure_the_page_shows_at_a_size_it_runs() -> None:
+    from cxsim.dashboard.stories import CLAIM_WORDS
+
+    shown = {column for column, *_ in layout.KPIS}
+    for name, story in catalogue().items():
+        claim = story.claim
+        if claim is None:
+            continue
+        assert claim.figure in CLAIM_WORDS
+        assert claim.figure in shown
+        assert claim.ahead != claim.behind
+        assert max(claim.ahead, claim.behind) < len(story.params.companies), name
+        params, _ = controls.build_params(
+            story.params, layout.opening_values(story), [{} for _ in story.params.companies]
+        )
+        assert params.market.customers == claim.customers
+        assert params.market.days == claim.days
+
+
+def test_a_story_opens_at_its_claims_size_and_says_its_claim(app: Any) -> None:
+    story = catalogue()["manage_vs_fix"]
+    values = layout.opening_values(story)
+    assert values["market.customers"] == story.claim.customers
+    assert values["market.days"] == story.claim.days
+    text = repr(layout.story_text(story))
+    assert "What you will see" in text
+    assert f"by day {story.claim.days:,}" in text

@@ -28,6 +28,9 @@ import pytest
 pytest.importorskip("dash", reason="the dashboard extra (dash) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
+from cxsim.dashboard.layout import KPIS  # noqa: E402  (after the skips above)
+from cxsim.dashboard.stories import TIPS, catalogue  # noqa: E402
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless",
@@ -39,6 +42,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: The flagship story's opening size and horizon (its claim's, in stories.py).
+FLAGSHIP = catalogue()["manage_vs_fix"].opening
+FLAGSHIP_DAYS = FLAGSHIP["market.days"]
 #: Where a run's screenshots are also copied for people to look at (set CXSIM_SHOTS=DIR).
 SHOTS_ENV = "CXSIM_SHOTS"
 RUN_TIMEOUT_MS = 60_000
@@ -284,10 +290,11 @@ def screenshot(tab: Any, path: Path, height: int = 2450) -> Path:
 
 
 def test_page_opens_on_the_flagship_story(page: Any, tmp_path: Path) -> None:
-    assert "manage vs fix: 2,000 people for 365 days" in page.inner_text("#message")
+    size = f"{FLAGSHIP['market.customers']:,} people for {FLAGSHIP_DAYS:,} days"
+    assert f"manage vs fix: {size}" in page.inner_text("#message")
     assert "managing" in page.inner_text("#kpis")
     assert "fixing" in page.inner_text("#kpis")
-    assert page.inner_text("#day-label") == "day 365"
+    assert page.inner_text("#day-label") == f"day {FLAGSHIP_DAYS}"
     screenshot(page, tmp_path / "dashboard-default.png")
 
 
@@ -322,18 +329,19 @@ PAUSE_IF_PLAYING_JS = """() => {
 
 def test_play_moves_the_network_through_time(page: Any) -> None:
     last = page.inner_text("#day-label")
-    assert last == "day 365"
+    assert last == f"day {FLAGSHIP_DAYS}"
     tally_before = page.inner_text("#network-tally")
     stopped = last
     for _attempt in range(3):  # a slow machine may play to the end before the pause lands
         page.click("#play-button")  # at the last day, play starts over from day 0
         page.wait_for_function(
-            """() => {
+            """(last) => {
                 const label = document.querySelector('#day-label').innerText;
                 const d = parseInt(label.replace('day ', ''));
                 const tally = document.querySelector('#network-tally').innerText;
-                return d > 0 && d < 365 && tally.startsWith(label + ':');
+                return d > 0 && d < last && tally.startsWith(label + ':');
             }""",
+            arg=FLAGSHIP_DAYS,
             timeout=30_000,
         )
         paused = page.evaluate(PAUSE_IF_PLAYING_JS)
@@ -459,7 +467,8 @@ def test_each_download_arrives(page: Any, tmp_path: Path) -> None:
     shown = page.inner_text("#message")
     settings = download(page, "export-toml", tmp_path)
     assert settings.suffix == ".toml"
-    assert settings.stem.split("-")[-1] in shown  # named by the settings the page shows
+    story = shown.split(":")[0].replace(" ", "_")
+    assert settings.stem.startswith(f"{story}-")  # named by the story and its settings
     loaded = scenario.from_text(settings.read_text(encoding="utf-8"), settings)
     assert f"{loaded.params.market.customers:,} people" in shown
     results = download(page, "export-csv", tmp_path)
@@ -479,3 +488,92 @@ def test_each_download_arrives(page: Any, tmp_path: Path) -> None:
     shots = os.environ.get(SHOTS_ENV)
     if shots:
         shutil.copy(picture, Path(shots) / "dashboard-export.png")
+
+
+# --------------------------------------------------------------------------- what stories show
+
+#: Key figure -> its row's label in the key-figure cards.
+KPI_LABELS = {column: label for column, label, *_ in KPIS}
+
+#: Stories whose claim (stories.py) the page does not show under the current defaults, with
+#: what it shows instead. Strict: once a claim shows again, its test fails until it is removed.
+NOT_SHOWN: dict[str, str] = {
+    "goodwill_guarantee": (
+        "measured at 2,000 people, 1,095 days, seed 1: NPS at the end 58 for the guarantee "
+        "store, 62 for the by-the-book store (unrounded 57.7 and 62.2; seeds 2 and 3: 65.6 vs "
+        "59.3, 53.8 vs 56.0): at the page's size the NPS difference (about +0.6 points at the "
+        "shipped size, per the scenario's header) is smaller than the luck of the draw"
+    ),
+}
+
+
+def kpi_value(tab: Any, company: str, figure: str) -> float:
+    """A company's key figure as its card on the page shows it (``77.1%`` -> 77.1)."""
+    text = tab.evaluate(
+        """([company, label]) => {
+            for (const card of document.querySelectorAll('#kpis .cx-kpi')) {
+                if (card.querySelector('h4').innerText.trim() !== company) { continue; }
+                for (const row of card.querySelectorAll('tr')) {
+                    const cells = row.querySelectorAll('td');
+                    if (cells[0].innerText.trim() === label) {
+                        return cells[cells.length - 1].innerText.trim();
+                    }
+                }
+            }
+            return null;
+        }""",
+        [company, KPI_LABELS[figure]],
+    )
+    assert text is not None, f"no {KPI_LABELS[figure]!r} for {company} on the page"
+    return float(text.replace("%", "").replace(",", "").replace("+", ""))
+
+
+def open_story(tab: Any, name: str) -> str:
+    """Open a story from *What to try*; wait for its run at its opening size; the message."""
+    story = catalogue()[name]
+    size = story.opening
+    compare = tab.locator("#compare-toggle input")
+    if compare.is_checked():  # the story's own policies alone: one run, not two
+        compare.uncheck()
+    tab.evaluate("() => { document.querySelector('#try-panel').open = true; }")
+    tab.locator(f'[id=\'{{"story":"{name}","type":"open-story"}}\']').click()
+    expected = (
+        f"{story.label}: {size['market.customers']:,} people for {size['market.days']:,} days"
+    )
+    tab.wait_for_function(
+        """(expected) => {
+            const m = document.querySelector('#message');
+            return m && m.innerText.startsWith(expected) && m.innerText.includes('simulated in');
+        }""",
+        arg=expected,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    return tab.inner_text("#message")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_SHOWN[name])]
+            if name in NOT_SHOWN
+            else [],
+        )
+        for name, tip in TIPS.items()
+        if tip.claim is not None
+    ],
+)
+def test_each_story_opens_showing_what_it_says(page: Any, name: str) -> None:
+    story = catalogue()[name]
+    claim = story.claim
+    assert claim is not None
+    open_story(page, name)
+    names = [c.name for c in story.params.companies]
+    assert claim.words(names) in page.inner_text("#story-claim")  # the page says it in words
+    ahead = kpi_value(page, names[claim.ahead], claim.figure)
+    behind = kpi_value(page, names[claim.behind], claim.figure)
+    assert ahead > behind, (
+        f"{name}: {KPI_LABELS[claim.figure]} of {names[claim.ahead]} {ahead:g} is not above "
+        f"{names[claim.behind]}'s {behind:g} ({claim.customers:,} people, {claim.days:,} days)"
+    )

@@ -193,12 +193,10 @@ def _register_story(app: Dash, stories: dict[str, Story]) -> None:
             current = market_values(values, ids)
         except ControlError:
             raise PreventUpdate from None
-        fresh = controls.market_values(story.params)
-        # The story sets the network, the luck and word of mouth; the size stays the student's,
-        # unless the story's contacts come from its network file, which fixes the size.
-        keep = ["market.days", "drawn"]
-        if story.params.network.kind != "file":
-            keep.append("market.customers")
+        fresh = layout.opening_values(story)
+        # The story sets the network, the luck, word of mouth, and the size and horizon where
+        # its lesson shows (its claim's); how many people the picture draws stays the student's.
+        keep = ["drawn"]
         merged = [current[k] if k in keep or k not in fresh else fresh[k] for k in current]
         return (
             layout.company_cards(story),

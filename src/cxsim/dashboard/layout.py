@@ -268,17 +268,35 @@ def story_card(stories: dict[str, Story], current: Story) -> html.Div:
     )
 
 
+def opening_values(story: Story) -> dict[str, Any]:
+    """The market controls' values when ``story`` opens: its settings at its opening size."""
+    values = controls.market_values(story.params)
+    values.update(story.opening)
+    values["drawn"] = min(values["drawn"], values["market.customers"])
+    return values
+
+
 def story_text(story: Story) -> list[Any]:
-    """The story's one-line description, what to try, and a note on its size."""
+    """The story's one-line description, what it shows as it opens, what to try, its size."""
     size = story.params.market
+    opening = story.opening
     parts: list[Any] = [html.Div(story.title, className="cx-help", style={"fontSize": "12.5px"})]
+    if story.claim is not None:
+        names = [c.name for c in story.params.companies]
+        parts.append(
+            html.Div(
+                [html.B("What you will see: "), f"{story.claim.words(names)}."],
+                className="cx-tip",
+                id="story-claim",
+            )
+        )
     if story.tip is not None:
         parts.append(html.Div([html.B("What to try: "), story.tip.text], className="cx-tip"))
     parts.append(
         html.Div(
             f"The story's file runs {size.customers:,} people for {size.days:,} days; the page "
-            f"starts at {controls.DEFAULT_CUSTOMERS:,} for {controls.DEFAULT_DAYS} days so it "
-            "answers within a second.",
+            f"opens it at {opening['market.customers']:,} for {opening['market.days']:,} days, "
+            "where its lesson shows and the page still answers within a few seconds.",
             className="cx-help",
         )
     )
@@ -549,7 +567,7 @@ def has_story_files(stories: dict[str, Story]) -> bool:
 
 def page(stories: dict[str, Story], current: Story) -> html.Div:
     """The whole page, starting from story ``current``."""
-    market = controls.market_values(current.params)
+    market = opening_values(current)
     return html.Div(
         [
             html.Div(

@@ -1,4 +1,13 @@
-"""The stories the page starts from (the shipped scenarios) and the lever that matters in each."""
+"""The stories the page starts from (the shipped scenarios), and what each shows and teaches.
+
+Each seed story's :class:`Claim` is the one place that says what the page shows
+when the story opens: at which size and horizon it opens, and which company is
+ahead of which on which key figure there. The page opens the story at that size
+and says the claim in words; a browser test opens every story and checks that
+the key figures on the page show it (tests/test_dashboard_browser.py). When the
+model's defaults change and a story's direction with them, the claim is changed
+here, and only here.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +15,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxsim import scenario
+from cxsim.dashboard.controls import DEFAULT_CUSTOMERS, DEFAULT_DAYS
 from cxsim.params import ModelParams, resolve
 
 #: Name of the story made of the engine's default parameters.
 DEFAULTS = "defaults"
+
+#: Key figures a claim may name (summary columns the page's key-figure cards show), and how
+#: the page says "is ahead on it".
+CLAIM_WORDS: dict[str, str] = {
+    "retention": "keeps more of its day-0 customers",
+    "market_share": "ends with the larger market share",
+    "nps": "ends with the higher NPS",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a story shows when it opens: one company ahead of another on one key figure.
+
+    Attributes:
+        figure: the key figure (a key of :data:`CLAIM_WORDS`): higher is ahead.
+        ahead: position of the company with the higher value.
+        behind: position of the company with the lower value.
+        customers: people in the market the story opens with.
+        days: days the story opens with (its horizon).
+
+    """
+
+    figure: str
+    ahead: int
+    behind: int
+    customers: int = DEFAULT_CUSTOMERS
+    days: int = DEFAULT_DAYS
+
+    def words(self, names: list[str]) -> str:
+        """The claim in words, with the companies' names."""
+        return (
+            f"With {self.customers:,} people, by day {self.days:,} {names[self.ahead]} "
+            f"{CLAIM_WORDS[self.figure]} than {names[self.behind]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -20,12 +65,14 @@ class Tip:
         company: position of the company whose lever to move.
         lever: the lever's key (see :data:`cxsim.dashboard.controls.COMPANY_LEVERS`).
         text: what to do and what to watch, for students.
+        claim: what the page shows when the story opens, before any lever moves.
 
     """
 
     company: int
     lever: str
     text: str
+    claim: Claim | None = None
 
 
 #: Seed story -> what to try (the stories of docs/ODD.md section 1.5).
@@ -35,36 +82,42 @@ TIPS: dict[str, Tip] = {
         "policy.preset",
         "Switch the managing company's policy to fix: it keeps more customers, its NPS climbs, "
         "and it hears more complaints per problem (complaints are gifts).",
+        Claim("market_share", ahead=1, behind=0, days=1_095),
     ),
     "dealership": Tip(
         1,
         "policy.callback_kept",
         "Raise the dealership's call-back promises kept from 0.05 to 0.95: the broken promises "
         "vanish and far fewer of its customers leave.",
+        Claim("retention", ahead=0, behind=1),
     ),
     "quiet_by_wearing_out": Tip(
         1,
         "policy.crm_touches_per_month",
         "Cut heavy CRM's touches per month from 12 to 1: it hears more complaints, yet fewer "
         "customers leave. The quiet was fatigue, not satisfaction.",
+        Claim("retention", ahead=0, behind=1, days=1_095),
     ),
     "goodwill_guarantee": Tip(
         0,
         "policy.goodwill_probability",
         "Set the guarantee store's goodwill to 0: its good word of mouth and NPS fall, while it "
         "saves the gestures' few hundred dollars each. Which matters more over three years?",
+        Claim("nps", ahead=0, behind=1, days=1_095),
     ),
     "free_delivery_promotion": Tip(
         0,
         "promotion_excluded_share",
         "Set the over-promising store's promotion it cannot deliver to 0: the broken promises "
         "of the first 90 days, and the customers they cost, disappear.",
+        Claim("retention", ahead=1, behind=0),
     ),
     "review_refund": Tip(
         0,
         "policy.review_response_probability",
         "Set the first pet store's 'listens to reviews' to 0: the bad reviews it used to turn "
         "around with a refund stay bad, and its NPS and good word of mouth fall.",
+        Claim("retention", ahead=0, behind=1, days=1_095),
     ),
     "account_manager": Tip(
         1,
@@ -73,6 +126,7 @@ TIPS: dict[str, Tip] = {
         "problems clients never reported and stop wearing them out. Ticking only 'sales knows "
         "about open complaints' changes nothing here: complaints are handled the day they "
         "arrive, so none is waiting.",
+        Claim("retention", ahead=0, behind=1),
     ),
 }
 
@@ -102,6 +156,24 @@ class Story:
     def label(self) -> str:
         """The story's name for people: ``manage_vs_fix`` -> ``manage vs fix``."""
         return self.name.replace("_", " ")
+
+    @property
+    def claim(self) -> Claim | None:
+        """What the page shows when the story opens, if the story says."""
+        return self.tip.claim if self.tip is not None else None
+
+    @property
+    def opening(self) -> dict[str, int]:
+        """The size the page opens the story at: its claim's, else the page's default.
+
+        A story whose contacts come from a network file opens at the file's size.
+        """
+        claim = self.claim
+        customers = claim.customers if claim is not None else DEFAULT_CUSTOMERS
+        days = claim.days if claim is not None else DEFAULT_DAYS
+        if self.params.network.kind == "file":
+            customers = self.params.market.customers
+        return {"market.customers": customers, "market.days": days}
 
 
 def default_story() -> Story:
