@@ -180,7 +180,7 @@ def _header(
 ) -> list[str]:
     at = f"the story's value ({story})" if story else "its default"
     if made_by is not None:  # written elsewhere than by cxsim new: its values are the writer's
-        at = "the value it had there"
+        at = "the value it had when this file was written"
     made_by = made_by or f"cxsim new {name}" + (f" --from {story}" if story else "")
     title = title or "say in one line what this scenario shows (cxsim scenarios lists this line)."
     lines = [

@@ -285,7 +285,10 @@ def story_text(story: Story) -> list[Any]:
         names = [c.name for c in story.params.companies]
         parts.append(
             html.Div(
-                [html.B("What you will see: "), f"{story.claim.words(names)}."],
+                [
+                    html.B("What you will see: "),
+                    f"{story.claim.words(names)}. {story.claim.caveat}".strip(),
+                ],
                 className="cx-tip",
                 id="story-claim",
             )

@@ -40,6 +40,7 @@ class Claim:
         behind: position of the company with the lower value.
         customers: people in the market the story opens with.
         days: days the story opens with (its horizon).
+        caveat: what else the student should know to read it (a small effect, say), if any.
 
     """
 
@@ -48,9 +49,10 @@ class Claim:
     behind: int
     customers: int = DEFAULT_CUSTOMERS
     days: int = DEFAULT_DAYS
+    caveat: str = ""
 
     def words(self, names: list[str]) -> str:
-        """The claim in words, with the companies' names."""
+        """The claim in words, with the companies' names (without its caveat)."""
         return (
             f"With {self.customers:,} people, by day {self.days:,} {names[self.ahead]} "
             f"{CLAIM_WORDS[self.figure]} than {names[self.behind]}"
@@ -103,7 +105,15 @@ TIPS: dict[str, Tip] = {
         "policy.goodwill_probability",
         "Set the guarantee store's goodwill to 0: its good word of mouth and NPS fall, while it "
         "saves the gestures' few hundred dollars each. Which matters more over three years?",
-        Claim("nps", ahead=0, behind=1, days=1_095),
+        Claim(
+            "nps",
+            ahead=0,
+            behind=1,
+            days=1_095,
+            caveat="The lead is small, a point or less at the story's own 20,000 people, and at "
+            "this size the luck of the draw can hide it: try other seeds, or compare with "
+            "baseline A to see what goodwill itself does.",
+        ),
     ),
     "free_delivery_promotion": Tip(
         0,
