@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cxsim.stages import accounts
+from cxsim.stages import attitude as attitude_stage
 
 
 def random_market(n: int, k: int, seed: int) -> dict[str, np.ndarray]:
@@ -53,3 +54,68 @@ def test_the_level_kernel_counts_as_the_rule_in_numpy(n: int, k: int, seed: int)
         assert np.array_equal(felt, feeling)
         assert np.array_equal(mine, ours.astype(np.float32))
         assert np.dot(felt, mine) == np.dot(feeling, ours)
+
+
+@pytest.mark.parametrize(("m", "seed"), [(0, 0), (1, 1), (5_000, 2)])
+def test_the_experience_kernel_adds_as_the_rule_in_numpy(m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k, n = 3, 50  # few people: many experiences of one person, added in order
+    attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 1, (k, n)).astype(np.float32)
+    events = rng.integers(0, 6, m).astype(np.int8)
+    customers = rng.integers(0, n, m)
+    companies = rng.integers(0, k, m).astype(np.int8)
+    strengths = rng.choice(np.array([1.0, 0.5, 1.7], np.float32), m)
+    effects = rng.normal(0, 0.2, 6).astype(np.float32)
+    is_hearsay = np.array([False, True, False, False, True, False])
+    bad, good = np.float32(0.3), np.float32(0.1)
+    want_attitude, want_episode = attitude.copy(), episode.copy()
+    attitude_stage.add_experiences(
+        attitude, episode, events, customers, companies, strengths, effects, is_hearsay, bad, good
+    )
+    # The rule, as the attitude stage wrote it in NumPy before the kernel.
+    keys = companies.astype(np.int64) * n + customers
+    delta = effects[events.astype(np.intp)] * strengths
+    hearsay = is_hearsay[events.astype(np.intp)]
+    lasting = np.where(hearsay, delta, delta * np.where(delta < 0, bad, good))
+    np.add.at(want_attitude.reshape(-1), keys, lasting.astype(np.float32))
+    np.add.at(want_episode.reshape(-1), keys[~hearsay], delta[~hearsay].astype(np.float32))
+    assert np.array_equal(attitude, want_attitude)
+    assert np.array_equal(episode, want_episode)
+
+
+def test_feelings_about_every_company_are_attitude_plus_episode() -> None:
+    from cxsim.stages.attitude import felt_by_all
+
+    rng = np.random.default_rng(4)
+    attitude = rng.normal(0, 1, (4, 300)).astype(np.float32)
+    episode = rng.normal(0, 1, (4, 300)).astype(np.float32)
+    for who in (np.array([], np.int64), rng.integers(0, 300, 1000)):
+        got = felt_by_all(attitude, episode, who)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, attitude[:, who] + episode[:, who])
+
+
+def test_the_contact_count_kernel_counts_as_the_rule_in_numpy() -> None:
+    from cxsim.model import shift_contact_counts
+    from cxsim.networks import build
+    from cxsim.params import resolve
+    from cxsim.rng import Streams
+
+    n, k = 2_000, 3
+    net = build(
+        resolve({"network": {"kind": "scale_free", "mean_degree": 6}}).network,
+        n,
+        Streams(5)("network"),
+    )
+    rng = np.random.default_rng(5)
+    who = rng.integers(0, n, 3_000)  # repeats: a contact met twice is counted twice
+    providers = rng.integers(-1, k, who.size).astype(np.int8)
+    counts = rng.integers(10, 100, (k, n)).astype(np.uint16)
+    want = counts.copy()
+    shift_contact_counts(counts, net.indptr, net.indices, who, providers, -1)
+    # The rule in NumPy: every contact of a changer with a provider, once per changer.
+    deg, contacts = net.contacts(who)
+    keys = np.repeat(providers.astype(np.int64) * n, deg) + contacts
+    np.subtract.at(want.reshape(-1), keys[np.repeat(providers >= 0, deg)], 1)
+    assert np.array_equal(counts, want)
