@@ -119,3 +119,42 @@ def test_the_contact_count_kernel_counts_as_the_rule_in_numpy() -> None:
     keys = np.repeat(providers.astype(np.int64) * n, deg) + contacts
     np.subtract.at(want.reshape(-1), keys[np.repeat(providers >= 0, deg)], 1)
     assert np.array_equal(counts, want)
+
+
+@pytest.mark.parametrize(("shares", "proactive"), [(False, False), (True, False), (True, True)])
+def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proactive: bool) -> None:
+    from cxsim.customers import ISSUE_CALLBACK, ISSUE_OPEN, ISSUE_QUEUED
+    from cxsim.rng import bernoulli_indices
+    from cxsim.stages.response import sort_touches
+
+    rng = np.random.default_rng(6)
+    n, k, day, memory = 5_000, 1, 400, 60
+    provider = rng.integers(-1, 3, n).astype(np.int8)
+    issue = rng.integers(0, 4, n).astype(np.int8)
+    issue_day = rng.integers(day - 120, day + 1, n).astype(np.int32)
+    fatigue = rng.random(n).astype(np.float32)
+    drawn = bernoulli_indices(rng, n, 0.3)
+    want_fatigue = fatigue.copy()
+    got = sort_touches(
+        drawn, k, provider, issue, issue_day, fatigue, day, memory, shares, proactive
+    )
+    # The rule, as the response stage wrote it in NumPy before the kernel.
+    touched = drawn[provider[drawn] == k]
+    want_fatigue[touched] += 1.0
+    state = issue[touched]
+    open_issue = (state != 0) & ~((state == ISSUE_OPEN) & (day - issue_day[touched] > memory))
+    troubled, state = touched[open_issue], state[open_issue]
+    queued = (state == ISSUE_QUEUED) & shares
+    callback = (state == ISSUE_CALLBACK) & shares
+    found = (state == ISSUE_OPEN) & proactive
+    want = (
+        touched[~open_issue],
+        troubled[queued],
+        troubled[callback],
+        troubled[found],
+        troubled[~queued & ~callback & ~found],
+    )
+    for got_group, want_group in zip(got, want, strict=True):
+        assert np.array_equal(got_group, want_group)
+    assert all(group.size for group in want[:1])  # the draw reaches calm customers
+    assert np.array_equal(fatigue, want_fatigue)
