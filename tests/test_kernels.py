@@ -158,3 +158,20 @@ def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proac
         assert np.array_equal(got_group, want_group)
     assert all(group.size for group in want[:1])  # the draw reaches calm customers
     assert np.array_equal(fatigue, want_fatigue)
+
+
+@pytest.mark.parametrize(
+    ("p", "start", "n"), [(0.03, -1.0, 2_000), (0.5, 17.0, 100), (1e-9, -1.0, 10)]
+)
+def test_the_gap_kernel_places_gaps_as_the_rule_in_numpy(p: float, start: float, n: int) -> None:
+    from cxsim.rng import gap_positions
+
+    gaps = np.random.default_rng(7).standard_exponential(500)
+    scale = -1.0 / np.log1p(-p)
+    # The rule, as rng.bernoulli_indices wrote it in NumPy before the kernel.
+    want = np.ceil(gaps * scale)
+    want[0] += start
+    want = np.cumsum(want)
+    below = gap_positions(gaps, scale, start, n)
+    assert np.array_equal(gaps, want)
+    assert below == np.searchsorted(want, n)
