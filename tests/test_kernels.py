@@ -175,3 +175,30 @@ def test_the_gap_kernel_places_gaps_as_the_rule_in_numpy(p: float, start: float,
     below = gap_positions(gaps, scale, start, n)
     assert np.array_equal(gaps, want)
     assert below == np.searchsorted(want, n)
+
+
+def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
+    from cxsim.networks import build, listeners_in_rows
+    from cxsim.params import resolve
+    from cxsim.rng import Streams
+
+    n = 3_000
+    params = resolve({"network": {"kind": "random", "mean_degree": 4}}).network
+    net = build(params, n, Streams(8)("network"))
+    rng = np.random.default_rng(8)
+    tellers = rng.integers(0, n, 2_000)
+    audience = rng.poisson(3.0, tellers.size)
+    u = rng.random(tellers.size)
+    got_position, got_listener = listeners_in_rows(net.indptr, net.indices, tellers, audience, u)
+    # The rule, as Network.sample_listeners wrote it in NumPy before the kernel.
+    deg = net.degree[tellers].astype(np.int64)
+    assert (deg == 0).any()  # people without contacts reach no one
+    a = np.minimum(audience, deg)
+    start = np.floor(u * deg).astype(np.int64)
+    position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
+    first = np.cumsum(a) - a
+    step = np.arange(position.size, dtype=np.int64) - first[position]
+    offset = (start[position] + step) % deg[position]
+    listener = net.indices[net.indptr[tellers][position] + offset].astype(np.int64)
+    assert np.array_equal(got_position, position)
+    assert np.array_equal(got_listener, listener)
