@@ -202,3 +202,49 @@ def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
     listener = net.indices[net.indptr[tellers][position] + offset].astype(np.int64)
     assert np.array_equal(got_position, position)
     assert np.array_equal(got_listener, listener)
+
+
+def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
+    from cxsim.stages.problem import sort_purchases
+
+    rng = np.random.default_rng(9)
+    n, k, day = 4_000, 3, 77
+    buyers = np.sort(rng.choice(n, 1_500, replace=False)).astype(np.int64)
+    company = rng.integers(0, k, buyers.size).astype(np.int8)
+    location = rng.random(n).astype(np.float32)
+    draws = rng.random((3, buyers.size))
+    p_problem = np.array([0.1, 0.3, 0.05])
+    excluded_from = 1.0 - np.array([0.0, 0.2, 0.05])
+    columns = (
+        np.zeros(n, np.int8),
+        np.zeros(n, np.int32),
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+    )
+    want_columns = tuple(c.copy() for c in columns)
+    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
+        buyers, company, location, draws, p_problem, excluded_from, 0.4, 0.2, *columns, day
+    )
+    # The rule, as the problem stage wrote it in NumPy before the kernel.
+    c = company.astype(np.intp)
+    excluded = location[buyers] >= excluded_from[c]
+    has = excluded | (draws[0] < p_problem[c])
+    serious = excluded | (draws[1] < 0.4)
+    fault = excluded | (draws[2] >= 0.2)
+    w, co, s, b = buyers[has], company[has], serious[has], excluded[has]
+    want_columns[0][w], want_columns[1][w] = 1, day
+    want_columns[2][w], want_columns[3][w] = s, fault[has]
+    assert b.any()  # every group is met
+    assert s.any()
+    assert (~s).any()
+    assert np.array_equal(who, w)
+    assert np.array_equal(comp, co)
+    assert np.array_equal(sev, s)
+    for got, want in zip(columns, want_columns, strict=True):
+        assert np.array_equal(got, want)
+    want_groups = ((w[b], co[b]), (w[s], co[s]), (w[~s], co[~s]), (buyers[~has], company[~has]))
+    for g, (want_who, want_company) in enumerate(want_groups):
+        assert np.array_equal(groups[g, : sizes[g]], want_who)
+        assert np.array_equal(group_company[g, : sizes[g]], want_company)
+    for row, mask in enumerate((np.ones_like(s), s, b)):
+        assert np.array_equal(counts[row], np.bincount(co[mask], minlength=k))
