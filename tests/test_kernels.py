@@ -248,3 +248,62 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         assert np.array_equal(group_company[g, : sizes[g]], want_company)
     for row, mask in enumerate((np.ones_like(s), s, b)):
         assert np.array_equal(counts[row], np.bincount(co[mask], minlength=k))
+
+
+def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
+    from cxsim.events import TELLABLE, Event
+    from cxsim.stages.word_of_mouth import _TELL_SIGN, choose_tellers, day_stories
+
+    rng = np.random.default_rng(10)
+    n, k, m = 300, 3, 4_000  # few people: several experiences a day each
+    tellable = np.array([int(e) for e in TELLABLE], dtype=np.int8)
+    events = np.where(
+        rng.random(m) < 0.4, np.int8(Event.satisfied), rng.choice(tellable, m)
+    ).astype(np.int8)
+    customers = rng.integers(0, n, m)
+    companies = rng.integers(0, k, m).astype(np.int8)
+    strengths = rng.choice(np.array([1.0, 0.5, 2.0], np.float32), m)
+    effects = rng.normal(0, 0.2, len(Event)).astype(np.float32)
+    attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    threshold = 0.7
+    keys, story, promoter_keys = day_stories(
+        events,
+        customers,
+        companies,
+        strengths,
+        effects,
+        _TELL_SIGN,
+        k,
+        attitude,
+        episode,
+        np.float32(threshold),
+    )
+    # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels.
+    sign = _TELL_SIGN[events.astype(np.intp)]
+    ok = sign != 0
+    want_keys, inverse = np.unique(customers[ok] * k + companies[ok], return_inverse=True)
+    net = np.bincount(inverse, weights=effects[events[ok]] * strengths[ok])
+    assert np.array_equal(keys, want_keys)
+    assert np.array_equal(story, np.sign(net).astype(np.int8))
+    happy = events == Event.satisfied
+    feels = (
+        attitude[companies[happy], customers[happy]] + episode[companies[happy], customers[happy]]
+    )
+    promoter = feels >= threshold
+    want_promoters = customers[happy][promoter] * k + companies[happy][promoter]
+    at = np.minimum(np.searchsorted(want_keys, want_promoters), want_keys.size - 1)
+    want_promoters = want_promoters[want_keys[at] != want_promoters]
+    assert np.array_equal(promoter_keys, want_promoters)
+    assert promoter_keys.size > 0
+
+    promoter_tells = rng.random(promoter_keys.size) < 0.3
+    u = rng.random(keys.size + promoter_tells.sum())
+    who, company, told = choose_tellers(keys, story, promoter_keys, promoter_tells, u, 0.6, 0.2, k)
+    all_keys = np.concatenate([keys, promoter_keys[promoter_tells]])
+    all_story = np.concatenate([story, np.ones(promoter_tells.sum(), np.int8)])
+    tells = ((all_story < 0) & (u < 0.6)) | ((all_story > 0) & (u < 0.2))
+    tells[keys.size :] = True
+    assert np.array_equal(who, all_keys[tells] // k)
+    assert np.array_equal(company, (all_keys[tells] % k).astype(np.int8))
+    assert np.array_equal(told, all_story[tells])

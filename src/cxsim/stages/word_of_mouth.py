@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import PROSPECT
@@ -52,7 +53,7 @@ _TELL_SIGN = np.zeros(len(Event), dtype=np.int8)
 for _event, _sign in TELLABLE.items():
     _TELL_SIGN[_event] = _sign
 _HEARD_NEGATIVE, _HEARD_POSITIVE = np.int8(Event.heard_negative), np.int8(Event.heard_positive)
-_SATISFIED = np.int8(Event.satisfied)
+_SATISFIED = int(Event.satisfied)
 
 
 def _none(dtype: type = np.int64) -> np.ndarray:
@@ -190,40 +191,141 @@ def first_hand_stories(
     """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
     pars = model.params.behaviour.word_of_mouth
     events, customers, companies, strengths = model.today.first_hand()
+    c = model.customers
     k = len(model.companies)
-
-    sign = _TELL_SIGN[events.astype(np.intp)]
-    tellable = sign != 0
-    # A day with several experiences makes one story, whose sign is that of their net effect.
-    keys = customers[tellable] * k + companies[tellable].astype(np.int64)
-    net_effect = model.effects[events[tellable].astype(np.intp)] * strengths[tellable]
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    net = np.bincount(inverse, weights=net_effect, minlength=uniq.size)
-    story = np.sign(net).astype(np.int8)
-
-    # Promoters tell about an ordinary good purchase.
-    satisfied = events == _SATISFIED
-    happy = customers[satisfied]
-    happy_company = companies[satisfied]
-    promoter = attitude.felt(model, happy_company.astype(np.intp), happy) >= (
-        model.params.behaviour.attitude.promoter_threshold
+    # A day with several experiences makes one story, whose sign is that of their net effect;
+    # promoters tell about an ordinary good purchase, unless they have a story of their own.
+    keys, story, promoter_keys = day_stories(
+        events,
+        customers,
+        companies,
+        strengths,
+        model.effects,
+        _TELL_SIGN,
+        k,
+        c.attitude,
+        c.episode,
+        np.float32(model.params.behaviour.attitude.promoter_threshold),
     )
-    promoter_keys = happy[promoter] * k + happy_company[promoter].astype(np.int64)
-    if uniq.size:  # those who have a story of their own today tell that instead
-        at = np.minimum(np.searchsorted(uniq, promoter_keys), uniq.size - 1)
-        promoter_keys = promoter_keys[uniq[at] != promoter_keys]
     promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
-
-    keys = np.concatenate([uniq, promoter_keys[promoter_tells]])
-    story = np.concatenate([story, np.ones(int(promoter_tells.sum()), dtype=np.int8)])
-    u = rng.random(keys.size)
-    tells = ((story < 0) & (u < pars.negative_tell_probability)) | (
-        (story > 0) & (u < pars.positive_tell_probability)
+    u = rng.random(keys.size + int(np.count_nonzero(promoter_tells)))
+    return choose_tellers(
+        keys,
+        story,
+        promoter_keys,
+        promoter_tells,
+        u,
+        pars.negative_tell_probability,
+        pars.positive_tell_probability,
+        k,
     )
-    # Promoter stories were already drawn once with their own probability.
-    tells[uniq.size :] = True
-    keys, story = keys[tells], story[tells]
-    return keys // k, (keys % k).astype(np.int8), story
+
+
+@numba.njit(cache=True, nogil=True)
+def day_stories(
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+    effects: np.ndarray,
+    tell_sign: np.ndarray,
+    k: int,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    promoter_threshold: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Today's candidate stories, from today's first-hand experiences.
+
+    * One story per customer and company with a tellable experience (``tell_sign != 0``):
+      its key is ``customer x k + company``, its sign that of the net effect, the sum of
+      ``effects[event] x strength`` (float32 products, summed in float64 in the order of
+      the experiences); keys sorted, a sign of 0 kept (it is never told).
+    * Promoters: a customer with a ``satisfied`` experience who feels at least
+      ``promoter_threshold`` about the company, and has no story of its own about it today,
+      in the order of the experiences.
+
+    Returns:
+        (sorted story keys, their signs (int8), promoter keys).
+
+    """
+    m = events.size
+    keys = np.empty(m, dtype=np.int64)
+    weight = np.empty(m, dtype=np.float64)
+    t = 0
+    for i in range(m):
+        if tell_sign[events[i]] != 0:
+            keys[t] = customers[i] * k + companies[i]
+            weight[t] = np.float64(effects[events[i]] * strengths[i])
+            t += 1
+    order = np.argsort(keys[:t], kind="mergesort")  # stable: each story's effects in order
+    uniq = np.empty(t, dtype=np.int64)
+    story = np.empty(t, dtype=np.int8)
+    n_stories = 0
+    j = 0
+    while j < t:
+        key = keys[order[j]]
+        net = 0.0
+        while j < t and keys[order[j]] == key:
+            net += weight[order[j]]
+            j += 1
+        uniq[n_stories] = key
+        story[n_stories] = 1 if net > 0 else (-1 if net < 0 else 0)
+        n_stories += 1
+    uniq = uniq[:n_stories]
+    promoters = np.empty(m, dtype=np.int64)
+    n_promoters = 0
+    for i in range(m):
+        if events[i] != _SATISFIED:
+            continue
+        person, company = customers[i], companies[i]
+        if attitude[company, person] + episode[company, person] < promoter_threshold:
+            continue
+        key = person * k + company
+        at = np.searchsorted(uniq, key)
+        if at < n_stories and uniq[at] == key:
+            continue
+        promoters[n_promoters] = key
+        n_promoters += 1
+    return uniq, story[:n_stories], promoters[:n_promoters]
+
+
+@numba.njit(cache=True, nogil=True)
+def choose_tellers(
+    keys: np.ndarray,
+    story: np.ndarray,
+    promoter_keys: np.ndarray,
+    promoter_tells: np.ndarray,
+    u: np.ndarray,
+    negative_tell_probability: float,
+    positive_tell_probability: float,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who tells a story of their own today.
+
+    Story ``i`` is told when ``u[i]`` is below its sign's tell probability (a sign of 0
+    never is); then every promoter who tells (already drawn), each with a happy story.
+
+    Returns:
+        Tellers, companies (int8) and signs (int8), stories first, then promoters.
+
+    """
+    n = keys.size + promoter_keys.size
+    who = np.empty(n, dtype=np.int64)
+    company = np.empty(n, dtype=np.int8)
+    sign = np.empty(n, dtype=np.int8)
+    t = 0
+    for i in range(keys.size):
+        s = story[i]
+        if (s < 0 and u[i] < negative_tell_probability) or (
+            s > 0 and u[i] < positive_tell_probability
+        ):
+            who[t], company[t], sign[t] = keys[i] // k, keys[i] % k, s
+            t += 1
+    for i in range(promoter_keys.size):
+        if promoter_tells[i]:
+            who[t], company[t], sign[t] = promoter_keys[i] // k, promoter_keys[i] % k, 1
+            t += 1
+    return who[:t], company[:t], sign[:t]
 
 
 def spread(
