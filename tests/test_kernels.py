@@ -307,3 +307,35 @@ def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
     assert np.array_equal(who, all_keys[tells] // k)
     assert np.array_equal(company, (all_keys[tells] % k).astype(np.int8))
     assert np.array_equal(told, all_story[tells])
+
+
+def test_the_books_kernel_closes_the_day_as_the_rule_in_numpy() -> None:
+    from cxsim.results import METRIC_INDEX, METRICS
+
+    rng = np.random.default_rng(11)
+    k = 3
+    today = rng.random((k, len(METRICS))) * rng.integers(1, 1000, (k, len(METRICS)))
+    rates = (rng.random((k, 6)) * 50).T  # (rates, companies) as accounts.cost_rates makes it
+    want = today.copy()
+    accounts.close_books(today, rates, accounts.BOOK_COLUMNS)
+    # The rule, as the accounts stage wrote it in NumPy before the kernel.
+    unit, handling, fix, crm, advertising, acquisition = rates
+
+    def col(m: str) -> np.ndarray:
+        return want[:, METRIC_INDEX[m]]
+
+    col("acquisition_cost")[:] = acquisition * col("acquired")
+    cost = (
+        unit * col("purchases")
+        + col("cost_to_serve")
+        + col("acquisition_cost")
+        + handling * col("handled")
+        + fix * col("fixed")
+        + col("refund_cost")
+        + col("goodwill_cost")
+        + crm * col("crm_touches")
+        + advertising
+    )
+    col("cost")[:] = cost
+    col("profit")[:] = col("revenue") - cost
+    assert np.array_equal(today, want)

@@ -162,6 +162,11 @@ class Results:
         self._columns[metric_if] += both[:, 1]
         self._columns[metric_else] += both[:, 0]
 
+    @property
+    def table_today(self) -> np.ndarray:
+        """Today's running values, one row per company and one column per metric (the array itself)."""
+        return self._today
+
     def today(self, metric: str) -> np.ndarray:
         """Today's running value of ``metric`` for every company (a view)."""
         return self._columns[metric]

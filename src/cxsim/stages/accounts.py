@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
+from cxsim.results import METRIC_INDEX
+
 if TYPE_CHECKING:
     from cxsim.model import Market
 
@@ -58,24 +60,58 @@ def init(model: Market) -> None:
 def step(model: Market) -> None:
     """Close the day's books."""
     res = model.results
-    today = res.today
-    unit, handling, fix, crm, advertising, acquisition = model.cost_rates
-    today("acquisition_cost")[:] = acquisition * today("acquired")
-    cost = (
-        unit * today("purchases")
-        + today("cost_to_serve")
-        + today("acquisition_cost")
-        + handling * today("handled")
-        + fix * today("fixed")
-        + today("refund_cost")
-        + today("goodwill_cost")
-        + crm * today("crm_touches")
-        + advertising
-    )
-    today("cost")[:] = cost
-    today("profit")[:] = today("revenue") - cost
+    close_books(res.table_today, model.cost_rates, BOOK_COLUMNS)
     record_levels(model)
     res.close_day(model.day)
+
+
+#: Columns of the day's table that :func:`close_books` reads and writes, in its order.
+BOOK_COLUMNS = np.array(
+    [
+        METRIC_INDEX[m]
+        for m in (
+            "acquisition_cost",
+            "acquired",
+            "purchases",
+            "cost_to_serve",
+            "handled",
+            "fixed",
+            "refund_cost",
+            "goodwill_cost",
+            "crm_touches",
+            "cost",
+            "profit",
+            "revenue",
+        )
+    ]
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def close_books(today: np.ndarray, rates: np.ndarray, columns: np.ndarray) -> None:
+    """Each company's acquisition cost, cost and profit of the day (the rule of the stage).
+
+    With ``rates`` = (unit, handling, fix, CRM per touch, advertising per day, acquisition)
+    per company: acquisition cost = acquisition x acquired; cost = unit x purchases + cost to
+    serve + acquisition cost + handling x handled + fix x fixed + refunds + goodwill + CRM x
+    touches + advertising, added in that order; profit = revenue - cost.
+    """
+    acq_cost, acquired, purchases, serve, handled, fixed = columns[:6]
+    refunds, goodwill, touches, cost_col, profit, revenue = columns[6:]
+    unit, handling, fix, crm, advertising, acquisition = rates
+    for k in range(today.shape[0]):
+        row = today[k]
+        row[acq_cost] = acquisition[k] * row[acquired]
+        cost = unit[k] * row[purchases] + row[serve]
+        cost = cost + row[acq_cost]
+        cost = cost + handling[k] * row[handled]
+        cost = cost + fix[k] * row[fixed]
+        cost = cost + row[refunds]
+        cost = cost + row[goodwill]
+        cost = cost + crm[k] * row[touches]
+        cost = cost + advertising[k]
+        row[cost_col] = cost
+        row[profit] = row[revenue] - cost
 
 
 def record_levels(model: Market) -> None:
