@@ -339,3 +339,57 @@ def test_the_books_kernel_closes_the_day_as_the_rule_in_numpy() -> None:
     col("cost")[:] = cost
     col("profit")[:] = col("revenue") - cost
     assert np.array_equal(today, want)
+
+
+def test_the_hearing_kernels_hear_and_retell_as_the_rule_in_numpy() -> None:
+    from cxsim.stages.word_of_mouth import _HEARD_NEGATIVE, _HEARD_POSITIVE, hearings, retell
+
+    rng = np.random.default_rng(12)
+    k, tellers, n = 3, 400, 1_000
+    company = rng.integers(0, k - 1, tellers).astype(np.int8)  # the last company tells nothing
+    sign = rng.choice(np.array([-1, 1], np.int8), tellers)
+    strength = rng.choice(np.array([1.0, 0.5, 0.25, 0.125], np.float32), tellers)
+    generation = rng.integers(0, 4, tellers).astype(np.int32)
+    story = rng.integers(0, 10_000, tellers)
+    position = np.sort(rng.integers(0, tellers, 2_000))
+    listeners = rng.integers(0, n, position.size)
+    provider = rng.integers(-1, k, n).astype(np.int8)
+    heard, told, heard_counts, praised = hearings(
+        position, listeners, company, sign, strength, k, provider, True
+    )
+    # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels.
+    want = (company[position], sign[position], strength[position])
+    negative = want[1] < 0
+    events = np.where(negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
+    for got, expected in zip(heard, (*want, events), strict=True):
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected)
+    for got, companies, condition in ((told, company, sign < 0), (heard_counts, want[0], negative)):
+        split = np.bincount(companies * 2 + condition, minlength=2 * k).reshape(k, 2)
+        assert np.array_equal(got, split)
+    praise = ~negative
+    praise[praise] = provider[listeners[praise]] == -1
+    expected_praise = (listeners[praise], want[0][praise], want[2][praise])
+    for got, expected in zip(praised, expected_praise, strict=True):
+        assert np.array_equal(got, expected)
+
+    u = rng.random(position.size)
+    got = retell(
+        position, listeners, *want, u, 0.3, np.float32(0.5), np.float32(0.2), generation, story
+    )
+    next_strength = (want[2] * 0.5).astype(np.float32)
+    again = (u < 0.3) & (next_strength >= 0.2)
+    heard_again = position[again]
+    expected = (
+        listeners[again],
+        want[0][again],
+        want[1][again],
+        next_strength[again],
+        generation[heard_again] + np.int32(1),
+        story[heard_again],
+    )
+    assert again.any()
+    assert (~again).any()
+    for g, e in zip(got, expected, strict=True):
+        assert g.dtype == e.dtype
+        assert np.array_equal(g, e)

@@ -349,44 +349,148 @@ def spread(
     )
     audience = rng.poisson(mean_audience)
     position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
-    listener_company = company[position]
-    listener_sign = sign[position]
-    listener_strength = tellings.strength[position]
-    heard_negative = listener_sign < 0
-
-    event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
+    praise = model.params.market.referral_probability > 0
+    heard, told, heard_counts, praised = hearings(
+        position,
+        listeners,
+        company,
+        sign,
+        tellings.strength,
+        len(model.companies),
+        model.customers.provider,
+        praise,
+    )
+    listener_company, listener_sign, listener_strength, event = heard
     attitude.apply(model, event, listeners, listener_company, listener_strength)
-
-    if model.params.market.referral_probability > 0:
-        praised = ~heard_negative
-        praised[praised] = model.customers.provider[listeners[praised]] == PROSPECT
+    if praise:
         today = model.today
-        today.praised_prospects = listeners[praised]
-        today.praised_company = listener_company[praised]
-        today.praise_strength = listener_strength[praised]
+        today.praised_prospects, today.praised_company, today.praise_strength = praised
 
-    res.count_split("negative_tellers", "positive_tellers", company, negative)
-    res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
+    for metrics, counts in (
+        (("negative_tellers", "positive_tellers"), told),
+        (("wom_negative", "wom_positive"), heard_counts),
+    ):
+        res.today(metrics[0])[:] += counts[:, 1]
+        res.today(metrics[1])[:] += counts[:, 0]
     if model.listens(Event.told_negative):
+        heard_negative = listener_sign < 0
         model.log(Event.told_negative, tellings.teller, company, where=negative)
         model.log(Event.told_positive, tellings.teller, company, where=~negative)
         model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
         model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
 
-    next_strength = (listener_strength * pars.hearsay_attenuation).astype(np.float32)
-    again = (rng.random(listeners.size) < pars.retell_probability) & (
-        next_strength >= pars.min_strength
-    )
-    heard = position[again]
     retellings = Tellings(
-        teller=listeners[again],
-        company=listener_company[again],
-        sign=listener_sign[again],
-        strength=next_strength[again],
-        generation=tellings.generation[heard] + np.int32(1),
-        story=tellings.story[heard],
+        *retell(
+            position,
+            listeners,
+            listener_company,
+            listener_sign,
+            listener_strength,
+            rng.random(listeners.size),
+            pars.retell_probability,
+            np.float32(pars.hearsay_attenuation),
+            np.float32(pars.min_strength),
+            tellings.generation,
+            tellings.story,
+        )
     )
     return retellings, position, listeners
+
+
+@numba.njit(cache=True, nogil=True)
+def hearings(
+    position: np.ndarray,
+    listeners: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+    k: int,
+    provider: np.ndarray,
+    praise: bool,
+) -> tuple:
+    """What each listener heard, and the day's counts of tellers and hearings.
+
+    Hearing ``h`` is of telling ``position[h]``: its company, sign and strength, and the
+    event ``heard_negative`` (sign < 0) or ``heard_positive``. Counted per company, as
+    (positive, negative), of ``k`` companies: tellings, and hearings. With ``praise``, the hearings of a happy
+    story by a prospect (``provider = -1``): the candidates for adoption by referral.
+
+    Returns:
+        (company, sign, strength, event) per hearing; tellings per company and sign;
+        hearings per company and sign; (prospects, companies, strengths) of praise heard.
+
+    """
+    m = position.size
+    heard_company = np.empty(m, dtype=np.int8)
+    heard_sign = np.empty(m, dtype=np.int8)
+    heard_strength = np.empty(m, dtype=np.float32)
+    event = np.empty(m, dtype=np.int8)
+    told = np.zeros((k, 2), dtype=np.int64)
+    heard = np.zeros((k, 2), dtype=np.int64)
+    for j in range(company.size):
+        told[company[j], 1 if sign[j] < 0 else 0] += 1
+    praised = np.empty(m if praise else 0, dtype=np.int64)
+    n_praised = 0
+    for h in range(m):
+        j = position[h]
+        heard_company[h] = company[j]
+        heard_sign[h] = sign[j]
+        heard_strength[h] = strength[j]
+        negative = sign[j] < 0
+        event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
+        heard[company[j], 1 if negative else 0] += 1
+        if praise and not negative and provider[listeners[h]] == PROSPECT:
+            praised[n_praised] = h
+            n_praised += 1
+    praised = praised[:n_praised]
+    return (
+        (heard_company, heard_sign, heard_strength, event),
+        told,
+        heard,
+        (listeners[praised], heard_company[praised], heard_strength[praised]),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def retell(
+    position: np.ndarray,
+    listeners: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+    u: np.ndarray,
+    retell_probability: float,
+    attenuation: np.float32,
+    min_strength: np.float32,
+    generation: np.ndarray,
+    story: np.ndarray,
+) -> tuple:
+    """Tomorrow's retellings, from today's hearings.
+
+    Listener ``h`` passes the story on when ``u[h] < retell_probability`` and the attenuated
+    strength ``strength[h] x attenuation`` (float32) is at least ``min_strength``.
+
+    Returns:
+        The fields of :class:`Tellings`: teller, company, sign, strength, generation (one more
+        than the telling heard), story.
+
+    """
+    again = np.empty(u.size, dtype=np.int64)
+    n = 0
+    for h in range(u.size):
+        if u[h] < retell_probability and strength[h] * attenuation >= min_strength:
+            again[n] = h
+            n += 1
+    again = again[:n]
+    heard = position[again]
+    return (
+        listeners[again],
+        company[again],
+        sign[again],
+        strength[again] * attenuation,
+        generation[heard] + np.int32(1),
+        story[heard],
+    )
 
 
 def publish(
