@@ -393,3 +393,40 @@ def test_the_hearing_kernels_hear_and_retell_as_the_rule_in_numpy() -> None:
     for g, e in zip(got, expected, strict=True):
         assert g.dtype == e.dtype
         assert np.array_equal(g, e)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_standing_kernel_weighs_customers_as_the_rule_in_numpy(k: int) -> None:
+    from cxsim.stages.retention import standing_of
+
+    rng = np.random.default_rng(13)
+    n, day, per_year, cap, pull = 2_000, 500, 0.137, 0.61, 0.35
+    attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    join_day = rng.integers(-1000, 600, n).astype(np.int32)  # some join after today: tenure 0
+    customers = np.sort(rng.choice(n, 700, replace=False))
+    provider = rng.integers(0, k, customers.size).astype(np.int8)
+    got = standing_of(
+        customers,
+        provider,
+        join_day,
+        attitude,
+        episode,
+        day,
+        per_year,
+        cap,
+        np.float32(pull),
+        k > 1,
+    )
+    # The rule, as the retention stage wrote it in NumPy before the kernel.
+    tenure = np.maximum(day - join_day[customers], 0)
+    loyalty = np.minimum(cap, per_year * tenure / 365.0)
+    want = attitude[provider, customers] + episode[provider, customers] + loyalty
+    if k > 1:
+        feelings = attitude[:, customers] + episode[:, customers]
+        columns = np.arange(customers.size)
+        feelings[provider, columns] = -np.inf
+        rival = feelings[np.argmax(feelings, axis=0), columns]
+        want -= pull * np.maximum(rival, 0.0)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, want)

@@ -75,6 +75,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import ISSUE_NONE, PROSPECT
@@ -105,12 +106,59 @@ def standing(model: Market, customers: np.ndarray, provider: np.ndarray) -> np.n
     """What keeps ``customers`` with ``provider``: felt attitude + loyalty - pull of the best rival."""
     pars = model.params.behaviour.retention
     c = model.customers
-    tenure = np.maximum(model.day - c.join_day[customers], 0)
-    loyalty = np.minimum(pars.loyalty_cap, pars.loyalty_per_year * tenure / 365.0)
-    value = felt(model, provider, customers) + loyalty
-    if len(model.companies) > 1 and pars.alternative_pull > 0:
-        value -= pars.alternative_pull * np.maximum(best_rival(model, customers, provider)[1], 0.0)
-    return value
+    return standing_of(
+        customers,
+        provider,
+        c.join_day,
+        c.attitude,
+        c.episode,
+        model.day,
+        pars.loyalty_per_year,
+        pars.loyalty_cap,
+        np.float32(pars.alternative_pull),
+        len(model.companies) > 1 and pars.alternative_pull > 0,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def standing_of(
+    customers: np.ndarray,
+    provider: np.ndarray,
+    join_day: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    day: int,
+    loyalty_per_year: float,
+    loyalty_cap: float,
+    alternative_pull: np.float32,
+    rivals: bool,
+) -> np.ndarray:
+    """Each customer's standing with its provider (float64), the rule of the module's docstring.
+
+    ``S = felt(provider) + loyalty(t) - alternative_pull x max(0, felt(best-liked rival))``,
+    with ``felt = attitude + episode`` (float32), tenure ``t = max(day - join_day, 0)`` days,
+    ``loyalty = min(loyalty_cap, loyalty_per_year x t / 365)``; the rival's term (float32, as
+    NumPy multiplies a float32 column by a number) only when ``rivals``. The best-liked rival
+    is the first company with the highest feeling other than the provider.
+    """
+    out = np.empty(customers.size, dtype=np.float64)
+    companies = attitude.shape[0]
+    for j in range(customers.size):
+        i = customers[j]
+        k = provider[j]
+        tenure = max(day - join_day[i], 0)
+        loyalty = min(loyalty_cap, loyalty_per_year * tenure / 365.0)
+        value = np.float64(attitude[k, i] + episode[k, i]) + loyalty
+        if rivals:
+            best = -np.inf
+            for r in range(companies):
+                if r != k:
+                    f = attitude[r, i] + episode[r, i]
+                    if f > best:
+                        best = f
+            value -= np.float64(alternative_pull * max(np.float32(best), np.float32(0.0)))
+        out[j] = value
+    return out
 
 
 def best_rival(
