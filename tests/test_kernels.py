@@ -430,3 +430,52 @@ def test_the_standing_kernel_weighs_customers_as_the_rule_in_numpy(k: int) -> No
         want -= pull * np.maximum(rival, 0.0)
     assert got.dtype == np.float64
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_the_bass_kernels_adopt_as_the_rule_in_numpy(mixed: bool) -> None:
+    from cxsim.stages.retention import bass_choices, bass_hazards, bass_prospects
+
+    rng = np.random.default_rng(14)
+    k, n, s, q = 3, 5_000, 0.8, 0.32 / 365
+    provider = rng.integers(-1, k, n).astype(np.int8)
+    attitude = rng.normal(0.5, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    counts = rng.integers(0, 8, (k, n)).astype(np.uint16)
+    degree = rng.integers(0, 20, n).astype(np.int32)  # some without contacts
+    share = np.bincount(provider[provider >= 0], minlength=k) / n
+    drawn = np.sort(rng.choice(n, 1_500, replace=False))
+    p = np.array([0.01, 0.03, 0.02]) / 365
+    neighbors = attitude[:, :0] if mixed else counts
+    prospects, f, choice = bass_prospects(
+        drawn, provider, attitude, episode, neighbors, degree, share, mixed
+    )
+    liking = np.exp(s * choice)
+    cumulative = bass_hazards(p, q, f, liking)
+    u_choice = rng.random(prospects.size)
+    adopts = rng.random(prospects.size) < 0.3
+    who, chosen, by_advertising = bass_choices(prospects, adopts, u_choice, cumulative, p, liking)
+    # The rule, as the retention stage wrote it in NumPy before the kernels.
+    want_prospects = drawn[provider[drawn] == -1]
+    want_f = (
+        share[:, None]
+        if mixed
+        else counts[:, want_prospects] / np.maximum(degree[want_prospects], 1)
+    )
+    want_choice = np.minimum(attitude[:, want_prospects] + episode[:, want_prospects], 1.0)
+    want_cumulative = np.cumsum((p[:, None] + q * want_f) * np.exp(s * want_choice), axis=0)
+    total = want_cumulative[-1]
+    pick = u_choice[adopts] * total[adopts]
+    want_chosen = np.minimum((want_cumulative[:, adopts] < pick).sum(axis=0), k - 1).astype(np.int8)
+    column = np.flatnonzero(adopts)
+    before = np.where(want_chosen > 0, want_cumulative[np.maximum(want_chosen - 1, 0), column], 0.0)
+    want_channel = pick - before < p[want_chosen] * liking[want_chosen, column]
+    assert np.array_equal(prospects, want_prospects)
+    assert np.array_equal(f, np.broadcast_to(want_f, f.shape))
+    assert np.array_equal(choice, want_choice)
+    assert np.array_equal(cumulative, want_cumulative)
+    assert np.array_equal(who, want_prospects[adopts])
+    assert np.array_equal(chosen, want_chosen)
+    assert np.array_equal(by_advertising, want_channel)
+    assert by_advertising.any()
+    assert (~by_advertising).any()

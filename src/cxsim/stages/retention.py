@@ -242,7 +242,6 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
     """Prospects adopt a company by advertising and imitation (Bass)."""
     market = model.params.market
     c = model.customers
-    k = len(model.companies)
     weights = model.advertising_weights
     total_weight = weights.sum()
     p = market.advertising_rate / 365.0 * (weights / total_weight if total_weight > 0 else weights)
@@ -257,37 +256,133 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
         return
     p_bound = -math.expm1(-h_bound)
     drawn = bernoulli_indices(rng, c.n, p_bound)
-    prospects = drawn[c.provider[drawn] == PROSPECT]
+    mixed = c.neighbor_customers is None
+    prospects, f, choice = bass_prospects(
+        drawn,
+        c.provider,
+        c.attitude,
+        c.episode,
+        c.attitude[:, :0] if mixed else c.neighbor_customers,
+        model.network.degree,
+        model.customer_counts / c.n,
+        mixed,
+    )
     if prospects.size == 0:
         return
-    if c.neighbor_customers is None:
-        f = (model.customer_counts / c.n)[:, None]
-    else:
-        f = c.neighbor_customers[:, prospects] / np.maximum(model.network.degree[prospects], 1)
     # What a prospect feels about each company, capped at 1 for the choice (attitudes are not
     # bounded; a prospect who adores a company is not made more than e^s times likelier to pick it).
-    choice = np.minimum(felt(model, slice(None), prospects), 1.0)
     liking = np.exp(s * choice)
-    hazard = (p[:, None] + q * f) * liking
-    cumulative = np.cumsum(hazard, axis=0)
+    cumulative = bass_hazards(p, q, f, liking)
     total = cumulative[-1]
     u_adopt, u_choice = rng.random((2, prospects.size))
     adopts = u_adopt * p_bound < -np.expm1(-total)
     if not adopts.any():
         return
-    who = prospects[adopts]
-    pick = u_choice[adopts] * total[adopts]
-    chosen = np.minimum((cumulative[:, adopts] < pick).sum(axis=0), k - 1).astype(np.int8)
-    # The same draw names the channel: within the chosen company's share of the hazard,
-    # its advertising part comes first, then its imitation part (competing hazards).
-    column = np.flatnonzero(adopts)
-    before = np.where(chosen > 0, cumulative[np.maximum(chosen - 1, 0), column], 0.0)
-    by_advertising = pick - before < p[chosen] * liking[chosen, column]
+    who, chosen, by_advertising = bass_choices(prospects, adopts, u_choice, cumulative, p, liking)
     change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
     model.results.count("advertising_acquisitions", chosen[by_advertising])
     model.results.count("imitation_acquisitions", chosen[~by_advertising])
     model.log(Event.joined, who, chosen)
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_prospects(
+    drawn: np.ndarray,
+    provider: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    neighbor_customers: np.ndarray,
+    degree: np.ndarray,
+    market_share: np.ndarray,
+    mixed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The prospects among ``drawn``, with their contacts' custom and their choice attitudes.
+
+    ``f[k, j]`` is the share of prospect ``j``'s contacts who are company ``k``'s customers:
+    ``neighbor_customers[k, i] / max(degree[i], 1)`` for prospect ``i`` (float64),
+    or ``market_share[k]`` on a fully mixed network (``mixed``); the choice attitude is
+    ``min(attitude[k, i] + episode[k, i], 1)`` (float32).
+    """
+    companies = attitude.shape[0]
+    prospects = np.empty(drawn.size, dtype=np.int64)
+    m = 0
+    for i in drawn:
+        if provider[i] == PROSPECT:
+            prospects[m] = i
+            m += 1
+    prospects = prospects[:m]
+    f = np.empty((companies, m), dtype=np.float64)
+    choice = np.empty((companies, m), dtype=np.float32)
+    for j in range(m):
+        i = prospects[j]
+        contacts = np.float64(max(degree[i], 1))
+        for k in range(companies):
+            f[k, j] = market_share[k] if mixed else neighbor_customers[k, i] / contacts
+            choice[k, j] = min(attitude[k, i] + episode[k, i], np.float32(1.0))
+    return prospects, f, choice
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_hazards(p: np.ndarray, q: float, f: np.ndarray, liking: np.ndarray) -> np.ndarray:
+    """Cumulative hazards over the companies: row k holds ``sum_{r <= k} (p_r + q f_r) x liking_r``.
+
+    Summed in company order, in float64, per prospect (as ``np.cumsum(axis=0)``).
+    """
+    out = np.empty(f.shape, dtype=np.float64)
+    for j in range(f.shape[1]):
+        running = 0.0
+        for k in range(f.shape[0]):
+            h = (p[k] + q * f[k, j]) * np.float64(liking[k, j])
+            running = h if k == 0 else running + h
+            out[k, j] = running
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_choices(
+    prospects: np.ndarray,
+    adopts: np.ndarray,
+    u_choice: np.ndarray,
+    cumulative: np.ndarray,
+    p: np.ndarray,
+    liking: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which company each adopter picks, and through which channel.
+
+    Adopter ``j`` picks at ``pick = u_choice[j] x total hazard`` the first company whose
+    cumulative hazard is not below it (the last one at most); within that company's part of
+    the hazard its advertising part ``p_k x liking`` comes first: the channel is advertising
+    when ``pick - cumulative hazard before k`` is below it, else imitation.
+
+    Returns:
+        Adopters, their companies (int8), and whether each came by advertising.
+
+    """
+    companies = cumulative.shape[0]
+    n = 0
+    for j in range(adopts.size):
+        if adopts[j]:
+            n += 1
+    who = np.empty(n, dtype=np.int64)
+    chosen = np.empty(n, dtype=np.int8)
+    by_advertising = np.empty(n, dtype=np.bool_)
+    a = 0
+    for j in range(adopts.size):
+        if not adopts[j]:
+            continue
+        pick = u_choice[j] * cumulative[companies - 1, j]
+        below = 0
+        for k in range(companies):
+            if cumulative[k, j] < pick:
+                below += 1
+        k = min(below, companies - 1)
+        before = cumulative[k - 1, j] if k > 0 else 0.0
+        who[a] = prospects[j]
+        chosen[a] = k
+        by_advertising[a] = pick - before < p[k] * np.float64(liking[k, j])
+        a += 1
+    return who, chosen, by_advertising
 
 
 def change_provider(
