@@ -84,18 +84,6 @@ def test_the_experience_kernel_adds_as_the_rule_in_numpy(m: int, seed: int) -> N
     assert np.array_equal(episode, want_episode)
 
 
-def test_feelings_about_every_company_are_attitude_plus_episode() -> None:
-    from cxsim.stages.attitude import felt_by_all
-
-    rng = np.random.default_rng(4)
-    attitude = rng.normal(0, 1, (4, 300)).astype(np.float32)
-    episode = rng.normal(0, 1, (4, 300)).astype(np.float32)
-    for who in (np.array([], np.int64), rng.integers(0, 300, 1000)):
-        got = felt_by_all(attitude, episode, who)
-        assert got.dtype == np.float32
-        assert np.array_equal(got, attitude[:, who] + episode[:, who])
-
-
 def test_the_contact_count_kernel_counts_as_the_rule_in_numpy() -> None:
     from cxsim.model import shift_contact_counts
     from cxsim.networks import build
@@ -252,7 +240,12 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
 
 def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
     from cxsim.events import TELLABLE, Event
-    from cxsim.stages.word_of_mouth import _TELL_SIGN, choose_tellers, day_stories
+    from cxsim.stages.word_of_mouth import (
+        _TELL_SIGN,
+        choose_tellers,
+        day_stories,
+        tellable_experiences,
+    )
 
     rng = np.random.default_rng(10)
     n, k, m = 300, 3, 4_000  # few people: several experiences a day each
@@ -267,13 +260,16 @@ def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
     attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
     episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
     threshold = 0.7
+    keys, weights = tellable_experiences(
+        events, customers, companies, strengths, effects, _TELL_SIGN, k
+    )
     keys, story, promoter_keys = day_stories(
+        keys,
+        weights,
+        np.argsort(keys, kind="stable"),
         events,
         customers,
         companies,
-        strengths,
-        effects,
-        _TELL_SIGN,
         k,
         attitude,
         episode,

@@ -24,8 +24,7 @@ acts on (:func:`felt`) is ``L + E``; loyalty from tenure and the pull of
 competitors are added by the retention stage when it weighs leaving.
 
 Experiences are added to attitudes one at a time, in the order they happened
-(a compiled kernel, :func:`add_experiences`); what customers feel about every
-company at once is gathered by another (:func:`felt_by_all`).
+(a compiled kernel, :func:`add_experiences`).
 """
 
 from __future__ import annotations
@@ -91,29 +90,10 @@ def scale_by_loss(
     strengths[serious] *= np.float32(model.params.behaviour.attitude.serious_loss_scale)
 
 
-def felt(model: Market, companies: np.ndarray | int | slice, customers: np.ndarray) -> np.ndarray:
-    """How ``customers`` feel about ``companies`` now: lasting attitude plus episode.
-
-    ``companies = slice(None)``: about every company, shape (companies, customers).
-    """
+def felt(model: Market, companies: np.ndarray | int, customers: np.ndarray) -> np.ndarray:
+    """How ``customers`` feel about ``companies`` now: lasting attitude plus episode."""
     c = model.customers
-    if isinstance(companies, slice) and companies == slice(None):
-        return felt_by_all(c.attitude, c.episode, customers)
     return c.attitude[companies, customers] + c.episode[companies, customers]
-
-
-@numba.njit(cache=True, nogil=True)
-def felt_by_all(attitude: np.ndarray, episode: np.ndarray, customers: np.ndarray) -> np.ndarray:
-    """What ``customers`` feel about every company: ``attitude[:, customers] + episode[:, customers]``.
-
-    One float32 sum per company and customer, in a new (companies, customers) array.
-    """
-    out = np.empty((attitude.shape[0], customers.size), dtype=np.float32)
-    for j in range(customers.size):
-        i = customers[j]
-        for k in range(attitude.shape[0]):
-            out[k, j] = attitude[k, i] + episode[k, i]
-    return out
 
 
 def apply(

@@ -195,13 +195,16 @@ def first_hand_stories(
     k = len(model.companies)
     # A day with several experiences makes one story, whose sign is that of their net effect;
     # promoters tell about an ordinary good purchase, unless they have a story of their own.
+    keys, weights = tellable_experiences(
+        events, customers, companies, strengths, model.effects, _TELL_SIGN, k
+    )
     keys, story, promoter_keys = day_stories(
+        keys,
+        weights,
+        np.argsort(keys, kind="stable"),
         events,
         customers,
         companies,
-        strengths,
-        model.effects,
-        _TELL_SIGN,
         k,
         c.attitude,
         c.episode,
@@ -222,7 +225,7 @@ def first_hand_stories(
 
 
 @numba.njit(cache=True, nogil=True)
-def day_stories(
+def tellable_experiences(
     events: np.ndarray,
     customers: np.ndarray,
     companies: np.ndarray,
@@ -230,16 +233,43 @@ def day_stories(
     effects: np.ndarray,
     tell_sign: np.ndarray,
     k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Today's experiences that make a story (``tell_sign != 0``), in order.
+
+    Returns:
+        Their keys ``customer x k + company``, and their effects ``effects[event] x strength``
+        (a float32 product, as float64).
+
+    """
+    keys = np.empty(events.size, dtype=np.int64)
+    weights = np.empty(events.size, dtype=np.float64)
+    t = 0
+    for i in range(events.size):
+        if tell_sign[events[i]] != 0:
+            keys[t] = customers[i] * k + companies[i]
+            weights[t] = np.float64(effects[events[i]] * strengths[i])
+            t += 1
+    return keys[:t], weights[:t]
+
+
+@numba.njit(cache=True, nogil=True)
+def day_stories(
+    keys: np.ndarray,
+    weights: np.ndarray,
+    order: np.ndarray,
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    k: int,
     attitude: np.ndarray,
     episode: np.ndarray,
     promoter_threshold: np.float32,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Today's candidate stories, from today's first-hand experiences.
+    """Today's candidate stories, from the tellable experiences and the satisfied customers.
 
-    * One story per customer and company with a tellable experience (``tell_sign != 0``):
-      its key is ``customer x k + company``, its sign that of the net effect, the sum of
-      ``effects[event] x strength`` (float32 products, summed in float64 in the order of
-      the experiences); keys sorted, a sign of 0 kept (it is never told).
+    * One story per key (customer and company) of the tellable experiences (``order`` sorts
+      ``keys`` stably): its sign is that of the net effect, the sum of the experiences'
+      ``weights`` in float64 in the order they happened; a sign of 0 is kept (never told).
     * Promoters: a customer with a ``satisfied`` experience who feels at least
       ``promoter_threshold`` about the company, and has no story of its own about it today,
       in the order of the experiences.
@@ -248,16 +278,7 @@ def day_stories(
         (sorted story keys, their signs (int8), promoter keys).
 
     """
-    m = events.size
-    keys = np.empty(m, dtype=np.int64)
-    weight = np.empty(m, dtype=np.float64)
-    t = 0
-    for i in range(m):
-        if tell_sign[events[i]] != 0:
-            keys[t] = customers[i] * k + companies[i]
-            weight[t] = np.float64(effects[events[i]] * strengths[i])
-            t += 1
-    order = np.argsort(keys[:t], kind="mergesort")  # stable: each story's effects in order
+    t = keys.size
     uniq = np.empty(t, dtype=np.int64)
     story = np.empty(t, dtype=np.int8)
     n_stories = 0
@@ -266,27 +287,32 @@ def day_stories(
         key = keys[order[j]]
         net = 0.0
         while j < t and keys[order[j]] == key:
-            net += weight[order[j]]
+            net += weights[order[j]]
             j += 1
         uniq[n_stories] = key
         story[n_stories] = 1 if net > 0 else (-1 if net < 0 else 0)
         n_stories += 1
-    uniq = uniq[:n_stories]
-    promoters = np.empty(m, dtype=np.int64)
+    promoters = np.empty(events.size, dtype=np.int64)
     n_promoters = 0
-    for i in range(m):
+    for i in range(events.size):
         if events[i] != _SATISFIED:
             continue
         person, company = customers[i], companies[i]
         if attitude[company, person] + episode[company, person] < promoter_threshold:
             continue
         key = person * k + company
-        at = np.searchsorted(uniq, key)
-        if at < n_stories and uniq[at] == key:
+        low, high = 0, n_stories  # is key a story's? (binary search of the sorted keys)
+        while low < high:
+            mid = (low + high) // 2
+            if uniq[mid] < key:
+                low = mid + 1
+            else:
+                high = mid
+        if low < n_stories and uniq[low] == key:
             continue
         promoters[n_promoters] = key
         n_promoters += 1
-    return uniq, story[:n_stories], promoters[:n_promoters]
+    return uniq[:n_stories], story[:n_stories], promoters[:n_promoters]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -429,8 +455,10 @@ def hearings(
     heard = np.zeros((k, 2), dtype=np.int64)
     for j in range(company.size):
         told[company[j], 1 if sign[j] < 0 else 0] += 1
-    praised = np.empty(m if praise else 0, dtype=np.int64)
     n_praised = 0
+    praised_who = np.empty(m if praise else 0, dtype=np.int64)
+    praised_company = np.empty(m if praise else 0, dtype=np.int8)
+    praised_strength = np.empty(m if praise else 0, dtype=np.float32)
     for h in range(m):
         j = position[h]
         heard_company[h] = company[j]
@@ -440,14 +468,19 @@ def hearings(
         event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
         heard[company[j], 1 if negative else 0] += 1
         if praise and not negative and provider[listeners[h]] == PROSPECT:
-            praised[n_praised] = h
+            praised_who[n_praised] = listeners[h]
+            praised_company[n_praised] = company[j]
+            praised_strength[n_praised] = strength[j]
             n_praised += 1
-    praised = praised[:n_praised]
     return (
         (heard_company, heard_sign, heard_strength, event),
         told,
         heard,
-        (listeners[praised], heard_company[praised], heard_strength[praised]),
+        (
+            praised_who[:n_praised],
+            praised_company[:n_praised],
+            praised_strength[:n_praised],
+        ),
     )
 
 
@@ -475,22 +508,29 @@ def retell(
         than the telling heard), story.
 
     """
-    again = np.empty(u.size, dtype=np.int64)
     n = 0
     for h in range(u.size):
         if u[h] < retell_probability and strength[h] * attenuation >= min_strength:
-            again[n] = h
             n += 1
-    again = again[:n]
-    heard = position[again]
-    return (
-        listeners[again],
-        company[again],
-        sign[again],
-        strength[again] * attenuation,
-        generation[heard] + np.int32(1),
-        story[heard],
-    )
+    teller = np.empty(n, dtype=np.int64)
+    out_company = np.empty(n, dtype=np.int8)
+    out_sign = np.empty(n, dtype=np.int8)
+    out_strength = np.empty(n, dtype=np.float32)
+    out_generation = np.empty(n, dtype=np.int32)
+    out_story = np.empty(n, dtype=np.int64)
+    r = 0
+    for h in range(u.size):
+        weaker = strength[h] * attenuation
+        if u[h] < retell_probability and weaker >= min_strength:
+            j = position[h]
+            teller[r] = listeners[h]
+            out_company[r] = company[h]
+            out_sign[r] = sign[h]
+            out_strength[r] = weaker
+            out_generation[r] = generation[j] + 1
+            out_story[r] = story[j]
+            r += 1
+    return teller, out_company, out_sign, out_strength, out_generation, out_story
 
 
 def publish(
