@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import mesa
+import numba
 import numpy as np
 import pandas as pd
 
@@ -267,33 +268,11 @@ class Market(mesa.Model):
         counts = self.customers.neighbor_customers
         if counts is None or who.size == 0:
             return
-        # In chunks, so that day 0 (most people change at once) needs no more memory than a day.
-        chunk = 65_536
-        for start in range(0, who.size, chunk):
-            part = slice(start, start + chunk)
-            self._count_contacts(
-                who[part], None if old is None else old[part], None if new is None else new[part]
-            )
-
-    def _count_contacts(
-        self, who: np.ndarray, old: np.ndarray | None, new: np.ndarray | None
-    ) -> None:
-        counts = self.customers.neighbor_customers
-        assert counts is not None
-        deg, contacts = self.network.contacts(who)
-        flat = counts.reshape(-1)
-        n = self.customers.n
-        for providers, change in ((old, np.subtract), (new, np.add)):
-            if providers is None:
-                continue
-            served = providers >= 0
-            if not served.any():
-                continue
-            keys = np.repeat(providers * np.int64(n), deg) + contacts
-            if not served.all():  # a leaver to no one, or an adopter from no one
-                keys = keys[np.repeat(served, deg)]
-            # ufunc.at is unbuffered, so a contact counted twice in one call is counted twice.
-            change.at(flat, keys, 1)
+        for providers, step in ((old, -1), (new, 1)):
+            if providers is not None:
+                shift_contact_counts(
+                    counts, self.network.indptr, self.network.indices, who, providers, step
+                )
 
     # ------------------------------------------------------------------ the day
 
@@ -400,3 +379,28 @@ class Market(mesa.Model):
     def prospects(self) -> int:
         """People who are nobody's customer."""
         return int(np.count_nonzero(self.customers.provider == PROSPECT))
+
+
+@numba.njit(cache=True, nogil=True)
+def shift_contact_counts(
+    counts: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    who: np.ndarray,
+    providers: np.ndarray,
+    step: int,
+) -> None:
+    """Add ``step`` to ``counts[providers[j], c]`` for every contact ``c`` of ``who[j]`` with a provider.
+
+    ``counts[k, c]`` is how many of ``c``'s contacts are ``k``'s customers; ``providers[j] = -1``
+    (no provider: a leaver to no one, an adopter from no one) changes nothing. A contact met
+    twice (two changers who share it) is counted twice. Whole numbers: the order of additions
+    does not matter.
+    """
+    for j in range(who.size):
+        k = providers[j]
+        if k < 0:
+            continue
+        person = who[j]
+        for e in range(indptr[person], indptr[person + 1]):
+            counts[k, indices[e]] += step

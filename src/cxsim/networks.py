@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
+import numba
 import numpy as np
 
 from cxsim.errors import InputError
@@ -210,15 +211,9 @@ class Network:
         if self.indptr is None or self.indices is None:
             return self._sample_fully_mixed(tellers, audience, rng)
 
-        deg = self._degree[tellers].astype(np.int64)
-        a = np.minimum(audience, deg)
-        start = np.floor(rng.random(tellers.size) * deg).astype(np.int64)
-        position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
-        first = np.cumsum(a) - a
-        step = np.arange(position.size, dtype=np.int64) - first[position]
-        offset = (start[position] + step) % deg[position]
-        listener = self.indices[self.indptr[tellers][position] + offset].astype(np.int64)
-        return position, listener
+        return listeners_in_rows(
+            self.indptr, self.indices, tellers, audience, rng.random(tellers.size)
+        )
 
     def _sample_fully_mixed(
         self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator
@@ -941,3 +936,40 @@ def _from_file(params: NetworkParams, n: int, base_dir: Path | None) -> Network:
     return read_edge_list(
         file_path(params, base_dir), n, first_id=params.first_id, header=params.header
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def listeners_in_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    tellers: np.ndarray,
+    audience: np.ndarray,
+    u: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Listeners of each teller: consecutive entries of its (shuffled) row, from a random start.
+
+    Teller ``j`` of degree ``d`` reaches ``a = min(audience[j], d)`` contacts: the row entries
+    ``(r + 0) mod d, ..., (r + a - 1) mod d`` with ``r = floor(u[j] x d)`` (``u`` uniform on
+    [0, 1), one per teller). See :meth:`Network.sample_listeners`.
+
+    Returns:
+        ``(teller_position, listener)``, tellers in input order, each one's listeners together.
+
+    """
+    total = 0
+    for j in range(tellers.size):
+        t = tellers[j]
+        total += min(audience[j], indptr[t + 1] - indptr[t])
+    position = np.empty(total, dtype=np.int64)
+    listener = np.empty(total, dtype=np.int64)
+    p = 0
+    for j in range(tellers.size):
+        t = tellers[j]
+        row = indptr[t]
+        d = indptr[t + 1] - row
+        start = np.int64(np.floor(u[j] * d))
+        for step in range(min(audience[j], d)):
+            position[p] = j
+            listener[p] = indices[row + (start + step) % d]
+            p += 1
+    return position, listener

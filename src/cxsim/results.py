@@ -105,7 +105,21 @@ class Results:
         self.values = np.zeros((self.days + 1, k, len(METRICS)), dtype=np.float64)
         self.prospects = np.zeros(self.days + 1, dtype=np.int64)
         self._today = np.zeros((k, len(METRICS)), dtype=np.float64)
+        self._columns = self._views()
         self.last_day = -1
+
+    def _views(self) -> dict[str, np.ndarray]:
+        """Today's column of each metric: views made once (stages ask for them many times a day)."""
+        return {name: self._today[:, i] for name, i in METRIC_INDEX.items()}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_columns"]  # views would be unpickled as copies
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._columns = self._views()
 
     def count(
         self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0
@@ -114,21 +128,21 @@ class Results:
 
         With an array of companies, returns what was added per company.
         """
-        col = METRIC_INDEX[metric]
-        scalar = np.isscalar(amount)
+        column = self._columns[metric]
+        scalar = not isinstance(amount, np.ndarray)
         if isinstance(companies, int | np.integer):
             if not scalar:
                 amount = float(np.sum(amount))
-            self._today[companies, col] += amount
+            column[companies] += amount
             return None
-        k = self._today.shape[0]
+        k = column.shape[0]
         if companies.size == 0:
             return np.zeros(k)
         if scalar:
             sums = np.bincount(companies, minlength=k)[:k] * float(amount)  # type: ignore[arg-type]
         else:
             sums = np.bincount(companies, weights=amount, minlength=k)[:k]
-        self._today[:, col] += sums
+        column += sums
         return sums
 
     def add(self, company: int, **amounts: float) -> None:
@@ -145,12 +159,17 @@ class Results:
         if companies.size == 0:
             return
         both = np.bincount(companies * 2 + condition, minlength=2 * k).reshape(k, 2)
-        self._today[:, METRIC_INDEX[metric_if]] += both[:, 1]
-        self._today[:, METRIC_INDEX[metric_else]] += both[:, 0]
+        self._columns[metric_if] += both[:, 1]
+        self._columns[metric_else] += both[:, 0]
+
+    @property
+    def table_today(self) -> np.ndarray:
+        """Today's running values, one row per company and one column per metric (the array itself)."""
+        return self._today
 
     def today(self, metric: str) -> np.ndarray:
         """Today's running value of ``metric`` for every company (a view)."""
-        return self._today[:, METRIC_INDEX[metric]]
+        return self._columns[metric]
 
     def close_day(self, day: int) -> None:
         """Store today's counters in row ``day`` and reset them."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 #: Name of the stream derivation; recorded with results, part of the engine's fingerprint.
@@ -149,16 +150,29 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     scale = -1.0 / math.log1p(-p)
     mean = n * p
     batch = int(mean + 6.0 * math.sqrt(mean) + 16.0)  # enough to pass n almost always
-    position = _positions(rng, batch, scale, -1.0)
-    while position[-1] < n:  # rare: draw further gaps from where the last one ended
-        position = np.concatenate([position, _positions(rng, batch, scale, position[-1])])
-    return position[: int(np.searchsorted(position, n))].astype(np.int64)
+    position = rng.standard_exponential(batch)
+    below = gap_positions(position, scale, -1.0, n)
+    while below == position.size:  # rare: draw further gaps from where the last one ended
+        more = rng.standard_exponential(batch)
+        gap_positions(more, scale, position[-1], n)
+        position = np.concatenate([position, more])
+        below = int(np.searchsorted(position, n))
+    return position[:below].astype(np.int64)
 
 
-def _positions(rng: np.random.Generator, size: int, scale: float, start: float) -> np.ndarray:
-    """``start`` plus the running sum of ``size`` Geometric gaps (``scale = -1 / log(1 - p)``), as floats."""
-    gaps = rng.standard_exponential(size)
-    gaps *= scale
-    np.ceil(gaps, out=gaps)
-    gaps[0] += start
-    return np.cumsum(gaps, out=gaps)
+@numba.njit(cache=True, nogil=True)
+def gap_positions(gaps: np.ndarray, scale: float, start: float, n: int) -> int:
+    """Turn standard exponentials into positions, in place; return how many are below ``n``.
+
+    Gap ``i`` is ``ceil(gaps[i] x scale)``, a Geometric(p) number for ``scale = -1 / log(1 - p)``;
+    position ``i`` is ``start`` plus the gaps up to ``i``, summed in order (as ``np.cumsum``).
+    Positions rise strictly, so those below ``n`` come first.
+    """
+    total = start
+    below = 0
+    for i in range(gaps.size):
+        total += np.ceil(gaps[i] * scale)
+        gaps[i] = total
+        if total < n:
+            below = i + 1
+    return below

@@ -22,12 +22,16 @@ interval), ``L`` relaxes toward neutral with mean memory ``memory_days``, and
 CRM fatigue fades with ``voice.fatigue_memory_days``. What a customer feels and
 acts on (:func:`felt`) is ``L + E``; loyalty from tenure and the pull of
 competitors are added by the retention stage when it weighs leaving.
+
+Experiences are added to attitudes one at a time, in the order they happened
+(a compiled kernel, :func:`add_experiences`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.events import ATTITUDE_EFFECT, HEARSAY, LOSS_SCALED, Event
@@ -64,6 +68,11 @@ def init(model: Market) -> None:
         np.float32(att.lasting_share),
         np.float32(att.lasting_share / att.loss_aversion),
     )
+    voice = model.params.behaviour.voice
+    model.fading = tuple(
+        np.float32(np.exp(-1.0 / days))
+        for days in (att.memory_days, att.episode_memory_days, voice.fatigue_memory_days)
+    )
 
 
 def scale_by_loss(
@@ -98,17 +107,53 @@ def apply(
     if customers.size == 0:
         return
     c = model.customers
-    n = c.attitude.shape[1]
-    keys = companies.astype(np.int64) * n + customers
-    kinds = events.astype(np.intp)
-    delta = model.effects[kinds] * strengths
-    hearsay = _IS_HEARSAY[kinds]
     bad_share, good_share = model.lasting_shares
-    lasting = np.where(hearsay, delta, delta * np.where(delta < 0, bad_share, good_share))
-    np.add.at(c.attitude.reshape(-1), keys, lasting.astype(np.float32, copy=False))
-    lived = ~hearsay
-    if lived.any():
-        np.add.at(c.episode.reshape(-1), keys[lived], delta[lived].astype(np.float32, copy=False))
+    add_experiences(
+        c.attitude,
+        c.episode,
+        events,
+        customers,
+        companies,
+        strengths,
+        model.effects,
+        _IS_HEARSAY,
+        bad_share,
+        good_share,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def add_experiences(
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+    effects: np.ndarray,
+    is_hearsay: np.ndarray,
+    bad_share: np.float32,
+    good_share: np.float32,
+) -> None:
+    """Add experiences to attitudes, one after another in the order given (the rule of the stage).
+
+    Experience ``i`` of customer ``j = customers[i]`` with company ``k = companies[i]`` has
+    effect ``delta = effects[events[i]] x strengths[i]``. Hearsay adds ``delta`` to the lasting
+    attitude ``attitude[k, j]``; a first-hand experience adds ``delta x bad_share`` (if
+    ``delta < 0``) or ``delta x good_share`` to it, and ``delta`` to the episode
+    ``episode[k, j]``. Each addition is rounded to float32, as the columns are.
+    """
+    for i in range(customers.size):
+        k = companies[i]
+        j = customers[i]
+        kind = events[i]
+        delta = effects[kind] * strengths[i]
+        if is_hearsay[kind]:
+            attitude[k, j] += np.float32(delta)
+        else:
+            share = bad_share if delta < 0 else good_share
+            attitude[k, j] += np.float32(delta * share)
+            episode[k, j] += np.float32(delta)
 
 
 def step(model: Market) -> None:
@@ -116,8 +161,8 @@ def step(model: Market) -> None:
     events, customers, companies, strengths = model.today.first_hand()
     scale_by_loss(model, events, customers, strengths)  # the word-of-mouth stage reads them too
     apply(model, events, customers, companies, strengths)
-    pars = model.params.behaviour
     c = model.customers
-    c.attitude *= np.float32(np.exp(-1.0 / pars.attitude.memory_days))
-    c.episode *= np.float32(np.exp(-1.0 / pars.attitude.episode_memory_days))
-    c.fatigue *= np.float32(np.exp(-1.0 / pars.voice.fatigue_memory_days))
+    lasting, episode, fatigue = model.fading
+    c.attitude *= lasting
+    c.episode *= episode
+    c.fatigue *= fatigue

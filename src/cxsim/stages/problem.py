@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import ISSUE_NONE, ISSUE_OPEN
@@ -48,38 +49,122 @@ def is_open(model: Market, idx: np.ndarray) -> np.ndarray:
 def step(model: Market) -> None:
     """Decide which of today's purchases went wrong and how badly."""
     c = model.customers
-    buyers, company = model.today.buyers, model.today.buyer_company.astype(np.intp)
+    buyers = model.today.buyers
     pars = model.params.behaviour.problems
     rng = model.streams("problem", model.day)
-    u_problem, u_serious, u_fault = rng.random((3, buyers.size))
+    draws = rng.random((3, buyers.size))
 
     defect = np.array([co.defect_rate for co in model.companies])
     disappoint = np.array([co.disappointment() for co in model.companies])
     p_problem = 1.0 - (1.0 - defect) * (1.0 - disappoint)
     excluded_share = np.array([co.excluded_share(model.day) for co in model.companies])
 
-    excluded = c.location[buyers] >= 1.0 - excluded_share[company]
-    has_problem = excluded | (u_problem < p_problem[company])
-    serious = excluded | (u_serious < pars.serious_share)
-    at_fault = excluded | (u_fault >= pars.customer_fault_share)
-
-    who = buyers[has_problem]
-    comp = company[has_problem].astype(np.int8)
-    sev = serious[has_problem]
-    c.issue[who] = ISSUE_OPEN
-    c.issue_day[who] = model.day
-    c.issue_serious[who] = sev
-    c.issue_fault[who] = at_fault[has_problem]
+    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
+        buyers,
+        model.today.buyer_company,
+        c.location,
+        draws,
+        p_problem,
+        1.0 - excluded_share,
+        pars.serious_share,
+        pars.customer_fault_share,
+        c.issue,
+        c.issue_day,
+        c.issue_serious,
+        c.issue_fault,
+        model.day,
+    )
     model.today.problem_customers = who
     model.today.problem_company = comp
     model.today.problem_serious = sev
+    for metric, count in zip(
+        ("problems", "serious_problems", "broken_promises"), counts, strict=True
+    ):
+        model.results.today(metric)[:] += count
+    for g, event in enumerate(_OUTCOMES):
+        model.experience(event, groups[g, : sizes[g]], group_company[g, : sizes[g]])
 
-    model.results.count("problems", comp)
-    model.results.count("serious_problems", comp[sev])
-    broken = excluded[has_problem]
-    model.results.count("broken_promises", comp[broken])
-    model.experience(Event.broken_promise, who[broken], comp[broken])
-    model.experience(Event.problem_serious, who[sev], comp[sev])
-    model.experience(Event.problem_minor, who[~sev], comp[~sev])
-    fine = ~has_problem
-    model.experience(Event.satisfied, buyers[fine], company[fine].astype(np.int8))
+
+#: The groups of :func:`sort_purchases`, in the order their experiences are reported.
+_OUTCOMES = (Event.broken_promise, Event.problem_serious, Event.problem_minor, Event.satisfied)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_purchases(
+    buyers: np.ndarray,
+    buyer_company: np.ndarray,
+    location: np.ndarray,
+    draws: np.ndarray,
+    p_problem: np.ndarray,
+    excluded_from: np.ndarray,
+    serious_share: float,
+    customer_fault_share: float,
+    issue: np.ndarray,
+    issue_day: np.ndarray,
+    issue_serious: np.ndarray,
+    issue_fault: np.ndarray,
+    day: int,
+) -> tuple:
+    """Which purchases went wrong, opening an issue for each (the rule of the stage, per purchase).
+
+    Purchase ``i`` (buyer ``b``, company ``k``, uniforms ``draws[:, i]``) is *excluded* from
+    a promotion when ``location[b] >= excluded_from[k]``; it has a problem when excluded or
+    ``draws[0, i] < p_problem[k]``; the problem is serious when excluded or
+    ``draws[1, i] < serious_share``, and the company's fault when excluded or
+    ``draws[2, i] >= customer_fault_share``. A problem opens the buyer's issue today.
+
+    Returns:
+        The buyers with a problem, their companies and whether it is serious (in the order
+        of the purchases); the buyers (row g of a 2-D array, the first ``sizes[g]``) and
+        companies of each group: 0 broken promise (excluded), 1 serious, 2 minor,
+        3 satisfied; and per company the problems, serious problems and broken promises.
+
+    """
+    m = buyers.size
+    who = np.empty(m, dtype=np.int64)
+    comp = np.empty(m, dtype=np.int8)
+    sev = np.empty(m, dtype=np.bool_)
+    groups = np.empty((4, m), dtype=np.int64)
+    group_company = np.empty((4, m), dtype=np.int8)
+    sizes = np.zeros(4, dtype=np.int64)
+    counts = np.zeros((3, p_problem.size), dtype=np.int64)
+    n_problems = 0
+    for i in range(m):
+        b = buyers[i]
+        k = buyer_company[i]
+        excluded = location[b] >= excluded_from[k]
+        if not (excluded or draws[0, i] < p_problem[k]):
+            groups[3, sizes[3]] = b
+            group_company[3, sizes[3]] = k
+            sizes[3] += 1
+            continue
+        serious = excluded or draws[1, i] < serious_share
+        issue[b] = ISSUE_OPEN
+        issue_day[b] = day
+        issue_serious[b] = serious
+        issue_fault[b] = excluded or draws[2, i] >= customer_fault_share
+        who[n_problems] = b
+        comp[n_problems] = k
+        sev[n_problems] = serious
+        n_problems += 1
+        counts[0, k] += 1
+        if serious:
+            counts[1, k] += 1
+        if excluded:
+            counts[2, k] += 1
+            groups[0, sizes[0]] = b
+            group_company[0, sizes[0]] = k
+            sizes[0] += 1
+        g = 1 if serious else 2
+        groups[g, sizes[g]] = b
+        group_company[g, sizes[g]] = k
+        sizes[g] += 1
+    return (
+        who[:n_problems],
+        comp[:n_problems],
+        sev[:n_problems],
+        groups,
+        group_company,
+        sizes,
+        counts,
+    )

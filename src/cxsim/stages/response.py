@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
@@ -350,22 +351,80 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     pol = company.policy
     k = company.index
     drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
-    touched = drawn[c.provider[drawn] == k]
-    if touched.size == 0:
+    calm, queued, awaiting_callback, found, pitched = sort_touches(
+        drawn,
+        k,
+        c.provider,
+        c.issue,
+        c.issue_day,
+        c.fatigue,
+        model.day,
+        model.params.behaviour.problems.problem_memory_days,
+        pol.shares_service_information,
+        pol.proactive_follow_ups,
+    )
+    touched = calm.size + queued.size + awaiting_callback.size + found.size + pitched.size
+    if touched == 0:
         return
-    c.fatigue[touched] += 1.0
-    model.results.count("crm_touches", k, touched.size)
-    open_issue = is_open(model, touched)
-    model.experience(Event.crm_touch, touched[~open_issue], k)
-    troubled = touched[open_issue]
-    issue = c.issue[troubled]
-    queued = (issue == ISSUE_QUEUED) & pol.shares_service_information
-    awaiting_callback = (issue == ISSUE_CALLBACK) & pol.shares_service_information
-    found = (issue == ISSUE_OPEN) & pol.proactive_follow_ups
-    handle(model, company, troubled[queued], rng)
-    handle(model, company, troubled[awaiting_callback], rng, second_chance=True)
-    handle(model, company, troubled[found], rng)
-    model.results.count("follow_ups", k, np.count_nonzero(found))
-    model.experience(
-        Event.crm_touch_open_problem, troubled[~queued & ~awaiting_callback & ~found], k
+    model.results.count("crm_touches", k, touched)
+    model.experience(Event.crm_touch, calm, k)
+    handle(model, company, queued, rng)
+    handle(model, company, awaiting_callback, rng, second_chance=True)
+    handle(model, company, found, rng)
+    model.results.count("follow_ups", k, found.size)
+    model.experience(Event.crm_touch_open_problem, pitched, k)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_touches(
+    drawn: np.ndarray,
+    k: int,
+    provider: np.ndarray,
+    issue: np.ndarray,
+    issue_day: np.ndarray,
+    fatigue: np.ndarray,
+    day: int,
+    memory_days: int,
+    shares_service_information: bool,
+    proactive_follow_ups: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which of the people ``drawn`` for a touch are ``k``'s customers, and what the touch does.
+
+    Every touched customer's fatigue grows by 1. A customer without an open issue
+    (:func:`cxsim.stages.problem.is_open`: any issue but one left open for more than
+    ``memory_days``) is ``calm``. One with an open issue is, by its state: ``queued`` (a
+    complaint in the queue) or ``awaiting_callback`` when the company shares service
+    information, ``found`` (a problem it is not working on) when it makes proactive
+    follow-ups, and otherwise ``pitched`` (a sales pitch during a problem).
+
+    Returns:
+        calm, queued, awaiting_callback, found, pitched: customers in the order drawn.
+
+    """
+    groups = np.empty((5, drawn.size), dtype=np.int64)
+    sizes = np.zeros(5, dtype=np.int64)
+    for i in drawn:
+        if provider[i] != k:
+            continue
+        fatigue[i] += np.float32(1.0)
+        state = issue[i]
+        forgotten = state == ISSUE_OPEN and day - issue_day[i] > memory_days
+        if state == ISSUE_NONE or forgotten:
+            group = 0
+        elif state == ISSUE_QUEUED and shares_service_information:
+            group = 1
+        elif state == ISSUE_CALLBACK and shares_service_information:
+            group = 2
+        elif state == ISSUE_OPEN and proactive_follow_ups:
+            group = 3
+        else:
+            group = 4
+        groups[group, sizes[group]] = i
+        sizes[group] += 1
+    return (
+        groups[0, : sizes[0]],
+        groups[1, : sizes[1]],
+        groups[2, : sizes[2]],
+        groups[3, : sizes[3]],
+        groups[4, : sizes[4]],
     )

@@ -75,6 +75,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import ISSUE_NONE, PROSPECT
@@ -105,12 +106,59 @@ def standing(model: Market, customers: np.ndarray, provider: np.ndarray) -> np.n
     """What keeps ``customers`` with ``provider``: felt attitude + loyalty - pull of the best rival."""
     pars = model.params.behaviour.retention
     c = model.customers
-    tenure = np.maximum(model.day - c.join_day[customers], 0)
-    loyalty = np.minimum(pars.loyalty_cap, pars.loyalty_per_year * tenure / 365.0)
-    value = felt(model, provider, customers) + loyalty
-    if len(model.companies) > 1 and pars.alternative_pull > 0:
-        value -= pars.alternative_pull * np.maximum(best_rival(model, customers, provider)[1], 0.0)
-    return value
+    return standing_of(
+        customers,
+        provider,
+        c.join_day,
+        c.attitude,
+        c.episode,
+        model.day,
+        pars.loyalty_per_year,
+        pars.loyalty_cap,
+        np.float32(pars.alternative_pull),
+        len(model.companies) > 1 and pars.alternative_pull > 0,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def standing_of(
+    customers: np.ndarray,
+    provider: np.ndarray,
+    join_day: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    day: int,
+    loyalty_per_year: float,
+    loyalty_cap: float,
+    alternative_pull: np.float32,
+    rivals: bool,
+) -> np.ndarray:
+    """Each customer's standing with its provider (float64), the rule of the module's docstring.
+
+    ``S = felt(provider) + loyalty(t) - alternative_pull x max(0, felt(best-liked rival))``,
+    with ``felt = attitude + episode`` (float32), tenure ``t = max(day - join_day, 0)`` days,
+    ``loyalty = min(loyalty_cap, loyalty_per_year x t / 365)``; the rival's term (float32, as
+    NumPy multiplies a float32 column by a number) only when ``rivals``. The best-liked rival
+    is the first company with the highest feeling other than the provider.
+    """
+    out = np.empty(customers.size, dtype=np.float64)
+    companies = attitude.shape[0]
+    for j in range(customers.size):
+        i = customers[j]
+        k = provider[j]
+        tenure = max(day - join_day[i], 0)
+        loyalty = min(loyalty_cap, loyalty_per_year * tenure / 365.0)
+        value = np.float64(attitude[k, i] + episode[k, i]) + loyalty
+        if rivals:
+            best = -np.inf
+            for r in range(companies):
+                if r != k:
+                    f = attitude[r, i] + episode[r, i]
+                    if f > best:
+                        best = f
+            value -= np.float64(alternative_pull * max(np.float32(best), np.float32(0.0)))
+        out[j] = value
+    return out
 
 
 def best_rival(
@@ -194,7 +242,6 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
     """Prospects adopt a company by advertising and imitation (Bass)."""
     market = model.params.market
     c = model.customers
-    k = len(model.companies)
     weights = model.advertising_weights
     total_weight = weights.sum()
     p = market.advertising_rate / 365.0 * (weights / total_weight if total_weight > 0 else weights)
@@ -209,37 +256,133 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
         return
     p_bound = -math.expm1(-h_bound)
     drawn = bernoulli_indices(rng, c.n, p_bound)
-    prospects = drawn[c.provider[drawn] == PROSPECT]
+    mixed = c.neighbor_customers is None
+    prospects, f, choice = bass_prospects(
+        drawn,
+        c.provider,
+        c.attitude,
+        c.episode,
+        c.attitude[:, :0] if mixed else c.neighbor_customers,
+        model.network.degree,
+        model.customer_counts / c.n,
+        mixed,
+    )
     if prospects.size == 0:
         return
-    if c.neighbor_customers is None:
-        f = (model.customer_counts / c.n)[:, None]
-    else:
-        f = c.neighbor_customers[:, prospects] / np.maximum(model.network.degree[prospects], 1)
     # What a prospect feels about each company, capped at 1 for the choice (attitudes are not
     # bounded; a prospect who adores a company is not made more than e^s times likelier to pick it).
-    choice = np.minimum(felt(model, slice(None), prospects), 1.0)
     liking = np.exp(s * choice)
-    hazard = (p[:, None] + q * f) * liking
-    cumulative = np.cumsum(hazard, axis=0)
+    cumulative = bass_hazards(p, q, f, liking)
     total = cumulative[-1]
     u_adopt, u_choice = rng.random((2, prospects.size))
     adopts = u_adopt * p_bound < -np.expm1(-total)
     if not adopts.any():
         return
-    who = prospects[adopts]
-    pick = u_choice[adopts] * total[adopts]
-    chosen = np.minimum((cumulative[:, adopts] < pick).sum(axis=0), k - 1).astype(np.int8)
-    # The same draw names the channel: within the chosen company's share of the hazard,
-    # its advertising part comes first, then its imitation part (competing hazards).
-    column = np.flatnonzero(adopts)
-    before = np.where(chosen > 0, cumulative[np.maximum(chosen - 1, 0), column], 0.0)
-    by_advertising = pick - before < p[chosen] * liking[chosen, column]
+    who, chosen, by_advertising = bass_choices(prospects, adopts, u_choice, cumulative, p, liking)
     change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
     model.results.count("advertising_acquisitions", chosen[by_advertising])
     model.results.count("imitation_acquisitions", chosen[~by_advertising])
     model.log(Event.joined, who, chosen)
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_prospects(
+    drawn: np.ndarray,
+    provider: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    neighbor_customers: np.ndarray,
+    degree: np.ndarray,
+    market_share: np.ndarray,
+    mixed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The prospects among ``drawn``, with their contacts' custom and their choice attitudes.
+
+    ``f[k, j]`` is the share of prospect ``j``'s contacts who are company ``k``'s customers:
+    ``neighbor_customers[k, i] / max(degree[i], 1)`` for prospect ``i`` (float64),
+    or ``market_share[k]`` on a fully mixed network (``mixed``); the choice attitude is
+    ``min(attitude[k, i] + episode[k, i], 1)`` (float32).
+    """
+    companies = attitude.shape[0]
+    prospects = np.empty(drawn.size, dtype=np.int64)
+    m = 0
+    for i in drawn:
+        if provider[i] == PROSPECT:
+            prospects[m] = i
+            m += 1
+    prospects = prospects[:m]
+    f = np.empty((companies, m), dtype=np.float64)
+    choice = np.empty((companies, m), dtype=np.float32)
+    for j in range(m):
+        i = prospects[j]
+        contacts = np.float64(max(degree[i], 1))
+        for k in range(companies):
+            f[k, j] = market_share[k] if mixed else neighbor_customers[k, i] / contacts
+            choice[k, j] = min(attitude[k, i] + episode[k, i], np.float32(1.0))
+    return prospects, f, choice
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_hazards(p: np.ndarray, q: float, f: np.ndarray, liking: np.ndarray) -> np.ndarray:
+    """Cumulative hazards over the companies: row k holds ``sum_{r <= k} (p_r + q f_r) x liking_r``.
+
+    Summed in company order, in float64, per prospect (as ``np.cumsum(axis=0)``).
+    """
+    out = np.empty(f.shape, dtype=np.float64)
+    for j in range(f.shape[1]):
+        running = 0.0
+        for k in range(f.shape[0]):
+            h = (p[k] + q * f[k, j]) * np.float64(liking[k, j])
+            running = h if k == 0 else running + h
+            out[k, j] = running
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_choices(
+    prospects: np.ndarray,
+    adopts: np.ndarray,
+    u_choice: np.ndarray,
+    cumulative: np.ndarray,
+    p: np.ndarray,
+    liking: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which company each adopter picks, and through which channel.
+
+    Adopter ``j`` picks at ``pick = u_choice[j] x total hazard`` the first company whose
+    cumulative hazard is not below it (the last one at most); within that company's part of
+    the hazard its advertising part ``p_k x liking`` comes first: the channel is advertising
+    when ``pick - cumulative hazard before k`` is below it, else imitation.
+
+    Returns:
+        Adopters, their companies (int8), and whether each came by advertising.
+
+    """
+    companies = cumulative.shape[0]
+    n = 0
+    for j in range(adopts.size):
+        if adopts[j]:
+            n += 1
+    who = np.empty(n, dtype=np.int64)
+    chosen = np.empty(n, dtype=np.int8)
+    by_advertising = np.empty(n, dtype=np.bool_)
+    a = 0
+    for j in range(adopts.size):
+        if not adopts[j]:
+            continue
+        pick = u_choice[j] * cumulative[companies - 1, j]
+        below = 0
+        for k in range(companies):
+            if cumulative[k, j] < pick:
+                below += 1
+        k = min(below, companies - 1)
+        before = cumulative[k - 1, j] if k > 0 else 0.0
+        who[a] = prospects[j]
+        chosen[a] = k
+        by_advertising[a] = pick - before < p[k] * np.float64(liking[k, j])
+        a += 1
+    return who, chosen, by_advertising
 
 
 def change_provider(

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.customers import PROSPECT
@@ -52,7 +53,7 @@ _TELL_SIGN = np.zeros(len(Event), dtype=np.int8)
 for _event, _sign in TELLABLE.items():
     _TELL_SIGN[_event] = _sign
 _HEARD_NEGATIVE, _HEARD_POSITIVE = np.int8(Event.heard_negative), np.int8(Event.heard_positive)
-_SATISFIED = np.int8(Event.satisfied)
+_SATISFIED = int(Event.satisfied)
 
 
 def _none(dtype: type = np.int64) -> np.ndarray:
@@ -190,40 +191,167 @@ def first_hand_stories(
     """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
     pars = model.params.behaviour.word_of_mouth
     events, customers, companies, strengths = model.today.first_hand()
+    c = model.customers
     k = len(model.companies)
-
-    sign = _TELL_SIGN[events.astype(np.intp)]
-    tellable = sign != 0
-    # A day with several experiences makes one story, whose sign is that of their net effect.
-    keys = customers[tellable] * k + companies[tellable].astype(np.int64)
-    net_effect = model.effects[events[tellable].astype(np.intp)] * strengths[tellable]
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    net = np.bincount(inverse, weights=net_effect, minlength=uniq.size)
-    story = np.sign(net).astype(np.int8)
-
-    # Promoters tell about an ordinary good purchase.
-    satisfied = events == _SATISFIED
-    happy = customers[satisfied]
-    happy_company = companies[satisfied]
-    promoter = attitude.felt(model, happy_company.astype(np.intp), happy) >= (
-        model.params.behaviour.attitude.promoter_threshold
+    # A day with several experiences makes one story, whose sign is that of their net effect;
+    # promoters tell about an ordinary good purchase, unless they have a story of their own.
+    keys, weights = tellable_experiences(
+        events, customers, companies, strengths, model.effects, _TELL_SIGN, k
     )
-    promoter_keys = happy[promoter] * k + happy_company[promoter].astype(np.int64)
-    if uniq.size:  # those who have a story of their own today tell that instead
-        at = np.minimum(np.searchsorted(uniq, promoter_keys), uniq.size - 1)
-        promoter_keys = promoter_keys[uniq[at] != promoter_keys]
+    keys, story, promoter_keys = day_stories(
+        keys,
+        weights,
+        np.argsort(keys, kind="stable"),
+        events,
+        customers,
+        companies,
+        k,
+        c.attitude,
+        c.episode,
+        np.float32(model.params.behaviour.attitude.promoter_threshold),
+    )
     promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
-
-    keys = np.concatenate([uniq, promoter_keys[promoter_tells]])
-    story = np.concatenate([story, np.ones(int(promoter_tells.sum()), dtype=np.int8)])
-    u = rng.random(keys.size)
-    tells = ((story < 0) & (u < pars.negative_tell_probability)) | (
-        (story > 0) & (u < pars.positive_tell_probability)
+    u = rng.random(keys.size + int(np.count_nonzero(promoter_tells)))
+    return choose_tellers(
+        keys,
+        story,
+        promoter_keys,
+        promoter_tells,
+        u,
+        pars.negative_tell_probability,
+        pars.positive_tell_probability,
+        k,
     )
-    # Promoter stories were already drawn once with their own probability.
-    tells[uniq.size :] = True
-    keys, story = keys[tells], story[tells]
-    return keys // k, (keys % k).astype(np.int8), story
+
+
+@numba.njit(cache=True, nogil=True)
+def tellable_experiences(
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+    effects: np.ndarray,
+    tell_sign: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Today's experiences that make a story (``tell_sign != 0``), in order.
+
+    Returns:
+        Their keys ``customer x k + company``, and their effects ``effects[event] x strength``
+        (a float32 product, as float64).
+
+    """
+    keys = np.empty(events.size, dtype=np.int64)
+    weights = np.empty(events.size, dtype=np.float64)
+    t = 0
+    for i in range(events.size):
+        if tell_sign[events[i]] != 0:
+            keys[t] = customers[i] * k + companies[i]
+            weights[t] = np.float64(effects[events[i]] * strengths[i])
+            t += 1
+    return keys[:t], weights[:t]
+
+
+@numba.njit(cache=True, nogil=True)
+def day_stories(
+    keys: np.ndarray,
+    weights: np.ndarray,
+    order: np.ndarray,
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    k: int,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    promoter_threshold: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Today's candidate stories, from the tellable experiences and the satisfied customers.
+
+    * One story per key (customer and company) of the tellable experiences (``order`` sorts
+      ``keys`` stably): its sign is that of the net effect, the sum of the experiences'
+      ``weights`` in float64 in the order they happened; a sign of 0 is kept (never told).
+    * Promoters: a customer with a ``satisfied`` experience who feels at least
+      ``promoter_threshold`` about the company, and has no story of its own about it today,
+      in the order of the experiences.
+
+    Returns:
+        (sorted story keys, their signs (int8), promoter keys).
+
+    """
+    t = keys.size
+    uniq = np.empty(t, dtype=np.int64)
+    story = np.empty(t, dtype=np.int8)
+    n_stories = 0
+    j = 0
+    while j < t:
+        key = keys[order[j]]
+        net = 0.0
+        while j < t and keys[order[j]] == key:
+            net += weights[order[j]]
+            j += 1
+        uniq[n_stories] = key
+        story[n_stories] = 1 if net > 0 else (-1 if net < 0 else 0)
+        n_stories += 1
+    promoters = np.empty(events.size, dtype=np.int64)
+    n_promoters = 0
+    for i in range(events.size):
+        if events[i] != _SATISFIED:
+            continue
+        person, company = customers[i], companies[i]
+        if attitude[company, person] + episode[company, person] < promoter_threshold:
+            continue
+        key = person * k + company
+        low, high = 0, n_stories  # is key a story's? (binary search of the sorted keys)
+        while low < high:
+            mid = (low + high) // 2
+            if uniq[mid] < key:
+                low = mid + 1
+            else:
+                high = mid
+        if low < n_stories and uniq[low] == key:
+            continue
+        promoters[n_promoters] = key
+        n_promoters += 1
+    return uniq[:n_stories], story[:n_stories], promoters[:n_promoters]
+
+
+@numba.njit(cache=True, nogil=True)
+def choose_tellers(
+    keys: np.ndarray,
+    story: np.ndarray,
+    promoter_keys: np.ndarray,
+    promoter_tells: np.ndarray,
+    u: np.ndarray,
+    negative_tell_probability: float,
+    positive_tell_probability: float,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who tells a story of their own today.
+
+    Story ``i`` is told when ``u[i]`` is below its sign's tell probability (a sign of 0
+    never is); then every promoter who tells (already drawn), each with a happy story.
+
+    Returns:
+        Tellers, companies (int8) and signs (int8), stories first, then promoters.
+
+    """
+    n = keys.size + promoter_keys.size
+    who = np.empty(n, dtype=np.int64)
+    company = np.empty(n, dtype=np.int8)
+    sign = np.empty(n, dtype=np.int8)
+    t = 0
+    for i in range(keys.size):
+        s = story[i]
+        if (s < 0 and u[i] < negative_tell_probability) or (
+            s > 0 and u[i] < positive_tell_probability
+        ):
+            who[t], company[t], sign[t] = keys[i] // k, keys[i] % k, s
+            t += 1
+    for i in range(promoter_keys.size):
+        if promoter_tells[i]:
+            who[t], company[t], sign[t] = promoter_keys[i] // k, promoter_keys[i] % k, 1
+            t += 1
+    return who[:t], company[:t], sign[:t]
 
 
 def spread(
@@ -247,44 +375,162 @@ def spread(
     )
     audience = rng.poisson(mean_audience)
     position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
-    listener_company = company[position]
-    listener_sign = sign[position]
-    listener_strength = tellings.strength[position]
-    heard_negative = listener_sign < 0
-
-    event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
+    praise = model.params.market.referral_probability > 0
+    heard, told, heard_counts, praised = hearings(
+        position,
+        listeners,
+        company,
+        sign,
+        tellings.strength,
+        len(model.companies),
+        model.customers.provider,
+        praise,
+    )
+    listener_company, listener_sign, listener_strength, event = heard
     attitude.apply(model, event, listeners, listener_company, listener_strength)
-
-    if model.params.market.referral_probability > 0:
-        praised = ~heard_negative
-        praised[praised] = model.customers.provider[listeners[praised]] == PROSPECT
+    if praise:
         today = model.today
-        today.praised_prospects = listeners[praised]
-        today.praised_company = listener_company[praised]
-        today.praise_strength = listener_strength[praised]
+        today.praised_prospects, today.praised_company, today.praise_strength = praised
 
-    res.count_split("negative_tellers", "positive_tellers", company, negative)
-    res.count_split("wom_negative", "wom_positive", listener_company, heard_negative)
+    for metrics, counts in (
+        (("negative_tellers", "positive_tellers"), told),
+        (("wom_negative", "wom_positive"), heard_counts),
+    ):
+        res.today(metrics[0])[:] += counts[:, 1]
+        res.today(metrics[1])[:] += counts[:, 0]
     if model.listens(Event.told_negative):
+        heard_negative = listener_sign < 0
         model.log(Event.told_negative, tellings.teller, company, where=negative)
         model.log(Event.told_positive, tellings.teller, company, where=~negative)
         model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
         model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
 
-    next_strength = (listener_strength * pars.hearsay_attenuation).astype(np.float32)
-    again = (rng.random(listeners.size) < pars.retell_probability) & (
-        next_strength >= pars.min_strength
-    )
-    heard = position[again]
     retellings = Tellings(
-        teller=listeners[again],
-        company=listener_company[again],
-        sign=listener_sign[again],
-        strength=next_strength[again],
-        generation=tellings.generation[heard] + np.int32(1),
-        story=tellings.story[heard],
+        *retell(
+            position,
+            listeners,
+            listener_company,
+            listener_sign,
+            listener_strength,
+            rng.random(listeners.size),
+            pars.retell_probability,
+            np.float32(pars.hearsay_attenuation),
+            np.float32(pars.min_strength),
+            tellings.generation,
+            tellings.story,
+        )
     )
     return retellings, position, listeners
+
+
+@numba.njit(cache=True, nogil=True)
+def hearings(
+    position: np.ndarray,
+    listeners: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+    k: int,
+    provider: np.ndarray,
+    praise: bool,
+) -> tuple:
+    """What each listener heard, and the day's counts of tellers and hearings.
+
+    Hearing ``h`` is of telling ``position[h]``: its company, sign and strength, and the
+    event ``heard_negative`` (sign < 0) or ``heard_positive``. Counted per company, as
+    (positive, negative), of ``k`` companies: tellings, and hearings. With ``praise``, the hearings of a happy
+    story by a prospect (``provider = -1``): the candidates for adoption by referral.
+
+    Returns:
+        (company, sign, strength, event) per hearing; tellings per company and sign;
+        hearings per company and sign; (prospects, companies, strengths) of praise heard.
+
+    """
+    m = position.size
+    heard_company = np.empty(m, dtype=np.int8)
+    heard_sign = np.empty(m, dtype=np.int8)
+    heard_strength = np.empty(m, dtype=np.float32)
+    event = np.empty(m, dtype=np.int8)
+    told = np.zeros((k, 2), dtype=np.int64)
+    heard = np.zeros((k, 2), dtype=np.int64)
+    for j in range(company.size):
+        told[company[j], 1 if sign[j] < 0 else 0] += 1
+    n_praised = 0
+    praised_who = np.empty(m if praise else 0, dtype=np.int64)
+    praised_company = np.empty(m if praise else 0, dtype=np.int8)
+    praised_strength = np.empty(m if praise else 0, dtype=np.float32)
+    for h in range(m):
+        j = position[h]
+        heard_company[h] = company[j]
+        heard_sign[h] = sign[j]
+        heard_strength[h] = strength[j]
+        negative = sign[j] < 0
+        event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
+        heard[company[j], 1 if negative else 0] += 1
+        if praise and not negative and provider[listeners[h]] == PROSPECT:
+            praised_who[n_praised] = listeners[h]
+            praised_company[n_praised] = company[j]
+            praised_strength[n_praised] = strength[j]
+            n_praised += 1
+    return (
+        (heard_company, heard_sign, heard_strength, event),
+        told,
+        heard,
+        (
+            praised_who[:n_praised],
+            praised_company[:n_praised],
+            praised_strength[:n_praised],
+        ),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def retell(
+    position: np.ndarray,
+    listeners: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+    u: np.ndarray,
+    retell_probability: float,
+    attenuation: np.float32,
+    min_strength: np.float32,
+    generation: np.ndarray,
+    story: np.ndarray,
+) -> tuple:
+    """Tomorrow's retellings, from today's hearings.
+
+    Listener ``h`` passes the story on when ``u[h] < retell_probability`` and the attenuated
+    strength ``strength[h] x attenuation`` (float32) is at least ``min_strength``.
+
+    Returns:
+        The fields of :class:`Tellings`: teller, company, sign, strength, generation (one more
+        than the telling heard), story.
+
+    """
+    n = 0
+    for h in range(u.size):
+        if u[h] < retell_probability and strength[h] * attenuation >= min_strength:
+            n += 1
+    teller = np.empty(n, dtype=np.int64)
+    out_company = np.empty(n, dtype=np.int8)
+    out_sign = np.empty(n, dtype=np.int8)
+    out_strength = np.empty(n, dtype=np.float32)
+    out_generation = np.empty(n, dtype=np.int32)
+    out_story = np.empty(n, dtype=np.int64)
+    r = 0
+    for h in range(u.size):
+        weaker = strength[h] * attenuation
+        if u[h] < retell_probability and weaker >= min_strength:
+            j = position[h]
+            teller[r] = listeners[h]
+            out_company[r] = company[h]
+            out_sign[r] = sign[h]
+            out_strength[r] = weaker
+            out_generation[r] = generation[j] + 1
+            out_story[r] = story[j]
+            r += 1
+    return teller, out_company, out_sign, out_strength, out_generation, out_story
 
 
 def publish(
