@@ -292,14 +292,14 @@ class AttitudeParams(Strict):
         le=5.0,
     )
     problem_minor: float = param(
-        -0.335,
+        -0.2891,
         "Change on a minor problem (the unit the other effects are stated against).",
         "TARP repurchase after an unvoiced small problem (37%); fitted jointly (experiments/world_fit.toml)",
         le=0.0,
         ge=-5.0,
     )
     serious_loss_scale: float = param(
-        1.5,
+        1.578,
         "Factor on every effect of a serious problem and of what happens to it (the complaint, "
         "the fix or its absence, a refund, a broken promise): a larger loss moves customers more, "
         "in failure and in recovery.",
@@ -309,7 +309,7 @@ class AttitudeParams(Strict):
         le=20.0,
     )
     complained: float = param(
-        0.10,
+        0.1167,
         "Change from voicing a complaint at all, whatever its outcome (being heard).",
         "TARP's repurchase table (46% after an unsatisfying complaint vs 37% after none) implies "
         "it is positive; fitted jointly (experiments/world_fit.toml)",
@@ -317,36 +317,36 @@ class AttitudeParams(Strict):
         le=5.0,
     )
     broken_promise: float = param(
-        -0.075,
+        -0.1406,
         "Change when a promise is broken: a callback that never comes, a promotion not delivered.",
         "the seeds: worse than an ignored complaint (2.5 times, the old defaults' ratio); TARP's "
-        "unsatisfied complainers (46% repurchase vs 37% silent) keep it small; fitted jointly (experiments/world_fit.toml)",
+        "unsatisfied complainers (46% repurchase vs 37% silent) keep it small; tied in the world fit: 2.5 x complaint_ignored (experiments/world_fit.toml)",
         le=0.0,
         ge=-5.0,
     )
     complaint_ignored: float = param(
-        -0.03,
+        -0.05626,
         "Change when a complaint is ignored, declined, or abandoned in the queue.",
         "TARP: complained and not satisfied, 46% repurchase; fitted jointly (experiments/world_fit.toml)",
         le=0.0,
         ge=-5.0,
     )
     queue_wait_per_day: float = param(
-        -0.011,
+        -0.009637,
         "Change per day a complaint waits in a queue.",
-        "assumption: a thirtieth of a minor problem a day (the old defaults' ratio)",
+        "assumption: a thirtieth of a minor problem a day (the old defaults' ratio); tied in the world fit: 1/30 x problem_minor (experiments/world_fit.toml)",
         le=0.0,
         ge=-1.0,
     )
     fixed: float = param(
-        0.02,
+        0.02457,
         "Change when the problem is fixed.",
         "TARP: complained and satisfied, 70% repurchase; fitted jointly (experiments/world_fit.toml)",
         ge=0.0,
         le=5.0,
     )
     fixed_quickly_bonus: float = param(
-        0.17,
+        0.1256,
         "Extra change when fixed within quick_days.",
         "TARP: satisfied quickly, 95% repurchase; fitted jointly (experiments/world_fit.toml)",
         ge=0.0,
@@ -356,46 +356,46 @@ class AttitudeParams(Strict):
         1, "A fix within this many days of the problem counts as quick.", ge=0, le=365
     )
     recovery_paradox: float = param(
-        0.11,
+        0.09636,
         "Extra lift for a quick and generous recovery (fixed quickly, with an apology).",
         "de Matos, Henrique & Rossi (2007): positive on satisfaction on average; "
         "Michel & Meuter (2008): rare and small; a third of a minor problem (the old defaults' "
-        "ratio)",
+        "ratio); tied in the world fit: -1/3 x problem_minor (experiments/world_fit.toml)",
         ge=0.0,
         le=5.0,
     )
     refund: float = param(
-        0.335,
+        0.2891,
         "Change on a refund.",
-        "assumption: as large as a minor problem (the old defaults' ratio)",
+        "assumption: as large as a minor problem (the old defaults' ratio); tied in the world fit: -1 x problem_minor (experiments/world_fit.toml)",
         ge=0.0,
         le=5.0,
     )
     apology: float = param(
-        0.11,
+        0.09636,
         "Change on an apology.",
-        "assumption: a third of a minor problem (the old defaults' ratio)",
+        "assumption: a third of a minor problem (the old defaults' ratio); tied in the world fit: -1/3 x problem_minor (experiments/world_fit.toml)",
         ge=0.0,
         le=5.0,
     )
     goodwill: float = param(
-        0.89,
+        0.7709,
         "Change when the company redresses a problem that was not its fault.",
-        "assumption: 2.7 minor problems (the old defaults' ratio): the seeds' air conditioner",
+        "assumption: 2.7 minor problems (the old defaults' ratio): the seeds' air conditioner; tied in the world fit: -8/3 x problem_minor (experiments/world_fit.toml)",
         ge=0.0,
         le=5.0,
     )
     crm_touch: float = param(
-        0.0045,
+        0.003855,
         "Change per CRM touch when nothing is wrong.",
-        "assumption: a seventy-fifth of a minor problem (the old defaults' ratio)",
+        "assumption: a seventy-fifth of a minor problem (the old defaults' ratio); tied in the world fit: -1/75 x problem_minor (experiments/world_fit.toml)",
         ge=0.0,
         le=1.0,
     )
     crm_touch_open_problem: float = param(
-        -0.067,
+        -0.05782,
         "Change per CRM touch while a problem is open ('wearing them out').",
-        "assumption: a fifth of a minor problem (the old defaults' ratio)",
+        "assumption: a fifth of a minor problem (the old defaults' ratio); tied in the world fit: 1/5 x problem_minor (experiments/world_fit.toml)",
         le=0.0,
         ge=-1.0,
     )
@@ -503,15 +503,19 @@ class WordOfMouthParams(Strict):
         le=1.0,
     )
     negative_effect: float = param(
-        -0.03,
+        -0.05782,
         "Attitude change of a listener hearing a negative story from the teller (hearsay moves less "
-        "than first-hand experience: a fifth of a minor problem).",
+        "than first-hand experience).",
+        "BRIEF: hearsay moves less than first-hand experience; assumption: a fifth of a minor "
+        "problem; tied in the world fit: 1/5 x problem_minor (experiments/world_fit.toml)",
         le=0.0,
         ge=-2.0,
     )
     positive_effect: float = param(
-        0.03,
+        0.05782,
         "Attitude change of a listener hearing a positive story from the teller.",
+        "assumption: as large as a negative story's; tied in the world fit: -1/5 x problem_minor "
+        "(experiments/world_fit.toml)",
         ge=0.0,
         le=2.0,
     )
@@ -576,7 +580,7 @@ class RetentionParams(Strict):
         le=3650.0,
     )
     churn_midpoint: float = param(
-        -0.19,
+        -0.1605,
         "Felt attitude (with loyalty and the pull of alternatives) at which the leaving hazard "
         "is half its ceiling.",
         "fitted jointly (experiments/world_fit.toml)",
@@ -584,7 +588,7 @@ class RetentionParams(Strict):
         le=10.0,
     )
     churn_width: float = param(
-        0.05,
+        0.05662,
         "Width of the logistic leaving hazard (small = cliff, large = flat): below the midpoint "
         "the hazard falls by a factor e per width of attitude.",
         "fitted jointly (experiments/world_fit.toml)",
@@ -822,7 +826,7 @@ class CompanyParams(Strict):
         70.0, "Cost of goods per purchase (the cost to serve the customer comes on top).", ge=0.0
     )
     delivered_quality: float = param(
-        0.98,
+        0.982,
         "Chance a purchase is free of defects (before learning).",
         "fitted jointly (experiments/world_fit.toml): with TARP's repurchase shares, problems in "
         "about 2% of purchases (a quarter of customers a year) keep the market's churn in its band",
@@ -830,9 +834,9 @@ class CompanyParams(Strict):
         le=1.0,
     )
     promised_quality: float = param(
-        0.98,
+        0.982,
         "Quality the marketing promises; a promise above delivery disappoints.",
-        "as delivered_quality: an honest default promise",
+        "as delivered_quality: an honest default promise (tied in the world fit)",
         ge=0.0,
         le=1.0,
     )
