@@ -583,3 +583,19 @@ def test_cmaes_with_a_step_searches_around_the_start_values(tmp_path: Path) -> N
         midpoints.append(trial.params["behaviour.retention.churn_midpoint"])
         study.tell(trial, 1.0)
     assert max(abs(m + 1.9) for m in midpoints) < 0.1
+
+
+def test_a_cdn_report_loads_plotly_instead_of_embedding_it(
+    finished: tuple[Path, Any], tmp_path: Path
+) -> None:
+    from cxsim.calibrate.report import write_report
+
+    path, result = finished
+    calibration = load_calibration(path)
+    study = CalibrationStore(result.out_dir).open_study(create=False)
+    inline = (result.out_dir / "calibration_report.html").read_text()
+    cdn = write_report(calibration, study, result, tmp_path / "r.html", "cdn").read_text()
+    assert 'src="https://cdn.plot.ly/' in cdn
+    assert 'src="https://cdn.plot.ly/' not in inline
+    assert len(cdn) < len(inline) - 3_000_000  # plotly.js itself is about 4.6 MB
+    assert "Optimisation history" in cdn

@@ -70,6 +70,7 @@ def calibrate(
     confirm: int = 0,
     progress: bool = True,
     report: bool = True,
+    plotly_js: str = "inline",
 ) -> Any:
     """Fit a calibration (or resume it) into folder ``out``; return the best values and the fit.
 
@@ -85,6 +86,7 @@ def calibrate(
             report the fit on them (0: no confirmation).
         progress: show a progress bar on stderr (trials done, best value, time left).
         report: write ``calibration_report.html`` too (its fANOVA takes a few seconds).
+        plotly_js: "inline" embeds plotly.js in the report (works offline); "cdn" loads it.
 
     Returns:
         A :class:`cxsim.calibrate.outputs.CalibrationResult`: ``best_values``, ``fit``,
@@ -130,7 +132,9 @@ def calibrate(
                 executor=executor,
                 workers=workers,
             )
-        return write_outputs(calibration, study, Path(out), confirm=fresh, report=report)
+        return write_outputs(
+            calibration, study, Path(out), confirm=fresh, report=report, plotly_js=plotly_js
+        )
 
 
 class _CallableModule(types.ModuleType):

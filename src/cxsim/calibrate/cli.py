@@ -88,6 +88,13 @@ def add_commands(subparsers: Any) -> None:
         metavar="R",
         help="rerun the best values on R fresh replications and report the fit on them",
     )
+    p.add_argument(
+        "--plotly",
+        choices=("inline", "cdn"),
+        default="inline",
+        help="inline (default): embed plotly.js in calibration_report.html, which then works "
+        "offline (about 4.6 MB); cdn: a small page that loads plotly.js when opened",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no messages")
     p.set_defaults(handler=cmd_calibrate)
 
@@ -164,6 +171,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 trials=args.trials,
                 confirm=args.confirm,
                 progress=not args.quiet,
+                plotly_js=args.plotly,
             )
     except KeyboardInterrupt:
         try:

@@ -278,6 +278,7 @@ def write_outputs(
     confirm: Evaluation | None = None,
     *,
     report: bool = True,
+    plotly_js: str = "inline",
 ) -> CalibrationResult:
     """Write every output of a finished (or stopped) study (the report if asked); return them."""
     trials_all = study.get_trials(deepcopy=False)
@@ -336,7 +337,8 @@ def write_outputs(
     if report:
         from cxsim.calibrate.report import write_report
 
-        result.files.append(write_report(calibration, study, result, out_dir / REPORT_FILE))
+        path = out_dir / REPORT_FILE
+        result.files.append(write_report(calibration, study, result, path, plotly_js))
     return result
 
 

@@ -410,9 +410,17 @@ def _spread_section(result: CalibrationResult) -> str:
 
 
 def write_report(
-    calibration: Calibration, study: Any, result: CalibrationResult, path: Path
+    calibration: Calibration,
+    study: Any,
+    result: CalibrationResult,
+    path: Path,
+    plotly_js: str = "inline",
 ) -> Path:
-    """Write the report to ``path`` (self-contained: plotly.js is embedded once)."""
+    """Write the report to ``path``.
+
+    ``plotly_js`` "inline" (default) embeds plotly.js once, so the page works offline;
+    "cdn" makes a small page that loads it from the internet when opened.
+    """
     trials = result.trials
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
@@ -460,7 +468,7 @@ def write_report(
         parts.append(
             pio.to_html(
                 fig,
-                include_plotlyjs=first,
+                include_plotlyjs=(first and "cdn") if plotly_js == "cdn" else first,
                 full_html=False,
                 validate=False,
                 config={"displaylogo": False},
