@@ -497,14 +497,7 @@ KPI_LABELS = {column: label for column, label, *_ in KPIS}
 
 #: Stories whose claim (stories.py) the page does not show under the current defaults, with
 #: what it shows instead. Strict: once a claim shows again, its test fails until it is removed.
-NOT_SHOWN: dict[str, str] = {
-    "goodwill_guarantee": (
-        "measured at 2,000 people, 1,095 days, seed 1: NPS at the end 58 for the guarantee "
-        "store, 62 for the by-the-book store (unrounded 57.7 and 62.2; seeds 2 and 3: 65.6 vs "
-        "59.3, 53.8 vs 56.0): at the page's size the NPS difference (about +0.6 points at the "
-        "shipped size, per the scenario's header) is smaller than the luck of the draw"
-    ),
-}
+NOT_SHOWN: dict[str, str] = {}
 
 
 def kpi_value(tab: Any, company: str, figure: str) -> float:

@@ -1,19 +1,28 @@
 """Each shipped scenario shows the result its header says to expect.
 
-Every scenario runs on a smaller market than it ships with (4,000 people, one
-year, two replications on seeds 1 and 2), and the test checks the direction of
-the result named in its header, comparing the means over replications.
+A story's header ends with a "Shows:" line: which company is ahead in retention,
+market share, net present value and NPS, or that the difference is not
+measurable. ``experiments/story_directions.py`` measures them at the shipped size
+(paired replications, 95% intervals); the tests hold each header to that
+measurement, and the measurement to this engine (replication 0 of every story
+reruns to the committed numbers). The mechanisms behind the stories (who breaks
+promises, who hears complaints) are checked on a smaller market (4,000 people,
+one year, two replications).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 
 from cxsim import runner, scenario
-from cxsim.stats import t_quantile_975
+from cxsim.processes import local_pool
+from cxsim.run import run_market
+from cxsim.summary import FIGURES
+from cxsim.sweeps.execute import process_context
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SHORT = {"market.customers": 4000, "market.days": 365}
@@ -75,82 +84,108 @@ def test_flagship_is_three_years_of_20000_people_on_a_small_world() -> None:
     )
 
 
-def test_manage_vs_fix_fixing_company_keeps_more_customers() -> None:
+# --------------------------------------------------------------------------- what the headers say
+
+#: The story-directions experiment: every story at its shipped size, paired replications.
+DIRECTIONS = Path(__file__).resolve().parents[1] / "experiments" / "results" / "story_directions"
+#: The figures each header's "Shows:" line must cover, whatever their direction.
+KEY_FIGURES = ("retention", "market_share", "npv", "nps")
+SHOWS = re.compile(r"^(?P<a>.+?) > (?P<b>.+?) in (?P<figures>.+)$")
+NONE_SHOWN = "no measurable difference in "
+
+
+def stated(name: str) -> dict[str, tuple[str, str] | None]:
+    """The header's "Shows:" line: figure -> (ahead, behind), or None for no measurable difference."""
+    (line,) = [h for h in scenario.load(name).header if h.startswith("Shows: ")]
+    claims: dict[str, tuple[str, str] | None] = {}
+    for part in line.removeprefix("Shows: ").split("; "):
+        if part.startswith(NONE_SHOWN):
+            claims.update(dict.fromkeys(part.removeprefix(NONE_SHOWN).split(", ")))
+            continue
+        match = SHOWS.match(part)
+        assert match, f"{name}: cannot read {part!r}"
+        for figure in match["figures"].split(", "):
+            claims[figure] = (match["a"], match["b"])
+    return claims
+
+
+def measured(name: str) -> dict[str, tuple[str, str] | None]:
+    """What the committed runs show per figure: (ahead, behind) when the 95% interval excludes 0."""
+    table = pd.read_csv(DIRECTIONS / "directions.csv")
+    shown: dict[str, tuple[str, str] | None] = {}
+    for row in table[table["story"] == name].itertuples():
+        if row.a_is == "higher":
+            shown[row.figure] = (row.a, row.b)
+        elif row.a_is == "lower":
+            shown[row.figure] = (row.b, row.a)
+        else:
+            shown[row.figure] = None
+    return shown
+
+
+@pytest.mark.parametrize("name", STORIES)
+def test_header_shows_what_the_stories_runs_measured(name: str) -> None:
+    """Every key figure is in the header's "Shows:" line, as the committed runs measured it."""
+    claims, shown = stated(name), measured(name)
+    assert set(KEY_FIGURES) <= set(claims), f"{name}: Shows: must cover {KEY_FIGURES}"
+    for figure, claim in claims.items():
+        assert claim == shown[figure], (
+            f"{name}: header says {claim} in {figure}, runs show {shown[figure]}"
+        )
+
+
+def _replication_zero(name: str) -> pd.Series:
+    loaded = scenario.load(name)
+    summary = run_market(loaded.params, 0, base_dir=loaded.base_dir).summary()
+    first, second = summary.index[0], summary.index[1]
+    return pd.Series({f: summary.loc[first, f] - summary.loc[second, f] for f in FIGURES})
+
+
+def test_the_committed_story_runs_are_this_engines() -> None:
+    """Replication 0 of every story reruns to the committed numbers (or the headers are stale).
+
+    A change of rules or defaults that moves a story's numbers fails here until
+    ``python experiments/story_directions.py`` is rerun and the headers follow it.
+    """
+    runs = pd.read_csv(DIRECTIONS / "replications.csv")
+    with local_pool(2, process_context()) as pool:
+        now = dict(zip(STORIES, pool.map(_replication_zero, STORIES), strict=True))
+    for name in STORIES:
+        committed = runs[(runs["story"] == name) & (runs["replication"] == 0)].iloc[0]
+        for figure in FIGURES:
+            assert now[name][figure] == pytest.approx(committed[figure], rel=1e-9, abs=1e-9), (
+                name,
+                figure,
+            )
+
+
+# --------------------------------------------------------------------------- mechanisms, short market
+
+
+def test_managing_company_hears_fewer_complaints_per_customer() -> None:
     result = outcome("manage_vs_fix")
-    for figure in ("retention", "market_share", "nps", "wom_positive"):
-        assert mean(result, "fixing", figure) > mean(result, "managing", figure), figure
     assert mean(result, "managing", "complaints_per_customer_year") < mean(
         result, "fixing", "complaints_per_customer_year"
     )
-    assert mean(result, "managing", "annual_churn") > mean(result, "fixing", "annual_churn")
 
 
-def test_dealership_that_overcharges_and_breaks_callbacks_loses_more_customers() -> None:
+def test_dealership_breaks_many_more_promises() -> None:
     result = outcome("dealership")
-    assert mean(result, "dealership", "retention") < mean(result, "independent garage", "retention")
-    assert mean(result, "dealership", "annual_churn") > mean(
-        result, "independent garage", "annual_churn"
-    )
-    assert mean(result, "dealership", "nps") < mean(result, "independent garage", "nps")
     assert mean(result, "dealership", "broken_promises") > 5 * mean(
         result, "independent garage", "broken_promises"
     )
 
 
-def test_heavy_crm_gets_fewer_complaints_but_loses_more_customers() -> None:
+def test_heavy_crm_gets_fewer_complaints() -> None:
     result = outcome("quiet_by_wearing_out")
-    heavy, light = "heavy CRM", "light touch"
-    assert mean(result, heavy, "complaints_per_customer_year") < mean(
-        result, light, "complaints_per_customer_year"
+    assert mean(result, "heavy CRM", "complaints_per_customer_year") < mean(
+        result, "light touch", "complaints_per_customer_year"
     )
-    assert mean(result, heavy, "annual_churn") > mean(result, light, "annual_churn")
-    assert mean(result, heavy, "retention") < mean(result, light, "retention")
-    assert mean(result, heavy, "market_share") < mean(result, light, "market_share")
 
 
-def test_goodwill_guarantee_turns_into_positive_word_of_mouth() -> None:
-    result = outcome("goodwill_guarantee")
-    guarantee, by_the_book = "guarantee store", "by-the-book store"
-    assert mean(result, guarantee, "wom_positive") > mean(result, by_the_book, "wom_positive")
-
-
-def paired_lower_bound(result: runner.RunResult, a: str, b: str, figure: str) -> float:
-    """Lower end of the paired-t 95% interval of ``figure`` of company a minus company b."""
-    diff = result.figure_values(a, figure) - result.figure_values(b, figure)
-    n = diff.size
-    return float(diff.mean() - t_quantile_975(n - 1) * diff.std(ddof=1) / np.sqrt(n))
-
-
-def test_goodwill_guarantee_raises_nps_at_the_shipped_size() -> None:
-    """A higher NPS at the guarantee store: a small effect, so tested where it shows.
-
-    Goodwill reaches only the customers who complain about a problem that was
-    not the store's fault (about 1 problem in 26 is voiced). At the shipped size
-    (20,000 people, three years) the NPS difference is about +0.6 points with a
-    standard error of about 0.15 over six paired replications (all six
-    positive), so the lower end of its 95% interval is above zero; on the short
-    market it is lost in the noise.
-    """
-    result = runner.run(scenario.load("goodwill_guarantee"), replications=6, seed=1)
-    assert paired_lower_bound(result, "guarantee store", "by-the-book store", "nps") > 0
-
-
-def test_over_promising_promotion_breaks_promises_and_loses_customers() -> None:
+def test_over_promising_promotion_breaks_promises() -> None:
     result = outcome("free_delivery_promotion")
     over, honest = "over-promising store", "honest store"
-    assert mean(result, over, "broken_promises") > mean(result, honest, "broken_promises")
-    assert mean(result, over, "wom_negative") > mean(result, honest, "wom_negative")
-    assert mean(result, over, "retention") < mean(result, honest, "retention")
-
-
-def test_pet_store_that_answers_reviews_earns_positive_word_of_mouth() -> None:
-    result = outcome("review_refund")
-    answers, ignores = "answers reviews", "ignores reviews"
-    assert mean(result, answers, "wom_positive") > mean(result, ignores, "wom_positive")
-    assert mean(result, answers, "nps") > mean(result, ignores, "nps")
-
-
-def test_informed_account_manager_keeps_more_clients() -> None:
-    result = outcome("account_manager")
-    assert mean(result, "informed", "retention") > mean(result, "uninformed", "retention")
-    assert mean(result, "informed", "nps") > mean(result, "uninformed", "nps")
+    assert mean(result, over, "broken_promises") > 10 * max(
+        1.0, mean(result, honest, "broken_promises")
+    )

@@ -82,38 +82,43 @@ TIPS: dict[str, Tip] = {
     "manage_vs_fix": Tip(
         0,
         "policy.preset",
-        "Switch the managing company's policy to fix: it keeps more customers, its NPS climbs, "
-        "and it hears more complaints per problem (complaints are gifts).",
+        "Switch the managing company's policy to fix: it keeps more of its customers and hears "
+        "more complaints per problem (complaints are gifts), yet its NPS falls by about 13 "
+        "points: the fix preset makes no CRM touches, and the touches had lifted its quiet, "
+        "problem-free customers over the promoter line. Which figure would its board watch?",
         Claim("market_share", ahead=1, behind=0, days=1_095),
     ),
     "dealership": Tip(
         1,
-        "policy.callback_kept",
-        "Raise the dealership's call-back promises kept from 0.05 to 0.95: the broken promises "
-        "vanish and far fewer of its customers leave.",
+        "price_over_quote",
+        "Set the dealership's bill above the quote from 15% to 0: about half of its day-0 "
+        "customers stay who left before. Keeping its call-back promises (0.05 to 0.95) does "
+        "far less here: few customers complain, so few ever meet a broken promise.",
         Claim("retention", ahead=0, behind=1),
     ),
     "quiet_by_wearing_out": Tip(
         1,
         "policy.crm_touches_per_month",
-        "Cut heavy CRM's touches per month from 12 to 1: it hears more complaints, yet fewer "
-        "customers leave. The quiet was fatigue, not satisfaction.",
-        Claim("retention", ahead=0, behind=1, days=1_095),
+        "Cut heavy CRM's touches per month from 12 to 1: it hears more complaints, keeps more "
+        "of its day-0 customers, and its NPS falls by about 30 points. The quiet was fatigue, "
+        "and the high NPS was the touches, not satisfaction.",
+        Claim(
+            "retention",
+            ahead=0,
+            behind=1,
+            customers=5_000,
+            days=1_095,
+            caveat="Meanwhile heavy CRM has the far higher NPS: its touches lift everyone "
+            "with nothing wrong.",
+        ),
     ),
     "goodwill_guarantee": Tip(
         0,
         "policy.goodwill_probability",
-        "Set the guarantee store's goodwill to 0: its good word of mouth and NPS fall, while it "
-        "saves the gestures' few hundred dollars each. Which matters more over three years?",
-        Claim(
-            "nps",
-            ahead=0,
-            behind=1,
-            days=1_095,
-            caveat="The lead is small, a point or less at the story's own 20,000 people, and at "
-            "this size the luck of the draw can hide it: try other seeds, or compare with "
-            "baseline A to see what goodwill itself does.",
-        ),
+        "Set the guarantee store's goodwill to 0 and compare with baseline A: nothing changes "
+        "beyond the luck of the draw (try a few seeds). Goodwill reaches only the few who "
+        "complain about a problem that was not the store's fault; at the story's own 20,000 "
+        "people over three years the two stores differ measurably in nothing either.",
     ),
     "free_delivery_promotion": Tip(
         0,
@@ -126,8 +131,9 @@ TIPS: dict[str, Tip] = {
         0,
         "policy.review_response_probability",
         "Set the first pet store's 'listens to reviews' to 0: the bad reviews it used to turn "
-        "around with a refund stay bad, and its NPS and good word of mouth fall.",
-        Claim("retention", ahead=0, behind=1, days=1_095),
+        "around with a refund stay bad, more of its customers leave and fewer people hear good "
+        "things about it; its NPS hardly moves.",
+        Claim("retention", ahead=0, behind=1, customers=5_000, days=1_095),
     ),
     "account_manager": Tip(
         1,
