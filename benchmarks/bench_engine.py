@@ -77,15 +77,23 @@ def peak_rss_bytes() -> int:
 # --------------------------------------------------------------------------- measuring (in a worker)
 
 
-def measure_small(sizes: list[int], days: int) -> dict[str, Any]:
-    """Set-up and run CPU seconds of one market per size (after a warm-up run)."""
+def make_market(settings: dict[str, Any]) -> Any:
+    """A market of seed 1 (an engine older than ``Market(seed=...)`` takes ``market.seed``)."""
     from cxsim import Market
 
-    Market(seed=1, **market_settings(500, 10)).run()  # imports, compiled-kernel caches
+    try:
+        return Market(seed=1, **settings)
+    except Exception:  # an older engine refuses the keyword
+        return Market(**{"market.seed": 1, **settings})
+
+
+def measure_small(sizes: list[int], days: int) -> dict[str, Any]:
+    """Set-up and run CPU seconds of one market per size (after a warm-up run)."""
+    make_market(market_settings(500, 10)).run()  # imports, compiled-kernel caches
     out: dict[str, Any] = {}
     for size in sizes:
         start = time.process_time()
-        model = Market(seed=1, **market_settings(size, days))
+        model = make_market(market_settings(size, days))
         built = time.process_time()
         model.run()
         done = time.process_time()
@@ -95,12 +103,10 @@ def measure_small(sizes: list[int], days: int) -> dict[str, Any]:
 
 def measure_large(customers: int, days: int) -> dict[str, Any]:
     """One big market: build, run, throughput, memory."""
-    from cxsim import Market
-
-    Market(seed=1, **market_settings(500, 10)).run()
+    make_market(market_settings(500, 10)).run()
     base_rss = peak_rss_bytes()
     start = time.perf_counter()
-    model = Market(seed=1, **market_settings(customers, days))
+    model = make_market(market_settings(customers, days))
     built = time.perf_counter()
     cpu = time.process_time()
     model.run()
