@@ -22,19 +22,11 @@ from common import Timer, out_dir, parallel_map, write_headline
 
 from cxsim import scenario
 from cxsim.run import run_market
+from cxsim.shipped import STORIES
 from cxsim.stats import mean_ci
 from cxsim.summary import FIGURES
 
 NAME = "story_directions"
-STORIES = (
-    "manage_vs_fix",
-    "dealership",
-    "quiet_by_wearing_out",
-    "goodwill_guarantee",
-    "free_delivery_promotion",
-    "review_refund",
-    "account_manager",
-)
 REPLICATIONS = 6
 #: Shares: a difference of two lies in [-1, 1].
 SHARES = ("retention", "market_share")

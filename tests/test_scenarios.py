@@ -21,6 +21,7 @@ import pytest
 from cxsim import runner, scenario
 from cxsim.processes import local_pool
 from cxsim.run import run_market
+from cxsim.shipped import STORIES
 from cxsim.summary import FIGURES
 from cxsim.sweeps.execute import process_context
 
@@ -28,16 +29,6 @@ SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SHORT = {"market.customers": 4000, "market.days": 365}
 REPLICATIONS = 2
 
-#: One scenario per seed story, each comparing two companies.
-STORIES = (
-    "manage_vs_fix",
-    "dealership",
-    "quiet_by_wearing_out",
-    "goodwill_guarantee",
-    "free_delivery_promotion",
-    "review_refund",
-    "account_manager",
-)
 #: The stories plus the calibrated TARP scenario (one company; experiments/tarp_repurchase.py).
 SHIPPED = (*STORIES, "tarp_repurchase")
 

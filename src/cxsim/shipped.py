@@ -12,6 +12,18 @@ SCENARIO_DIR = (
     _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
 )
 
+#: The seed stories (docs/ODD.md, section 1.5): shipped scenarios of two companies each, whose
+#: headers say what their runs show (experiments/story_directions.py measures it).
+STORIES = (
+    "manage_vs_fix",
+    "dealership",
+    "quiet_by_wearing_out",
+    "goodwill_guarantee",
+    "free_delivery_promotion",
+    "review_refund",
+    "account_manager",
+)
+
 
 def shipped_scenarios() -> list[Path]:
     """The shipped scenario files (in :data:`SCENARIO_DIR`), by name."""
