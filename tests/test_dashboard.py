@@ -372,11 +372,28 @@ def test_snapshot_payload_round_trips() -> None:
 
     run = simulation.simulate(small_params(), 100)
     payload = figures.snapshot_payload(run)
-    raw = np.frombuffer(base64.b64decode(payload["provider"]), dtype=np.int8)
-    assert np.array_equal(raw.reshape(payload["frames"], payload["n"]), run.provider)
+    for name in ("provider", "attitude"):
+        changes = np.frombuffer(base64.b64decode(payload[name]), dtype=np.uint8)
+        frames = figures.frames_of(changes.reshape(payload["n"], payload["frames"]))
+        assert np.array_equal(frames, getattr(run, name))
     net = figures.network_payload(run)
-    assert len(net["ids"]) == payload["n"] == len(net["x"])
-    assert len(net["ex"]) == 3 * net["edges"]
+    assert len(net["ids"]) == payload["n"] == run.picture.nodes.size
+    x = np.frombuffer(base64.b64decode(net["x"]), dtype="<i2") / net["scale"]
+    assert np.array_equal(x, np.round(run.picture.x, 4))
+    pairs = np.frombuffer(base64.b64decode(net["pairs"]), dtype="<u2").reshape(-1, 2)
+    assert pairs.shape[0] == net["edges"] == run.picture.edge_from.size
+    assert np.array_equal(pairs[:, 0], run.picture.edge_from)
+    assert np.array_equal(pairs[:, 1], run.picture.edge_to)
+
+
+def test_frame_changes_add_back_up_to_any_int8_frames() -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.integers(-128, 128, size=(7, 5)).astype(np.int8)
+    frames[:, 0] = [-128, 127, -128, 0, 127, 127, -1]  # the widest jumps wrap around
+    changes = figures.frame_changes(frames)
+    assert changes.shape == (5, 7)
+    assert changes.dtype == np.uint8
+    assert np.array_equal(figures.frames_of(changes), frames)
 
 
 def test_journey_of_a_drawn_customer_reads_as_a_story() -> None:

@@ -298,6 +298,46 @@ def test_page_opens_on_the_flagship_story(page: Any, tmp_path: Path) -> None:
     screenshot(page, tmp_path / "dashboard-default.png")
 
 
+def the_opening_run() -> Any:
+    """The run the page opens with, computed here from the flagship's opening controls."""
+    from cxsim.dashboard import controls, layout, simulation
+
+    story = catalogue()["manage_vs_fix"]
+    companies = [controls.lever_values(c) for c in story.params.companies]
+    market = layout.opening_values(story)
+    params, drawn = controls.build_params(story.params, market, companies)
+    return simulation.simulate(params, drawn, story.base_dir)
+
+
+def test_the_picture_shows_the_runs_own_snapshots(page: Any) -> None:
+    from cxsim.dashboard import exports
+
+    run = the_opening_run()
+    assert f"#{exports.fingerprint(run.key)}" in page.inner_text("#message")  # the same run
+    names = run.company_names
+    for day in (0, 1, FLAGSHIP_DAYS // 3, FLAGSHIP_DAYS):
+        page.evaluate("(d) => window.dash_clientside.set_props('day-slider', {value: d})", day)
+        page.wait_for_function(
+            "(d) => document.querySelector('#network-tally').innerText.startsWith(`day ${d}:`)",
+            arg=day,
+            timeout=20_000,
+        )
+        text = page.evaluate(
+            "() => document.querySelector('#network-graph .js-plotly-plot').data[1].text"
+        )
+        frame = day // run.stride
+        expected = [
+            "nobody's customer"
+            if p < 0
+            else f"{names[p]}'s customer, attitude {a / 100:+.2f}".replace("+-", "-")
+            for p, a in zip(run.provider[frame], run.attitude[frame], strict=True)
+        ]
+        assert [t.split(": ", 1)[1] for t in text] == expected
+        counts = [int((run.provider[frame] == k).sum()) for k in range(len(names))]
+        tally = " · ".join(f"{n} {c}" for n, c in zip(names, counts, strict=True))
+        assert page.inner_text("#network-tally").startswith(f"day {day}: {tally}")
+
+
 def test_moving_a_slider_changes_the_charts(page: Any) -> None:
     before = figure_data(page, "money-graph")
     shown = page.inner_text("#message")

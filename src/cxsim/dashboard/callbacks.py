@@ -392,17 +392,41 @@ function(day, run, net, colorBy, selected) {
     const dc = window.dash_clientside;
     if (!run || !net) { return [dc.no_update, dc.no_update, dc.no_update]; }
     const cache = window.__cxsim || (window.__cxsim = {});
-    const decode = (s) => {
-        const bin = atob(s);
-        const out = new Int8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) { out[i] = (bin.charCodeAt(i) << 24) >> 24; }
+    const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    // Each person's first value, then the changes frame by frame (mod 256): add them up
+    // into day-major int8 frames (figures.frame_changes is the other half).
+    const frames = (s) => {
+        const changes = bytes(s), out = new Int8Array(run.frames * run.n);
+        for (let i = 0; i < run.n; i++) {
+            let v = 0;
+            for (let f = 0; f < run.frames; f++) {
+                v = (v + changes[i * run.frames + f]) & 255;
+                out[f * run.n + i] = (v << 24) >> 24;
+            }
+        }
         return out;
     };
     if (cache.key !== run.key) {
         cache.key = run.key;
-        cache.prov = decode(run.provider);
-        cache.att = decode(run.attitude);
+        cache.prov = frames(run.provider);
+        cache.att = frames(run.attitude);
     }
+    // The picture: int16 positions, uint16 pairs of people in contact (figures.network_payload).
+    if (cache.netKey !== net.key) {
+        const ints = (s, Kind) => { const b = bytes(s); return new Kind(b.buffer); };
+        const x = Array.from(ints(net.x, Int16Array), (v) => v / net.scale);
+        const y = Array.from(ints(net.y, Int16Array), (v) => v / net.scale);
+        const pairs = ints(net.pairs, Uint16Array);
+        const ex = new Array(3 * net.edges).fill(null), ey = new Array(3 * net.edges).fill(null);
+        for (let e = 0; e < net.edges; e++) {
+            const a = pairs[2 * e], b = pairs[2 * e + 1];
+            ex[3 * e] = x[a]; ex[3 * e + 1] = x[b];
+            ey[3 * e] = y[a]; ey[3 * e + 1] = y[b];
+        }
+        cache.netKey = net.key;
+        cache.net = {x: x, y: y, ex: ex, ey: ey};
+    }
+    const pic = cache.net;
     const n = run.n;
     if (net.ids.length !== n) { return [dc.no_update, dc.no_update, dc.no_update]; }
     day = Math.max(0, Math.min(day == null ? run.days : day, run.days));
@@ -437,9 +461,9 @@ function(day, run, net, colorBy, selected) {
     }
     const kind = cache.webgl ? 'scattergl' : 'scatter';
     const data = [
-        {type: kind, mode: 'lines', x: net.ex, y: net.ey, hoverinfo: 'skip',
+        {type: kind, mode: 'lines', x: pic.ex, y: pic.ey, hoverinfo: 'skip',
          line: {color: 'rgba(110,125,140,0.28)', width: 0.6}, showlegend: false},
-        {type: kind, mode: 'markers', x: net.x, y: net.y, customdata: net.ids, text: text,
+        {type: kind, mode: 'markers', x: pic.x, y: pic.y, customdata: net.ids, text: text,
          hovertemplate: '%{text}<extra></extra>', showlegend: false, name: 'people',
          marker: {color: colors, size: size, line: {color: 'white', width: 0.4}}},
     ];
@@ -455,7 +479,7 @@ function(day, run, net, colorBy, selected) {
     if (selected !== null && selected !== undefined) {
         const j = net.ids.indexOf(selected);
         if (j >= 0) {
-            data.push({type: kind, mode: 'markers', x: [net.x[j]], y: [net.y[j]],
+            data.push({type: kind, mode: 'markers', x: [pic.x[j]], y: [pic.y[j]],
                 hoverinfo: 'skip', showlegend: false,
                 marker: {size: size + 10, color: 'rgba(0,0,0,0)', line: {color: '#111', width: 2.5}}});
         }
@@ -464,7 +488,7 @@ function(day, run, net, colorBy, selected) {
     const layout = {
         height: 520, margin: {l: 8, r: 8, t: 8, b: 8},
         xaxis: {visible: false}, yaxis: {visible: false, scaleanchor: 'x'},
-        hovermode: 'closest', dragmode: 'pan', uirevision: `${net.kind}:${n}:${net.edges}:${net.x[0]}`,
+        hovermode: 'closest', dragmode: 'pan', uirevision: `${net.kind}:${n}:${net.edges}:${pic.x[0]}`,
         legend: {orientation: 'h', x: 0, y: 0, bgcolor: 'rgba(255,255,255,0.7)', font: {size: 11}},
         paper_bgcolor: 'white', plot_bgcolor: 'white',
         font: {family: "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"},

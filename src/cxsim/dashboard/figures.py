@@ -7,7 +7,9 @@ take milliseconds, and the browser's plotly.js checks them anyway.
 
 The network picture is coloured in the browser (one snapshot per day, see
 :func:`network_payload` and :func:`snapshot_payload`), so the time slider and
-the play button need no trip to the server.
+the play button need no trip to the server. Both go as base64 typed arrays, the
+snapshots as each person's changes from frame to frame (mostly zeros, which
+gzip squeezes): a default-size answer is a few times smaller than as JSON numbers.
 """
 
 from __future__ import annotations
@@ -356,36 +358,70 @@ def difference_figure(a: Run, b: Run) -> Figure:
 # --------------------------------------------------------------------------- the network
 
 
+def base64_of(array: np.ndarray) -> str:
+    """The bytes of ``array`` (C order, little-endian as a browser's typed arrays) as base64."""
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """Person-major changes of int8 ``frames`` (frames, people): what the page sends of them.
+
+    Row ``i`` holds person ``i``'s value on the first frame, then, frame by frame, how much it
+    moved (modulo 256, as uint8). Most people change on few days, so the result is mostly
+    zeros, which the answer's gzip squeezes about four times better than the frames
+    themselves; :func:`frames_of` (and the page's ``DRAW_NETWORK_JS``) add the changes back
+    up exactly.
+    """
+    by_person = np.ascontiguousarray(frames.T).astype(np.uint8)
+    changes = by_person.copy()
+    changes[:, 1:] -= by_person[:, :-1]  # uint8 wraps: exact for any two int8 values
+    return changes
+
+
+def frames_of(changes: np.ndarray) -> np.ndarray:
+    """The int8 frames (frames, people) that :func:`frame_changes` encoded (its inverse)."""
+    return np.cumsum(changes, axis=1, dtype=np.uint8).view(np.int8).T
+
+
+#: Positions are sent as whole multiples of 1 / POSITION_SCALE (int16): 0.1 px on the page.
+POSITION_SCALE = 10_000
+
+
 def network_payload(run: Run) -> dict[str, Any]:
-    """What the browser needs to draw the network: positions, contacts, ids, colours."""
+    """What the browser needs to draw the network: positions, contacts, ids, and their key.
+
+    Positions go as int16 multiples of 1 / :data:`POSITION_SCALE` and contacts as uint16
+    pairs of drawing-order indices, base64 (the page draws at most
+    :data:`~cxsim.dashboard.controls.MAX_DRAWN` people); the browser rebuilds the lines.
+    """
     pic = run.picture
-    x = np.round(pic.x, 4)
-    y = np.round(pic.y, 4)
-    ex = np.full(3 * pic.edge_from.size, np.nan)
-    ey = np.full(3 * pic.edge_from.size, np.nan)
-    ex[0::3], ex[1::3] = x[pic.edge_from], x[pic.edge_to]
-    ey[0::3], ey[1::3] = y[pic.edge_from], y[pic.edge_to]
+    if pic.nodes.size > np.iinfo(np.uint16).max:
+        raise ValueError(f"{pic.nodes.size} people drawn: at most 65,535 fit the picture's format")
+    x = base64_of(np.rint(pic.x * POSITION_SCALE).astype("<i2"))
+    y = base64_of(np.rint(pic.y * POSITION_SCALE).astype("<i2"))
+    pairs = base64_of(np.stack([pic.edge_from, pic.edge_to], axis=1).astype("<u2"))
     return {
-        "x": x.tolist(),
-        "y": y.tolist(),
+        "key": hashlib.sha1(f"{pic.kind}:{x}:{y}:{pairs}".encode("ascii")).hexdigest(),
+        "scale": POSITION_SCALE,
+        "x": x,
+        "y": y,
+        "pairs": pairs,
         "ids": pic.nodes.tolist(),
-        "ex": [None if np.isnan(v) else float(v) for v in ex],
-        "ey": [None if np.isnan(v) else float(v) for v in ey],
         "kind": pic.kind,
         "edges": int(pic.edge_from.size),
     }
 
 
 def snapshot_payload(run: Run) -> dict[str, Any]:
-    """Per-snapshot provider and own attitude of the drawn people, base64 int8 (day-major)."""
+    """Per-snapshot provider and own attitude of the drawn people, as :func:`frame_changes`."""
     return {
         "key": hashlib.sha1(run.key.encode("utf-8")).hexdigest(),
         "frames": int(run.provider.shape[0]),
         "n": int(run.provider.shape[1]),
         "stride": run.stride,
         "days": run.params.market.days,
-        "provider": base64.b64encode(np.ascontiguousarray(run.provider).tobytes()).decode("ascii"),
-        "attitude": base64.b64encode(np.ascontiguousarray(run.attitude).tobytes()).decode("ascii"),
+        "provider": base64_of(frame_changes(run.provider)),
+        "attitude": base64_of(frame_changes(run.attitude)),
         "names": run.company_names,
         "colors": [company_colour(i) for i in range(len(run.company_names))],
         "prospect_color": PROSPECT_COLOUR,
