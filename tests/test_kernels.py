@@ -475,3 +475,74 @@ def test_the_bass_kernels_adopt_as_the_rule_in_numpy(mixed: bool) -> None:
     assert np.array_equal(by_advertising, want_channel)
     assert by_advertising.any()
     assert (~by_advertising).any()
+
+
+@pytest.mark.parametrize(("m", "k", "seed"), [(0, 3, 0), (1, 1, 1), (5_000, 4, 2)])
+def test_results_count_adds_as_the_rule_in_numpy(m: int, k: int, seed: int) -> None:
+    from cxsim.results import Results
+
+    rng = np.random.default_rng(seed)
+    companies = rng.integers(0, k, m).astype(np.int8)
+    costs = rng.lognormal(0.0, 2.0, m)  # sums whose order of addition shows in the last bits
+    start = rng.normal(0.0, 1e6, k)
+    results = Results([f"c{i}" for i in range(k)], 1)
+    results.today("churned")[:] = start
+    results.today("refund_cost")[:] = start
+    counted = results.count("churned", companies, 0.1)
+    paid = results.count("refund_cost", companies, costs)
+    # The rule, as Results.count wrote it in NumPy before the kernel.
+    want_counted = np.bincount(companies, minlength=k)[:k] * 0.1
+    want_paid = np.bincount(companies, weights=costs, minlength=k)[:k]
+    assert np.array_equal(counted, want_counted)
+    assert np.array_equal(paid, want_paid)
+    assert np.array_equal(results.today("churned"), start + want_counted)
+    assert np.array_equal(results.today("refund_cost"), start + want_paid)
+    with pytest.raises(ValueError, match="amounts"):
+        results.count("refund_cost", companies, costs[:-1] if m else np.ones(1))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "seed", "from_prospects"), [(50, 1, 0, True), (3_000, 4, 1, False)]
+)
+def test_moving_customers_changes_the_columns_as_the_rule_in_numpy(
+    n: int, k: int, seed: int, from_prospects: bool
+) -> None:
+    from cxsim.customers import ISSUE_NONE, PROSPECT
+    from cxsim.stages.retention import move_customers
+
+    rng = np.random.default_rng(seed)
+    m = random_market(n, k, seed)
+    who = rng.choice(n, n // 3, replace=False)
+    old = None if from_prospects else m["provider"][who]
+    new = rng.integers(-1, k, who.size).astype(np.int8)
+    columns = {
+        "provider": m["provider"],
+        "issue": rng.integers(0, 4, n).astype(np.int8),
+        "join_day": m["join_day"],
+        "customer_of": rng.integers(0, 2**k, n).astype(np.uint16),
+        "attitude": m["attitude"],
+        "counts": rng.integers(n, 2 * n, k).astype(np.int64),
+    }
+    want = {name: column.copy() for name, column in columns.items()}
+    day, increment = 17, np.float32(0.3)
+    move_customers(
+        who,
+        np.empty(0, np.int8) if old is None else old,
+        new,
+        day,
+        increment,
+        *columns.values(),
+    )
+    # The rule, as retention.change_provider wrote it in NumPy before the kernel.
+    want["provider"][who] = new
+    want["issue"][who] = ISSUE_NONE
+    joined = new != PROSPECT
+    members, company = who[joined], new[joined]
+    want["join_day"][members] = day
+    want["customer_of"][members] |= np.left_shift(np.uint16(1), company.astype(np.uint16))
+    want["attitude"][company, members] += increment
+    if old is not None:
+        want["counts"] -= np.bincount(old[old != PROSPECT], minlength=k)
+    want["counts"] += np.bincount(company, minlength=k)
+    for name, column in columns.items():
+        assert np.array_equal(column, want[name]), name

@@ -125,12 +125,28 @@ class Streams:
         if stream is None:
             sequence = np.random.SeedSequence(self.seed, spawn_key=(self.replication, *key))
             bits = np.random.Philox(key=sequence.generate_state(2, dtype=np.uint64))
-            stream = (bits, bits.state, np.random.Generator(bits))
+            stream = (bits, _plain(bits.state), np.random.Generator(bits))
             self._streams[key] = stream
         bits, start, generator = stream
         start["state"]["counter"][2] = day
         bits.state = start
         return generator
+
+
+def _plain(state: dict) -> dict:
+    """A bit generator's state with Python lists for its arrays: the same state, set faster.
+
+    Setting ``Philox.state`` reads the counter, key and buffer element by element; from a
+    list that takes about a microsecond less than from a NumPy array, eight times a day.
+    """
+    return {
+        name: _plain(value)
+        if isinstance(value, dict)
+        else value.tolist()
+        if isinstance(value, np.ndarray)
+        else value
+        for name, value in state.items()
+    }
 
 
 def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:

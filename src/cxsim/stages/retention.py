@@ -98,7 +98,7 @@ def step(model: Market) -> None:
 def leaving_hazard(model: Market, standing: np.ndarray) -> np.ndarray:
     """Leaving hazard per year of customers whose standing with their provider is ``standing``."""
     pars = model.params.behaviour.retention
-    z = np.clip((standing - pars.churn_midpoint) / pars.churn_width, -50.0, 50.0)
+    z = np.minimum(np.maximum((standing - pars.churn_midpoint) / pars.churn_width, -50.0), 50.0)
     return pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))
 
 
@@ -390,19 +390,59 @@ def change_provider(
 ) -> None:
     """Move ``who`` from ``old`` to ``new`` providers (-1 = none; ``old=None``: all were prospects).
 
-    The one place providers change.
+    The one place providers change. ``who`` names each person once.
     """
     c = model.customers
-    k = len(model.companies)
-    c.provider[who] = new
-    c.issue[who] = ISSUE_NONE
-    joined = new != PROSPECT
-    members, company = (who, new) if joined.all() else (who[joined], new[joined])
-    c.join_day[members] = model.day
-    c.record_providers(members, company)
-    # Choosing a company adds to what the joiner already felt about it; it does not reset it.
-    c.attitude[company, members] += np.float32(model.params.behaviour.attitude.join_increment)
-    if old is not None:
-        model.customer_counts -= np.bincount(old[old != PROSPECT], minlength=k)
-    model.customer_counts += np.bincount(company, minlength=k)
+    move_customers(
+        who,
+        _NO_PROVIDERS if old is None else old,
+        new,
+        model.day,
+        np.float32(model.params.behaviour.attitude.join_increment),
+        c.provider,
+        c.issue,
+        c.join_day,
+        c.customer_of,
+        c.attitude,
+        model.customer_counts,
+    )
     model.update_neighbor_counts(who, old, new)
+
+
+_NO_PROVIDERS = np.empty(0, dtype=np.int8)
+
+
+@numba.njit(cache=True, nogil=True)
+def move_customers(
+    who: np.ndarray,
+    old: np.ndarray,
+    new: np.ndarray,
+    day: int,
+    join_increment: np.float32,
+    provider: np.ndarray,
+    issue: np.ndarray,
+    join_day: np.ndarray,
+    customer_of: np.ndarray,
+    attitude: np.ndarray,
+    customer_counts: np.ndarray,
+) -> None:
+    """The customer columns of :func:`change_provider`, in place (``who`` distinct).
+
+    Each person ``who[j]`` gets provider ``new[j]`` and no open issue. One who joins a
+    company (``new[j] != -1``) starts its tenure today (``join_day``), is remembered as
+    having been its customer (its bit of ``customer_of``), and adds ``join_increment`` to
+    its attitude toward it (float32: choosing a company adds to what one felt about it).
+    ``customer_counts`` loses ``old[j]`` (unless -1; ``old`` empty: all were prospects) and
+    gains ``new[j]`` (unless -1).
+    """
+    for j in range(who.size):
+        person, company = who[j], new[j]
+        provider[person] = company
+        issue[person] = ISSUE_NONE
+        if old.size and old[j] != PROSPECT:
+            customer_counts[old[j]] -= 1
+        if company != PROSPECT:
+            join_day[person] = day
+            customer_of[person] |= np.uint16(1) << np.uint16(company)
+            attitude[company, person] += join_increment
+            customer_counts[company] += 1
