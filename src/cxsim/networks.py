@@ -203,7 +203,9 @@ class Network:
 
         """
         tellers = np.asarray(tellers, dtype=np.int64).reshape(-1)
-        audience = np.broadcast_to(np.asarray(audience, dtype=np.int64), tellers.shape)
+        audience = np.asarray(audience, dtype=np.int64)
+        if audience.shape != tellers.shape:  # a scalar (broadcast_to costs more than the draw)
+            audience = np.broadcast_to(audience, tellers.shape)
         if tellers.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         if audience.min() < 0:
