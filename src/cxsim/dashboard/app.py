@@ -22,8 +22,9 @@ from cxsim.dashboard.stories import DEFAULTS, catalogue
 DEFAULT_STORY = "manage_vs_fix"
 #: Answers smaller than this go as they are: compressing them would save too little.
 COMPRESS_MIN_BYTES = 1_400
-#: gzip level of answers: a run's answer (about 2 MB of JSON) shrinks about 5.5-fold in
-#: about 40 ms; level 6 saves a fifth more in twice the time.
+#: gzip level of answers: a run's answer at the page's default size (about 1.2 MB of JSON,
+#: mostly base64 snapshots) shrinks about 12-fold in about 12 ms; level 6 saves a sixth more
+#: in twice the time.
 COMPRESS_LEVEL = 3
 
 
@@ -66,8 +67,9 @@ def create_app(scenario: str | Path | None = None) -> dash.Dash:
 def compress_answers(server: flask.Flask) -> None:
     """Compress (gzip) the answers of ``server`` for browsers that accept it (all do).
 
-    A run's answer carries the network's snapshots and its charts, about 2 MB of
-    JSON; thirty students on a classroom's wireless network share its bandwidth.
+    A run's answer carries the network's snapshots and its charts, about 1.2 MB of
+    JSON (0.1 MB compressed); thirty students on a classroom's wireless network share its
+    bandwidth.
     """
 
     @server.after_request
