@@ -546,3 +546,23 @@ def test_moving_customers_changes_the_columns_as_the_rule_in_numpy(
     want["counts"] += np.bincount(company, minlength=k)
     for name, column in columns.items():
         assert np.array_equal(column, want[name]), name
+
+
+@pytest.mark.parametrize(("m", "seed"), [(0, 0), (4_000, 1)])
+def test_standing_tickets_are_the_rule_in_numpy(m: int, seed: int) -> None:
+    from cxsim.stages.response import valid_tickets
+
+    rng = np.random.default_rng(seed)
+    n, k = 500, 1
+    issue = rng.integers(0, 4, n).astype(np.int8)
+    issue_day = rng.integers(0, 5, n).astype(np.int32)
+    provider = rng.integers(-1, 3, n).astype(np.int8)
+    customers = rng.integers(0, n, m).astype(np.int32)
+    issue_days = rng.integers(0, 5, m).astype(np.int32)
+    got = valid_tickets(customers, issue_days, 2, k, issue, issue_day, provider)
+    # The rule, as the response stage wrote it in NumPy before the kernel.
+    want = (
+        (issue[customers] == 2) & (issue_day[customers] == issue_days) & (provider[customers] == k)
+    )
+    assert np.array_equal(got, want)
+    assert m == 0 or 0 < want.sum() < m

@@ -257,11 +257,32 @@ def _valid(
 ) -> np.ndarray:
     """Tickets whose customer is still waiting for this company about this issue."""
     c = model.customers
-    return (
-        (c.issue[customers] == state)
-        & (c.issue_day[customers] == issue_days)
-        & (c.provider[customers] == company.index)
+    return valid_tickets(
+        customers, issue_days, state, company.index, c.issue, c.issue_day, c.provider
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def valid_tickets(
+    customers: np.ndarray,
+    issue_days: np.ndarray,
+    state: int,
+    k: int,
+    issue: np.ndarray,
+    issue_day: np.ndarray,
+    provider: np.ndarray,
+) -> np.ndarray:
+    """Which tickets still stand: the customer is ``k``'s, in ``state``, about the same issue.
+
+    Ticket ``j`` (customer ``i = customers[j]``, raised on ``issue_days[j]``) stands when
+    ``issue[i] == state``, ``issue_day[i] == issue_days[j]`` and ``provider[i] == k``; a
+    ticket whose customer left, or whose issue was closed or replaced, does not.
+    """
+    out = np.empty(customers.size, dtype=np.bool_)
+    for j in range(customers.size):
+        i = customers[j]
+        out[j] = issue[i] == state and issue_day[i] == issue_days[j] and provider[i] == k
+    return out
 
 
 def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int:
