@@ -569,7 +569,7 @@ def test_cmaes_with_a_step_searches_around_the_start_values(tmp_path: Path) -> N
 
     from cxsim.calibrate.study import sampler_for
 
-    text = TINY.replace('seed = 11', 'seed = 11\nsampler = "cmaes"\ncmaes_step = 0.01')
+    text = TINY.replace("seed = 11", 'seed = 11\nsampler = "cmaes"\ncmaes_step = 0.01')
     text = text.replace("start = -1.0", "start = -1.9")
     calibration = load_calibration(write(tmp_path, text))
     study = optuna.create_study(sampler=sampler_for(calibration, 0))
