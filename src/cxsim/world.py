@@ -55,6 +55,20 @@ def fingerprint() -> dict[str, str]:
     }
 
 
+def other_engine(folder: object, recorded: dict[str, str] | None, what: str) -> str | None:
+    """Why ``folder``, started with the ``recorded`` engine, cannot be resumed (``None``: it can).
+
+    ``what`` names what the folder holds ("runs", "trials"), which new ones would not match.
+    """
+    changed = differences(recorded)
+    if not changed:
+        return None
+    return (
+        f"{folder}: was started by another engine ({'; '.join(changed)}); its {what} would not "
+        "be comparable with new ones; use a new --out folder"
+    )
+
+
 def differences(recorded: dict[str, str] | None) -> list[str]:
     """What differs between a recorded fingerprint and the running engine's (empty: the same)."""
     current = fingerprint()

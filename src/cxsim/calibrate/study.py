@@ -104,12 +104,9 @@ class CalibrationStore:
             previous = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise CalibrationError(f"{record_path}: cannot read: {err}") from None
-        changed = world.differences(previous.get("engine"))
-        if changed:
-            raise CalibrationError(
-                f"{out}: was started by another engine ({'; '.join(changed)}); its trials would "
-                "not be comparable with new ones; use a new --out folder"
-            )
+        refused = world.other_engine(out, previous.get("engine"), "trials")
+        if refused:
+            raise CalibrationError(refused)
         if previous.get("calibration_hash") != calibration.calibration_hash:
             raise CalibrationError(
                 f"{out}: holds another calibration ({previous.get('file')}, hash "

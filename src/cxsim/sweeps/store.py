@@ -237,12 +237,9 @@ class SweepStore:
         plan_path = self.out_dir / PLAN_FILE
         if plan_path.exists():
             previous = self.read_record()
-            changed = world.differences(previous.get("engine"))
-            if changed:
-                raise PlanError(
-                    f"{self.out_dir}: was started by another engine ({'; '.join(changed)}); its "
-                    "runs would not be comparable with new ones; use a new --out folder"
-                )
+            refused = world.other_engine(self.out_dir, previous.get("engine"), "runs")
+            if refused:
+                raise PlanError(refused)
             if previous.get("plan_hash") != plan.plan_hash:
                 raise PlanError(
                     f"{self.out_dir}: holds the results of a different sweep plan "
