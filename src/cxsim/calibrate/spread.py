@@ -22,9 +22,15 @@ bounds):
   search that has not quite arrived), the quadratic of the best trials points
   toward the minimum, so these trials also finish the search;
 * *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
-  a uniform step of up to twice the good fits' range on it (at least 2% of the
-  bounds). Along a plateau, where the quadratic is flat, half the moves stay
-  good and widen the range, so the next batch steps further.
+  a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
+  range on it (at least 2% of the bounds), times the parameter's *step scale*. Along a
+  plateau, where the quadratic is flat, half the moves stay good and widen the range, so the
+  next batch steps further. Where the region is far narrower than 2% of the bounds (sharp
+  data: a well identified parameter), almost every such step would leave it, so the step
+  scale adapts per parameter to the walks that moved it, as the one-fifth success rule of
+  evolution strategies adapts a step (Rechenberg 1973; :func:`step_scales`): halved by every
+  two walks that left the good fits, doubled by every walk that stayed (never above 1), so
+  that about a third of the walks stay good whatever the width of the region.
 
 What counts as a good fit is still the objective each trial gets, never the
 quadratic. The trials near the best are taken again before each batch from
@@ -50,8 +56,12 @@ NOISE_TRIALS = 5
 #: A walking spread trial moves one parameter of a good fit by up to this many times the good
 #: fits' range on it ...
 STEP = 2.0
-#: ... taking the range as at least this share of the parameter's bounds (on its scale).
+#: ... taking the range as at least this share of the parameter's bounds (on its scale) ...
 LEAST_RANGE = 0.02
+#: ... times its step scale: multiplied by this after a walk that stayed good (at most 1) ...
+GROW = 2.0
+#: ... and by this after a walk that left the good fits (or failed); at most 2^-20.
+SHRINK = 2.0**-0.5
 #: The quadratic is fitted to the trials within this many margins of the best ...
 NEAR = 4.0
 #: ... and its ellipsoid of good fits is sampled enlarged by this factor, to see its edge.
@@ -220,10 +230,35 @@ def quadratic_region(
     return centre, quad / level
 
 
+def step_scales(calibration: Calibration, trials: list[Any]) -> dict[str, float]:
+    """Each parameter's walking step scale, from the walks told so far (see the notes).
+
+    The finished walks (spread trials with a ``moved`` parameter) are taken in the order of
+    their numbers; a walk that is now a good fit multiplies its parameter's scale by
+    :data:`GROW` (at most 1), one that is not, or failed, by :data:`SHRINK`. A function of the
+    trials told, so the same on every executor.
+    """
+    good = {t.number for t in good_fits(calibration, trials)}
+    scales = {p.key: 1.0 for p in calibration.parameters}
+    for trial in sorted(trials, key=lambda t: t.number):
+        moved = trial.user_attrs.get("moved")
+        if moved not in scales or not trial.state.is_finished():
+            continue
+        if trial.number in good:
+            scales[moved] = min(1.0, scales[moved] * GROW)
+        else:
+            scales[moved] = max(2.0**-20, scales[moved] * SHRINK)
+    return scales
+
+
 def spread_values(
     calibration: Calibration, trials: list[Any], number: int
-) -> dict[str, Any] | None:
-    """The values of spread trial ``number`` (see the notes); ``None`` before any trial has a value."""
+) -> tuple[dict[str, Any], str | None] | None:
+    """The values of spread trial ``number`` (see the notes) and the parameter a walk moved.
+
+    ``None`` before any trial has a value; the parameter is ``None`` for a trial drawn in the
+    ellipsoid.
+    """
     good = good_fits(calibration, trials)
     if not good:
         return None
@@ -237,11 +272,12 @@ def spread_values(
         radius = ENLARGE * rng.uniform() ** (1.0 / len(params))
         eigen, vectors = np.linalg.eigh(shape)
         z = centre + vectors @ (radius * (vectors.T @ direction) / np.sqrt(eigen))
-        return {p.key: _from_unit(p, float(z[i])) for i, p in enumerate(params)}
+        return {p.key: _from_unit(p, float(z[i])) for i, p in enumerate(params)}, None
     start = good[int(rng.integers(len(good)))]  # a good fit with one parameter moved
     values = {p.key: start.params[p.key] for p in params}
     p = params[int(rng.integers(len(params)))]
     seen = [_unit(p, float(t.params[p.key])) for t in good]
-    step = STEP * max(max(seen) - min(seen), LEAST_RANGE)
+    scale = step_scales(calibration, trials)[p.key]
+    step = STEP * scale * max(max(seen) - min(seen), LEAST_RANGE)
     values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + rng.uniform(-step, step))
-    return values
+    return values, p.key

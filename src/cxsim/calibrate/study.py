@@ -261,18 +261,21 @@ class _Asker:
         """Ask trial ``number`` of ``phase`` (search, spread) seeded from (seed, number); record it."""
         import optuna
 
-        values = None
+        proposal = None
         if phase == "spread":
-            values = spread_values(self.calibration, self.study.get_trials(deepcopy=False), number)
-        if values is not None:
-            self.memory.enqueue_trial(values, user_attrs={"phase": "spread"})
+            trials = self.study.get_trials(deepcopy=False)
+            proposal = spread_values(self.calibration, trials, number)
+        if proposal is not None:
+            values, moved = proposal
+            attrs = {"phase": "spread"} | ({"moved": moved} if moved else {})
+            self.memory.enqueue_trial(values, user_attrs=attrs)
             self.memory.sampler = optuna.samplers.RandomSampler(seed=number)  # not consulted
         else:
             self.memory.sampler = sampler_for(self.calibration, number)
         asked = self.memory.ask(self.distributions)
         if asked.number != number:  # the copy and the database have drifted apart: a bug
             raise RuntimeError(f"asked trial {asked.number}, expected {number}")
-        if values is None:
+        if proposal is None:
             asked.set_user_attr("phase", "search")
         frozen = self.memory.get_trials(deepcopy=False)[number]
         self.study.add_trial(frozen)
