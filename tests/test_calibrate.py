@@ -599,3 +599,53 @@ def test_a_cdn_report_loads_plotly_instead_of_embedding_it(
     assert 'src="https://cdn.plot.ly/' not in inline
     assert len(cdn) < len(inline) - 3_000_000  # plotly.js itself is about 4.6 MB
     assert "Optimisation history" in cdn
+
+
+def _told(number: int, value: float | None, params: dict[str, float], moved: str | None = None):
+    """A finished trial as the study stores it (``value`` None: it failed)."""
+    import optuna
+
+    calibration = calibration_from_text(TINY)
+    distributions = {p.key: p.distribution() for p in calibration.parameters}
+    state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
+    trial = optuna.trial.create_trial(
+        params=params,
+        distributions=distributions,
+        value=value,
+        state=state,
+        user_attrs={"phase": "spread", "moved": moved} if moved else {"phase": "search"},
+    )
+    trial.number = number
+    return trial
+
+
+def test_a_walks_step_shrinks_where_its_moves_leave_the_good_fits_and_grows_where_they_stay() -> (
+    None
+):
+    from cxsim.calibrate import spread
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = (p.key for p in calibration.parameters)
+    at = {voice: 0.4, midpoint: -1.0}
+    # No noise estimate here (no replications stored): the margin is χ²(2, 0.95) = 5.99.
+    trials = [_told(0, 10.0, at), _told(1, 12.0, at | {midpoint: -1.005})]
+    trials += [_told(n, 50.0, at | {voice: 0.3}, moved=voice) for n in (2, 3, 4)]
+    trials += [_told(5, None, at | {voice: 0.2}, moved=voice)]  # a failed walk counts as left
+    trials += [_told(6, 11.0, at | {midpoint: -1.01}, moved=midpoint)]  # stayed: at most 1
+    trials += [_told(7, 40.0, at | {midpoint: -1.5}, moved=midpoint)]  # left: 1/√2
+    trials += [_told(8, 13.0, at | {midpoint: -0.99}, moved=midpoint)]  # stayed: back to 1
+    scales = spread.step_scales(calibration, trials)
+    assert scales[voice] == pytest.approx(spread.SHRINK**4)  # four walks left: a quarter
+    assert scales[midpoint] == 1.0
+    # The walk's step is bounded by STEP x scale x max(good range, LEAST_RANGE), in units of
+    # the bounds: every good fit has voice 0.4, so the 2% floor holds.
+    bound = spread.STEP * scales[voice] * spread.LEAST_RANGE * (0.9 - 0.05)
+    moves = []
+    for number in range(9, 400, 2):  # odd: walks
+        values, moved = spread.spread_values(calibration, trials, number)
+        if moved == voice:
+            moves.append(abs(values[voice] - 0.4))
+            assert values[midpoint] in (-1.0, -1.005, -1.01, -0.99)  # a good fit's
+    assert len(moves) > 50
+    assert max(moves) <= bound * (1 + 1e-12)
+    assert max(moves) > bound * 0.9  # the draws use the whole step, not a sliver of it
