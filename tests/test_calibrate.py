@@ -649,3 +649,35 @@ def test_a_walks_step_shrinks_where_its_moves_leave_the_good_fits_and_grows_wher
     assert len(moves) > 50
     assert max(moves) <= bound * (1 + 1e-12)
     assert max(moves) > bound * 0.9  # the draws use the whole step, not a sliver of it
+
+
+def test_the_quadratic_region_finds_a_known_bowl_and_is_not_trusted_outside_its_trials() -> None:
+    from cxsim.calibrate import spread
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = calibration.parameters
+    rng = np.random.default_rng(5)
+    centre = np.array([0.4, 0.6])  # places in the bounds
+    bowl = np.array([[400.0, 150.0], [150.0, 300.0]])  # a tilted ridge
+
+    def place(z: np.ndarray) -> dict[str, float]:
+        return {
+            voice.key: voice.low + z[0] * (voice.high - voice.low),
+            midpoint.key: midpoint.low + z[1] * (midpoint.high - midpoint.low),
+        }
+
+    points = centre + rng.normal(0.0, 0.08, size=(40, 2))
+    values = [3.0 + (z - centre) @ bowl @ (z - centre) for z in points]
+    trials = [_told(n, v, place(z)) for n, (z, v) in enumerate(zip(points, values, strict=True))]
+    found = spread.quadratic_region(calibration, trials)
+    assert found is not None
+    at, shape = found
+    np.testing.assert_allclose(at, centre, atol=1e-6)
+    level = min(values) + spread.margin_of(calibration, trials).value - 3.0
+    np.testing.assert_allclose(shape, bowl / level, rtol=1e-6)
+    # The same bowl seen only from one side: its centre lies outside the trials' box.
+    side = [t for t, z in zip(trials, points, strict=True) if z[0] > centre[0] + 0.02]
+    lowest, wide = min(t.value for t in side), spread.margin_of(calibration, side).value
+    near = [t for t in side if t.value <= lowest + spread.NEAR * wide]
+    assert len(near) >= 12  # twice the quadratic's six terms: only the box rules it out
+    assert spread.quadratic_region(calibration, side) is None

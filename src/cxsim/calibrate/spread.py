@@ -18,9 +18,16 @@ bounds):
 * *the ellipsoid* (even trials): a quadratic fitted to the objective of the
   trials near the best gives the region as an ellipsoid, ridges included
   (:func:`quadratic_region`); the trial is drawn uniformly in it, enlarged by
-  30% to see its edge. While few trials are near the best (sharp data, or a
-  search that has not quite arrived), the quadratic of the best trials points
-  toward the minimum, so these trials also finish the search;
+  30% to see its edge. The quadratic is trusted only where it describes the
+  trials it was fitted to: at least twice as many trials near the best as it
+  has terms, and its centre inside the box those trials span. Otherwise (few
+  trials near a sharp minimum; trials that each moved one parameter, which
+  cannot tell the cross terms) it would put its centre at a corner of the
+  bounds, and the trial is a *joint walk* instead: a good fit with every
+  parameter moved by a normal step, whose spread is that parameter's walking
+  step (below) over ``2 sqrt(k)``, so that the whole move is about as long as a
+  walk's. These trials fill the design in every direction, so a later
+  quadratic can be trusted;
 * *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
   a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
   range on it (at least 2% of the bounds), times the parameter's *step scale*. Along a
@@ -32,8 +39,9 @@ bounds):
   two walks that left the good fits, doubled by every walk that stayed (never above 1), so
   that about a third of the walks stay good whatever the width of the region.
 
-What counts as a good fit is still the objective each trial gets, never the
-quadratic. The trials near the best are taken again before each batch from
+Walks start from good fits, so a walk that finds a better value moves the best:
+the spread also finishes a search that had not quite arrived. What counts as a
+good fit is still the objective each trial gets, never the quadratic. The trials near the best are taken again before each batch from
 every trial told; the draws of trial n are seeded from (seed, n), so they
 depend on the trials told, not on the executor.
 """
@@ -188,11 +196,11 @@ def quadratic_region(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The region of good fits as an ellipsoid: centre and shape matrix A (unit scales).
 
-    The objective of the trials near the best (within :data:`NEAR` margins; while fewer than
-    twice the quadratic's terms are, the best that many trials) is fitted by least squares
-    with a quadratic ``c + g'z + z'Az`` in the parameters' places in their bounds; the region
-    is where it lies within the margin of the best: ``(z - z0)' A (z - z0) <= 1``, with A
-    rescaled so. ``None`` while fewer trials than that have finished.
+    The objective of the trials near the best (within :data:`NEAR` margins) is fitted by least
+    squares with a quadratic ``c + g'z + z'Az`` in the parameters' places in their bounds; the
+    region is where it lies within the margin of the best: ``(z - z0)' A (z - z0) <= 1``, with
+    A rescaled so. ``None`` (not trusted) while fewer than twice the quadratic's terms are near
+    the best, or where its centre z0 lies outside the box the near trials span.
     """
     order = ranked(trials)
     found = margin_of(calibration, trials)
@@ -202,11 +210,7 @@ def quadratic_region(
         return None
     near = [t for t in order if t.value <= order[0].value + NEAR * found.value]
     if len(near) < 2 * terms:
-        # Too few trials near the best (sharp data, a search not yet there): the quadratic of
-        # the best trials still points to the minimum, as a response surface does.
-        if len(order) < 2 * terms:
-            return None
-        near = order[: 2 * terms]
+        return None
     z = np.array([[_unit(p, float(t.params[p.key])) for p in calibration.parameters] for t in near])
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
     design = np.column_stack([np.ones(len(near)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
@@ -222,7 +226,9 @@ def quadratic_region(
     # A direction the fit finds flat or curving down is taken as very wide (up to the bounds).
     eigen = np.maximum(eigen, 1e-3 * eigen.max())
     quad = (vectors * eigen) @ vectors.T
-    centre = np.clip(np.linalg.solve(quad, -gradient / 2), 0.0, 1.0)
+    centre = np.linalg.solve(quad, -gradient / 2)
+    if (centre < z.min(axis=0)).any() or (centre > z.max(axis=0)).any():
+        return None  # extrapolated beyond the trials it describes
     lowest = coef[0] + gradient @ centre + centre @ quad @ centre
     level = order[0].value + found.value - lowest
     if not level > 0:
@@ -273,11 +279,20 @@ def spread_values(
         eigen, vectors = np.linalg.eigh(shape)
         z = centre + vectors @ (radius * (vectors.T @ direction) / np.sqrt(eigen))
         return {p.key: _from_unit(p, float(z[i])) for i, p in enumerate(params)}, None
-    start = good[int(rng.integers(len(good)))]  # a good fit with one parameter moved
+    start = good[int(rng.integers(len(good)))]
     values = {p.key: start.params[p.key] for p in params}
-    p = params[int(rng.integers(len(params)))]
-    seen = [_unit(p, float(t.params[p.key])) for t in good]
-    scale = step_scales(calibration, trials)[p.key]
-    step = STEP * scale * max(max(seen) - min(seen), LEAST_RANGE)
+    scales = step_scales(calibration, trials)
+    steps = {}
+    for p in params:
+        seen = [_unit(p, float(t.params[p.key])) for t in good]
+        steps[p.key] = STEP * scales[p.key] * max(max(seen) - min(seen), LEAST_RANGE)
+    if number % 2 == 0:  # a joint walk: every parameter moved, the design filled in
+        spread = rng.standard_normal(len(params)) / (2.0 * math.sqrt(len(params)))
+        for p, z in zip(params, spread, strict=True):
+            moved = _unit(p, float(start.params[p.key])) + z * steps[p.key]
+            values[p.key] = _from_unit(p, moved)
+        return values, None
+    p = params[int(rng.integers(len(params)))]  # a walk: one parameter moved
+    step = steps[p.key]
     values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + rng.uniform(-step, step))
     return values, p.key
