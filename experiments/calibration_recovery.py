@@ -33,7 +33,10 @@ Writes ``experiments/results/calibration_recovery/``: ``recovery.csv`` (true
 value, recovered value, range of good fits, per sampler), ``fit_<sampler>.csv``,
 ``trials_<sampler>.csv``, ``recovery.png`` and ``headline.json``. The
 calibration folders (SQLite studies, HTML reports) go to ``--work`` (default:
-a temporary folder).
+a temporary folder). ``--repeat`` runs the same check on other luck (the
+truth's runs on replications 200-201, the samplers seeded 8) into
+``calibration_recovery/repeat/``, to see that the spread's design was not
+tuned to one draw.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ TRUTH = {
     "behaviour.retention.churn_midpoint": -0.19,
 }
 TRUTH_REPLICATIONS = (100, 101)
+#: ``--repeat``: the same check on other luck (the truth's runs and the samplers' seed).
+REPEAT_REPLICATIONS = (200, 201)
+REPEAT_SEED = 8
 SAMPLERS = ("tpe", "cmaes")
 
 #: The calibration file, its observations placeholders that synthetic() replaces.
@@ -174,14 +180,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, help="where the calibration folders go")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
+    parser.add_argument(
+        "--repeat",
+        action="store_true",
+        help=f"the same check on other luck: truth on replications {REPEAT_REPLICATIONS}, "
+        f"calibration seed {REPEAT_SEED}; written to {NAME}/repeat/ (no headline)",
+    )
     args = parser.parse_args(argv)
     out = out_dir(NAME)
+    tables_in, truth_replications = tomllib.loads(CALIBRATION), TRUTH_REPLICATIONS
+    if args.repeat:
+        out = out / "repeat"
+        out.mkdir(exist_ok=True)
+        tables_in["seed"], truth_replications = REPEAT_SEED, REPEAT_REPLICATIONS
     work = args.work or Path(tempfile.mkdtemp(prefix="cxsim-recovery-"))
     print(f"calibration folders in {work}")
     with Timer() as truth_timer:
-        data = synthetic(
-            tomllib.loads(CALIBRATION), TRUTH, TRUTH_REPLICATIONS, workers=args.workers
-        )
+        data = synthetic(tables_in, TRUTH, truth_replications, workers=args.workers)
     tables, results, seconds = [], {}, {}
     for sampler in args.samplers:
         with Timer() as timer:
@@ -195,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(table.round(4).to_string(index=False))
     recovery = pd.concat(tables, ignore_index=True)
     recovery.to_csv(out / "recovery.csv", index=False)
+    if args.repeat:
+        return
     plot(results, out / "recovery.png")
 
     verdicts = []
