@@ -353,7 +353,10 @@ def _csr_from_keys(
         _entries(ends, entries)
         del ends
         indices = np.empty(entries.size, dtype=np.int32)
-        _rows_by_permutation(rng, entries, indptr, indices, indptr[1:].copy())
+        # The row pointers serve as the cursors (no array of n more): indptr[r] starts at the
+        # end of row r and moves down to its start as the row fills from the end.
+        indptr[:-1] = indptr[1:].copy()
+        _rows_by_permutation(rng, entries, indices, indptr[:-1])
         del entries
     else:
         indices = _rows_by_noise(ends, indptr, rng, bits, spare if rng is not None else 0)
@@ -415,9 +418,12 @@ def _rows_by_noise(
     ``spare = 0`` (no ``rng``) sorts every row by column.
     """
     m = ends.shape[0]
+    # The row pointers serve as the cursors (no array of n more): indptr[r + 1] starts at the
+    # start of row r and moves up to its end as the row fills.
+    indptr[1:] = indptr[:-1].copy()
+    cursor = indptr[1:]
     noise = np.empty(2 * m, dtype=np.uint32 if spare <= 32 else np.int64)
     indices = np.empty(2 * m, dtype=np.int32)
-    cursor = indptr[:-1].copy()
     for half in (0, 1):
         for start in range(0, m, _NOISE_CHUNK):
             size = min(_NOISE_CHUNK, m - start)
@@ -426,7 +432,6 @@ def _rows_by_noise(
             else:
                 drawn = np.zeros(size, dtype=np.int64)
             _place_entries(ends[start : start + size], half, drawn, cursor, indices, noise)
-    del cursor
     _sort_rows(indptr, indices, noise, bits)
     return indices
 
@@ -492,11 +497,7 @@ _SHUFFLE_BATCH = 1 << 13
 
 @numba.njit(cache=True, nogil=True)
 def _rows_by_permutation(
-    rng: np.random.Generator,
-    entries: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    cursor: np.ndarray,
+    rng: np.random.Generator, entries: np.ndarray, indices: np.ndarray, cursor: np.ndarray
 ) -> None:
     """Column ids of every row, each row's entries in the order of ``rng.permutation(2m)``.
 
@@ -508,7 +509,7 @@ def _rows_by_permutation(
     ..., 1`` (``Generator.shuffle``). After step ``i`` position ``i`` holds its
     final entry, so entries are placed as they are settled, from the last
     position to the first, each at the end of what is left of its row
-    (``cursor``, starting at ``indptr[1:]``): the same rows without a sort.
+    (``cursor[r]`` starts at the end of row ``r``): the same rows without a sort.
     ``entries`` is shuffled in place; the columns are written to ``indices``.
 
     Steps go in batches: the batch's draws first (they do not depend on the
