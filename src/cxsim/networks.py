@@ -513,8 +513,9 @@ def _rows_by_permutation(
     ``entries`` is shuffled in place; the columns are written to ``indices``.
 
     Steps go in batches: the batch's draws first (they do not depend on the
-    array), then its swaps, then its placements, so that the memory accesses of
-    one loop overlap (a shuffle of 10^8 entries is bound by cache misses).
+    array), then its swaps, then its entries' slots, then the writes, so that
+    the memory accesses of one loop do not wait on each other (a shuffle of 10^8
+    entries is bound by cache misses).
     """
     total = entries.size
     draws = np.empty(_SHUFFLE_BATCH, dtype=np.int64)
@@ -530,11 +531,12 @@ def _rows_by_permutation(
             j = draws[t]
             settled[t] = entries[j]
             entries[j] = entries[top - t]
-        for t in range(batch):
+        for t in range(batch):  # the slots first, the (independent) writes after
             row = settled[t] >> 32
-            slot = cursor[row] - 1
-            cursor[row] = slot
-            indices[slot] = settled[t] & low32
+            cursor[row] -= 1
+            draws[t] = cursor[row]
+        for t in range(batch):
+            indices[draws[t]] = settled[t] & low32
         top -= batch
 
 
