@@ -120,6 +120,7 @@ def measure_large(customers: int, days: int) -> dict[str, Any]:
         "run_cpu": cpu,
         "customer_days_per_cpu_s": customers * days / cpu,
         "peak_bytes_per_customer": (peak_rss_bytes() - base_rss) / customers,
+        "whole_peak_bytes": peak_rss_bytes(),
         "held_bytes_per_customer": held / customers,
         "stages": dict(model.stage_seconds),
         "final_customers": model.results_frame().query("day == @days")["customers"].tolist(),
