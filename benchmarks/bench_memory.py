@@ -7,7 +7,8 @@ in size, peak memory <= 150 B/customer, runs on a 24 GiB machine. For each of
 ``--days`` days in a fresh process, one engine after the other, by
 ``bench_engine``'s own worker and ``--compare-to`` checkout (``git archive`` of
 the old commit's ``src/`` into a temporary folder). Printed per engine and size:
-network build (wall), run (wall), customer-days per CPU second, the peak
+network build (wall), set-up CPU seconds (the network, most of it, and the
+customers' state), run (wall), customer-days per CPU second, the peak
 resident memory's growth over the process after a warm-up market (per
 customer), the process's whole peak (per customer), and the load average
 before and after each measurement (the machine is shared: only the side-by-side
@@ -58,15 +59,17 @@ def report(
     found: dict[tuple[str, int], Any], engines: list[str], sizes: list[int], days: int
 ) -> None:
     print(
-        "\n| customers | engine | network build | run (wall) | customer-days per CPU-s "
+        "\n| customers | engine | network build (wall) | set-up CPU-s | run (wall) "
+        "| customer-days per CPU-s "
         "| peak growth per customer | whole peak per customer | load average |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         for name in engines:
             g = found[name, size]
             print(
-                f"| {size:,} x {days} | {name} | {g['network_build_s']:.2f} s | {g['run_s']:.1f} s "
+                f"| {size:,} x {days} | {name} | {g['network_build_s']:.2f} s "
+                f"| {g['setup_cpu']:.2f} | {g['run_s']:.1f} s "
                 f"| {g['customer_days_per_cpu_s'] / 1e6:.1f} M | "
                 f"{g['peak_bytes_per_customer']:.0f} B | {g['whole_peak_bytes'] / size:.0f} B "
                 f"| {g['load']} |"
