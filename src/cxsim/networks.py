@@ -30,7 +30,7 @@ from pathlib import Path
 import networkx as nx
 import numba
 import numpy as np
-from numba.np.random.random_methods import random_interval
+from numba.np.random.random_methods import random_interval  # NumPy's, as numba's shuffle uses it
 
 from cxsim.errors import InputError
 from cxsim.params.schema import NetworkKind, NetworkParams
