@@ -604,6 +604,69 @@ def test_rows_of_very_large_networks_are_shuffled_exactly(monkeypatch: pytest.Mo
     assert sorted_rows <= 1
 
 
+def sorted_rows_reference(
+    n: int, keys: np.ndarray, rng: np.random.Generator | None, permute: bool
+) -> np.ndarray:
+    """The rows' column ids as the network builder first made them, with NumPy sorts.
+
+    Entries ``(u, v)`` then ``(v, u)`` of the sorted keys ``u * n + v``; the rows are ordered
+    by one sort of ``row | random bits | column`` (bits drawn in chunks of 2**20), or, with
+    ``permute``, by ``rng.permutation(2m)`` followed by a stable sort by row.
+    """
+    u, v = keys // n, keys % n
+    bits = max(int(n - 1).bit_length(), 1)
+    if permute:
+        row, col = np.concatenate([u, v]), np.concatenate([v, u])
+        perm = rng.permutation(row.size)
+        return col[perm[np.argsort(row[perm], kind="stable")]]
+    spare = 63 - 2 * bits if rng is not None else 0
+    packed = []
+    for rows, cols in ((u, v), (v, u)):
+        noise = (
+            np.concatenate(
+                [
+                    rng.integers(0, 1 << spare, size=min(1 << 20, u.size - s), dtype=np.int64)
+                    for s in range(0, u.size, 1 << 20)
+                ]
+            )
+            if rng is not None
+            else np.zeros(u.size, dtype=np.int64)
+        )
+        packed.append((rows << (bits + spare)) | (noise << bits) | cols)
+    return np.sort(np.concatenate(packed)) & ((1 << bits) - 1)
+
+
+@pytest.mark.parametrize("permute", [False, True])
+@pytest.mark.parametrize(
+    ("n", "kind", "seed"),
+    [(3000, "small_world", 1), (40_000, "scale_free", 2), (70_000, "small_world", 3)],
+)
+def test_rows_are_placed_exactly_as_the_sorts_ordered_them(
+    monkeypatch: pytest.MonkeyPatch, n: int, kind: str, seed: int, permute: bool
+) -> None:
+    # The builder places entries straight into their rows instead of sorting them (issue 14:
+    # a linear build); the arrays must be the sorts' arrays, bit for bit, on both paths (the
+    # permutation path is the one of networks beyond ~8 million nodes), with hubs of over 64
+    # contacts (scale free) and rows of uint32 and int64 random bits (n above/below 2**15).
+    if permute:
+        monkeypatch.setattr(networks, "_MIN_SHUFFLE_BITS", 64)
+    src = rng(seed).integers(0, n, size=5 * n)
+    dst = rng(seed + 1).integers(0, n, size=5 * n)
+    if kind == "scale_free":
+        dst[: n // 2] = rng(seed).integers(0, 20, size=n // 2)  # a few hubs
+    keys = networks._canonical_keys(n, src, dst)
+    expected = sorted_rows_reference(n, keys.copy(), rng(seed + 2), permute)
+    net = from_edges(n, src, dst, "file", rng(seed + 2))
+    assert net.degree.max() > 64 or kind == "small_world"
+    assert np.array_equal(net.indices, expected)
+    assert np.array_equal(
+        net.indptr[1:],
+        np.cumsum(np.bincount(keys // n, minlength=n) + np.bincount(keys % n, minlength=n)),
+    )
+    unshuffled = from_edges(n, src, dst, "file", None)
+    assert np.array_equal(unshuffled.indices, sorted_rows_reference(n, keys.copy(), None, False))
+
+
 def test_empty_networks() -> None:
     for net in (from_edges(0, np.array([]), np.array([]), "file", rng()), fully_mixed(0)):
         assert net.n == 0
