@@ -44,6 +44,7 @@ import numpy as np
 
 from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
+from cxsim.rng import poisson_draws
 from cxsim.stages import attitude
 
 if TYPE_CHECKING:
@@ -373,7 +374,7 @@ def spread(
         pars.retell_audience,
         np.where(negative, pars.negative_audience, pars.positive_audience),
     )
-    audience = rng.poisson(mean_audience)
+    audience = poisson_draws(rng, mean_audience)
     position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
     praise = model.params.market.referral_probability > 0
     heard, told, heard_counts, praised = hearings(
