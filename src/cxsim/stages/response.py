@@ -295,6 +295,12 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int
     patience = model.params.behaviour.voice.patience_days
     k = company.index
 
+    # Today's capacity, with what was left over (up to a day's worth).
+    per_day = company.policy.queue_capacity * model.customers.n / 1000.0
+    company.capacity_credit = min(company.capacity_credit + per_day, max(per_day, 1.0))
+    if not len(queue):  # nobody waits: nothing to give up, serve or feel, and no draw
+        return 0
+
     # Those who have waited too long give up: the oldest tickets, at the front.
     _, issue_days, _ = queue.waiting()
     n_expired = int(np.searchsorted(issue_days, day - patience, side="right"))
@@ -306,8 +312,6 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int
         learn_silence(model, gave_up)
 
     # Serve the oldest due tickets; stale tickets are dropped without using capacity.
-    per_day = company.policy.queue_capacity * model.customers.n / 1000.0
-    company.capacity_credit = min(company.capacity_credit + per_day, max(per_day, 1.0))
     n_due = queue.count_due(day)
     capacity = int(company.capacity_credit)
     if n_due and capacity:
