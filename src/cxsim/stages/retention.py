@@ -205,8 +205,9 @@ def leave(model: Market, rng: np.random.Generator) -> None:
     due = purchase.due(model, model.day + 1)
     # One number per person due, whatever their state, so that two policies see the same luck.
     luck = rng.random(due.size)
-    served = c.provider[due] >= 0
-    candidates, provider = due[served], c.provider[due[served]]
+    provider = c.provider[due]
+    served = provider >= 0
+    candidates, provider = due[served], provider[served]
     interval_years = model.params.market.purchase_interval_days / 365.0
     hazard = leaving_hazard(model, standing(model, candidates, provider))
     go = luck[served] < -np.expm1(-hazard * interval_years)
