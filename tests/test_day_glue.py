@@ -64,3 +64,50 @@ def test_flattened_experiences_are_the_rule_of_repeat_and_concatenate() -> None:
         assert np.array_equal(got, want)
     assert today.closed
     assert Today().first_hand()[1].size == 0
+
+
+def test_the_candidate_story_kernel_is_the_story_kernels_with_a_stable_sort_between() -> None:
+    from cxsim.events import TELLABLE, Event
+    from cxsim.stages.word_of_mouth import (
+        _TELL_SIGN,
+        candidate_stories,
+        day_stories,
+        tellable_experiences,
+    )
+
+    rng = np.random.default_rng(11)
+    n, k, m = 200, 3, 5_000  # few people: many experiences, and equal keys, each
+    tellable = np.array([int(e) for e in TELLABLE], dtype=np.int8)
+    events = np.where(
+        rng.random(m) < 0.4, np.int8(Event.satisfied), rng.choice(tellable, m)
+    ).astype(np.int8)
+    customers = rng.integers(0, n, m)
+    companies = rng.integers(0, k, m).astype(np.int8)
+    strengths = rng.choice(np.array([1.0, 0.5, 2.0], np.float32), m)
+    effects = rng.normal(0, 0.2, len(Event)).astype(np.float32)
+    attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    threshold = np.float32(0.7)
+    got = candidate_stories(
+        events,
+        customers,
+        companies,
+        strengths,
+        effects,
+        _TELL_SIGN,
+        k,
+        attitude,
+        episode,
+        threshold,
+    )
+    keys, weights = tellable_experiences(
+        events, customers, companies, strengths, effects, _TELL_SIGN, k
+    )
+    order = np.argsort(keys, kind="stable")
+    want = day_stories(
+        keys, weights, order, events, customers, companies, k, attitude, episode, threshold
+    )
+    assert np.unique(keys).size < keys.size
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype
+        assert np.array_equal(a, b)
