@@ -33,6 +33,7 @@ to every case it handles if its policy apologises.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -375,7 +376,7 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     c = model.customers
     pol = company.policy
     k = company.index
-    drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
+    drawn = bernoulli_indices(rng, c.n, touch_probability(rate))
     calm, queued, awaiting_callback, found, pitched = sort_touches(
         drawn,
         k,
@@ -398,6 +399,12 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     handle(model, company, found, rng)
     model.results.count("follow_ups", k, found.size)
     model.experience(Event.crm_touch_open_problem, pitched, k)
+
+
+@functools.lru_cache(maxsize=256)
+def touch_probability(rate: float) -> float:
+    """Chance a person is touched on a day, at ``rate`` touches a day (a company's, every day)."""
+    return 1.0 - float(np.exp(-rate))
 
 
 @numba.njit(cache=True, nogil=True)
