@@ -204,13 +204,16 @@ def first_hand_stories(
     k = len(model.companies)
     # A day with several experiences makes one story, whose sign is that of their net effect;
     # promoters tell about an ordinary good purchase, unless they have a story of their own.
-    keys, story, promoter_keys = candidate_stories(
+    keys, weights = tellable_experiences(
+        events, customers, companies, strengths, model.effects, _TELL_SIGN, k
+    )
+    keys, story, promoter_keys = day_stories(
+        keys,
+        weights,
+        np.argsort(keys, kind="stable"),
         events,
         customers,
         companies,
-        strengths,
-        model.effects,
-        _TELL_SIGN,
         k,
         c.attitude,
         c.episode,
@@ -227,46 +230,6 @@ def first_hand_stories(
         pars.negative_tell_probability,
         pars.positive_tell_probability,
         k,
-    )
-
-
-@numba.njit(cache=True, nogil=True)
-def candidate_stories(
-    events: np.ndarray,
-    customers: np.ndarray,
-    companies: np.ndarray,
-    strengths: np.ndarray,
-    effects: np.ndarray,
-    tell_sign: np.ndarray,
-    k: int,
-    attitude: np.ndarray,
-    episode: np.ndarray,
-    promoter_threshold: np.float32,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Today's candidate stories: :func:`tellable_experiences`, then :func:`day_stories`.
-
-    The two kernels in one call, with the tellable experiences' keys sorted stably in between
-    (a stable sort of whole numbers has one result, NumPy's ``kind="stable"``).
-
-    Returns:
-        (sorted story keys, their signs (int8), promoter keys).
-
-    """
-    keys, weights = tellable_experiences(
-        events, customers, companies, strengths, effects, tell_sign, k
-    )
-    order = np.argsort(keys, kind="mergesort")
-    return day_stories(
-        keys,
-        weights,
-        order,
-        events,
-        customers,
-        companies,
-        k,
-        attitude,
-        episode,
-        promoter_threshold,
     )
 
 
