@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cxsim.rng import Streams, bernoulli_indices
+from cxsim.rng import FEW_POISSON_MEANS, Streams, bernoulli_indices, poisson_draws
 
 
 @pytest.mark.parametrize(("n", "p"), [(50, 0.3), (1_000, 0.05), (10_000, 0.002), (200, 0.97)])
@@ -71,3 +71,13 @@ def test_streams_differ_by_stage_day_company_and_seed():
     draws[("seed 4",)] = Streams(4)("voice", 1, 0).random(4).tolist()
     values = [tuple(v) for v in draws.values()]
     assert len(set(values)) == len(values)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, FEW_POISSON_MEANS, FEW_POISSON_MEANS + 1, 300])
+def test_poisson_draws_are_the_numbers_numpy_draws_for_an_array_of_means(size):
+    means = np.random.default_rng(size).choice([0.0, 0.4, 3.0, 12.5], size=size)
+    ours, theirs = (np.random.Generator(np.random.Philox(5)) for _ in range(2))
+    got = poisson_draws(ours, means)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, theirs.poisson(means))
+    assert ours.random() == theirs.random()  # and leave the stream where NumPy leaves it

@@ -71,6 +71,8 @@ class TicketQueue:
 
     def count_due(self, day: int) -> int:
         """Number of tickets due on or before ``day`` (they are at the front)."""
+        if self.tail == self.head:  # most days at most companies: no NumPy call
+            return 0
         return int(np.searchsorted(self.due[self.head : self.tail], day, side="right"))
 
     def pop(self, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ through :class:`Today`; every daily figure has one writer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -126,7 +126,22 @@ def _empty(dtype: type = np.int64) -> np.ndarray:
     return np.empty(0, dtype=dtype)
 
 
-@dataclass(eq=False)
+#: What a day starts with: no buyers, problems, complaints or praise (size-0 arrays hold
+#: nothing to change, so every day shares them instead of making ten new ones).
+_NOTHING = {
+    "buyers": _empty(),
+    "buyer_company": _empty(np.int8),
+    "problem_customers": _empty(),
+    "problem_company": _empty(np.int8),
+    "problem_serious": _empty(bool),
+    "complainers": _empty(),
+    "complainer_company": _empty(np.int8),
+    "praised_prospects": _empty(),
+    "praised_company": _empty(np.int8),
+    "praise_strength": _empty(np.float32),
+}
+
+
 class Today:
     """What happened so far today, handed from stage to stage.
 
@@ -134,26 +149,26 @@ class Today:
     :meth:`cxsim.model.Market.experience` and applied by the attitude stage;
     the word-of-mouth stage reads the same first-hand experiences to decide
     who has a story to tell.
+
+    Attributes:
+        buyers, buyer_company: today's purchases (int64 people, int8 companies).
+        problem_customers, problem_company, problem_serious: purchases that went wrong.
+        complainers, complainer_company: problems voiced.
+        experiences: (event, customers, company or companies, strengths or None), in order.
+        word_of_mouth: what was told and heard today (the word-of-mouth stage's record, for
+            observers).
+        praised_prospects, praised_company, praise_strength: prospects who heard a contact
+            praise a company today, the company and the story's strength (one entry per
+            hearing): candidates for adoption by referral.
+
     """
 
-    buyers: np.ndarray = field(default_factory=_empty)
-    buyer_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
-    problem_customers: np.ndarray = field(default_factory=_empty)
-    problem_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
-    problem_serious: np.ndarray = field(default_factory=lambda: _empty(bool))
-    complainers: np.ndarray = field(default_factory=_empty)
-    complainer_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
-    experiences: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = field(
-        default_factory=list
-    )
-    #: What was told and heard today (the word-of-mouth stage's record, for observers).
-    word_of_mouth: word_of_mouth.WordOfMouthDay | None = None
-    #: Prospects who heard a contact praise a company today, the company and the story's
-    #: strength (one entry per hearing): candidates for adoption by referral.
-    praised_prospects: np.ndarray = field(default_factory=_empty)
-    praised_company: np.ndarray = field(default_factory=lambda: _empty(np.int8))
-    praise_strength: np.ndarray = field(default_factory=lambda: _empty(np.float32))
-    _flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    def __init__(self, **happened: np.ndarray) -> None:
+        self.__dict__.update(_NOTHING)
+        self.__dict__.update(happened)
+        self.experiences: list[tuple[int, np.ndarray, np.ndarray | int, np.ndarray | None]] = []
+        self.word_of_mouth: word_of_mouth.WordOfMouthDay | None = None
+        self._flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def closed(self) -> bool:
@@ -171,23 +186,22 @@ class Today:
         return self._flat
 
     def _flatten(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if not self.experiences:
-            return _empty(np.int8), _empty(), _empty(np.int8), _empty(np.float32)
-        sizes = [c.size for _, c, _, _ in self.experiences]
-        events = np.repeat(np.array([e for e, _, _, _ in self.experiences], dtype=np.int8), sizes)
-        customers = np.concatenate([c for _, c, _, _ in self.experiences]).astype(
-            np.int64, copy=False
-        )
-        # Most experiences are with one company at full strength: fill those at once,
-        # then copy in the few given per customer.
-        scalar = [k if isinstance(k, int | np.integer) else 0 for _, _, k, _ in self.experiences]
-        companies = np.repeat(np.array(scalar, dtype=np.int8), sizes)
-        strengths = np.ones(customers.size, dtype=np.float32)
+        # Each experience fills its slice of the four columns: an event, its customers, one
+        # company or one per customer, and a strength of 1 unless given per customer.
+        n = 0
+        for _, customers, _, _ in self.experiences:
+            n += customers.size
+        events = np.empty(n, dtype=np.int8)
+        customers = np.empty(n, dtype=np.int64)
+        companies = np.empty(n, dtype=np.int8)
+        strengths = np.ones(n, dtype=np.float32)
         start = 0
-        for (_, _, k, strength), size in zip(self.experiences, sizes, strict=True):
-            if not isinstance(k, int | np.integer):
-                companies[start : start + size] = k
+        for event, who, company, strength in self.experiences:
+            end = start + who.size
+            events[start:end] = event
+            customers[start:end] = who
+            companies[start:end] = company
             if strength is not None:
-                strengths[start : start + size] = strength
-            start += size
+                strengths[start:end] = strength
+            start = end
         return events, customers, companies, strengths

@@ -149,6 +149,23 @@ def _plain(state: dict) -> dict:
     }
 
 
+#: Up to this many means, :func:`poisson_draws` draws one scalar at a time.
+FEW_POISSON_MEANS = 24
+
+
+def poisson_draws(rng: np.random.Generator, means: np.ndarray) -> np.ndarray:
+    """``rng.poisson(means)``: one Poisson number per mean, in order, the very same numbers.
+
+    NumPy draws an array of means one after another with the same C function as a single
+    mean, but first checks the whole array in about 15 microseconds; a small market's day
+    has a few tellers, so for up to :data:`FEW_POISSON_MEANS` means one scalar draw each
+    (about half a microsecond) costs less.
+    """
+    if means.size > FEW_POISSON_MEANS:
+        return rng.poisson(means)
+    return np.array([rng.poisson(mean) for mean in means.tolist()], dtype=np.int64)
+
+
 def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     """Indices ``i < n`` each selected independently with probability ``p``, sorted.
 

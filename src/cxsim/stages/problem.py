@@ -54,10 +54,11 @@ def step(model: Market) -> None:
     rng = model.streams("problem", model.day)
     draws = rng.random((3, buyers.size))
 
-    defect = np.array([co.defect_rate for co in model.companies])
-    disappoint = np.array([co.disappointment() for co in model.companies])
-    p_problem = 1.0 - (1.0 - defect) * (1.0 - disappoint)
-    excluded_share = np.array([co.excluded_share(model.day) for co in model.companies])
+    # Per company, in float64 as NumPy would compute it on arrays of the companies' rates.
+    p_problem = np.array(
+        [1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()) for co in model.companies]
+    )
+    excluded_from = np.array([1.0 - co.excluded_share(model.day) for co in model.companies])
 
     who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
         buyers,
@@ -65,7 +66,7 @@ def step(model: Market) -> None:
         c.location,
         draws,
         p_problem,
-        1.0 - excluded_share,
+        excluded_from,
         pars.serious_share,
         pars.customer_fault_share,
         c.issue,

@@ -58,7 +58,17 @@ def init(model: Market) -> None:
         (cp.cost_to_serve_new, cp.cost_to_serve_settled, cp.cost_to_serve_settling_years)
         for cp in (c.params for c in model.companies)
     ]
-    model.serve_cost_rates = np.array(rules, dtype=np.float64).T
+    rates = np.array(rules, dtype=np.float64).T
+    model.serve_cost_rates = rates
+    # The form the rules take, seen once: no fall with tenure (new == settled for every
+    # company), one rule for every company (the default), or a rule per company.
+    model.serve_cost_form = (
+        "flat"
+        if np.array_equal(rates[0], rates[1])
+        else "shared"
+        if (rates == rates[:, :1]).all()
+        else "per_company"
+    )
     model.due_drawn = (-1, np.empty(0, dtype=np.int64))
 
 
@@ -91,15 +101,15 @@ def charge_cost_to_serve(
     model: Market, buyers: np.ndarray, company: np.ndarray, purchases: np.ndarray
 ) -> None:
     """Add the cost of serving today's purchases to each company's ``cost_to_serve``."""
-    rates = model.serve_cost_rates
-    new, settled, settling_years = rates
-    if np.array_equal(new, settled):  # no fall with tenure: no need to look at tenures
+    new, settled, settling_years = model.serve_cost_rates
+    form = model.serve_cost_form
+    if form == "flat":  # no fall with tenure: no need to look at tenures
         model.results.today("cost_to_serve")[:] += purchases * new
         return
     if buyers.size == 0:
         return
     tenure_days = model.day - model.customers.join_day[buyers]
-    if (rates == rates[:, :1]).all():  # one rule for every company (the default): no gathers
+    if form == "shared":  # one rule for every company (the default): no gathers
         serve = cost_to_serve(new[0], settled[0], settling_years[0], tenure_days)
     else:
         k = company.astype(np.intp)

@@ -33,6 +33,7 @@ to every case it handles if its policy apologises.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -295,6 +296,12 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int
     patience = model.params.behaviour.voice.patience_days
     k = company.index
 
+    # Today's capacity, with what was left over (up to a day's worth).
+    per_day = company.policy.queue_capacity * model.customers.n / 1000.0
+    company.capacity_credit = min(company.capacity_credit + per_day, max(per_day, 1.0))
+    if not len(queue):  # nobody waits: nothing to give up, serve or feel, and no draw
+        return 0
+
     # Those who have waited too long give up: the oldest tickets, at the front.
     _, issue_days, _ = queue.waiting()
     n_expired = int(np.searchsorted(issue_days, day - patience, side="right"))
@@ -306,8 +313,6 @@ def work_queue(model: Market, company: Company, rng: np.random.Generator) -> int
         learn_silence(model, gave_up)
 
     # Serve the oldest due tickets; stale tickets are dropped without using capacity.
-    per_day = company.policy.queue_capacity * model.customers.n / 1000.0
-    company.capacity_credit = min(company.capacity_credit + per_day, max(per_day, 1.0))
     n_due = queue.count_due(day)
     capacity = int(company.capacity_credit)
     if n_due and capacity:
@@ -371,7 +376,7 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     c = model.customers
     pol = company.policy
     k = company.index
-    drawn = bernoulli_indices(rng, c.n, 1.0 - float(np.exp(-rate)))
+    drawn = bernoulli_indices(rng, c.n, touch_probability(rate))
     calm, queued, awaiting_callback, found, pitched = sort_touches(
         drawn,
         k,
@@ -394,6 +399,12 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     handle(model, company, found, rng)
     model.results.count("follow_ups", k, found.size)
     model.experience(Event.crm_touch_open_problem, pitched, k)
+
+
+@functools.lru_cache(maxsize=256)
+def touch_probability(rate: float) -> float:
+    """Chance a person is touched on a day, at ``rate`` touches a day (a company's, every day)."""
+    return 1.0 - float(np.exp(-rate))
 
 
 @numba.njit(cache=True, nogil=True)

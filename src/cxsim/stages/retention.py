@@ -82,7 +82,6 @@ from cxsim.customers import ISSUE_NONE, PROSPECT
 from cxsim.events import Event
 from cxsim.rng import bernoulli_indices
 from cxsim.stages import purchase
-from cxsim.stages.attitude import felt
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -165,11 +164,38 @@ def best_rival(
     model: Market, customers: np.ndarray, provider: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The competitor each customer feels best about, and how it feels about it."""
-    feelings = felt(model, slice(None), customers)  # (companies, customers), a copy
-    columns = np.arange(customers.size)
-    feelings[provider, columns] = -np.inf
-    best = np.argmax(feelings, axis=0)
-    return best, feelings[best, columns]
+    c = model.customers
+    return best_rivals(customers, provider, c.attitude, c.episode)
+
+
+@numba.njit(cache=True, nogil=True)
+def best_rivals(
+    customers: np.ndarray, provider: np.ndarray, attitude: np.ndarray, episode: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best-liked competitor of each customer, and the feeling for it (the rule of :func:`best_rival`).
+
+    Customer ``i = customers[j]`` feels ``attitude[k, i] + episode[k, i]`` (float32) about
+    company ``k``, and ``-inf`` about its provider ``provider[j]``; the best-liked is the first
+    company with the highest feeling (as ``np.argmax`` over companies; feelings are finite).
+
+    Returns:
+        The companies (int64) and the feelings for them (float32).
+
+    """
+    companies = attitude.shape[0]
+    best = np.empty(customers.size, dtype=np.int64)
+    feeling = np.empty(customers.size, dtype=np.float32)
+    for j in range(customers.size):
+        i = customers[j]
+        top = np.float32(-np.inf)
+        pick = 0
+        for k in range(companies):
+            f = np.float32(-np.inf) if k == provider[j] else attitude[k, i] + episode[k, i]
+            if k == 0 or f > top:
+                top, pick = f, k
+        best[j] = pick
+        feeling[j] = top
+    return best, feeling
 
 
 def leave(model: Market, rng: np.random.Generator) -> None:
@@ -179,8 +205,9 @@ def leave(model: Market, rng: np.random.Generator) -> None:
     due = purchase.due(model, model.day + 1)
     # One number per person due, whatever their state, so that two policies see the same luck.
     luck = rng.random(due.size)
-    served = c.provider[due] >= 0
-    candidates, provider = due[served], c.provider[due[served]]
+    provider = c.provider[due]
+    served = provider >= 0
+    candidates, provider = due[served], provider[served]
     interval_years = model.params.market.purchase_interval_days / 365.0
     hazard = leaving_hazard(model, standing(model, candidates, provider))
     go = luck[served] < -np.expm1(-hazard * interval_years)

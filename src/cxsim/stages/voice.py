@@ -39,12 +39,16 @@ def step(model: Market) -> None:
     """Customers with a new problem today decide whether to complain."""
     who = model.today.problem_customers
     comp = model.today.problem_company
+    if who.size == 0:  # no new problem: nobody to decide, and nothing drawn
+        return
     rng = model.streams("voice", model.day)
     complain = rng.random(who.size) < complaint_probability(
         model, who, comp, model.today.problem_serious
     )
-    model.today.complainers = who[complain]
-    model.today.complainer_company = comp[complain]
-    model.results.count("complaints", comp[complain])
-    model.experience(Event.complained, who[complain], comp[complain])
-    model.log(Event.stayed_silent, who, comp, where=~complain)
+    complainers, company = who[complain], comp[complain]
+    model.today.complainers = complainers
+    model.today.complainer_company = company
+    model.results.count("complaints", company)
+    model.experience(Event.complained, complainers, company)
+    if model.listens(Event.stayed_silent):
+        model.log(Event.stayed_silent, who, comp, where=~complain)

@@ -44,6 +44,7 @@ import numpy as np
 
 from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
+from cxsim.rng import poisson_draws
 from cxsim.stages import attitude
 
 if TYPE_CHECKING:
@@ -89,7 +90,11 @@ class Tellings:
         return Tellings(*(getattr(self, f)[which] for f in _TELLING_FIELDS))
 
     def then(self, later: Tellings) -> Tellings:
-        """These tellings followed by ``later``'s."""
+        """These tellings followed by ``later``'s (one of the two when the other is empty)."""
+        if not len(later):
+            return self
+        if not len(self):
+            return later
         return Tellings(
             *(np.concatenate([getattr(self, f), getattr(later, f)]) for f in _TELLING_FIELDS)
         )
@@ -167,6 +172,10 @@ def step(model: Market) -> None:
     tellings = first_hand.then(backlog.retellings)
     retellings, heard, listeners = spread(model, rng, tellings)
 
+    if not (review.any() or backlog.review_customers.size):  # most days of a small market
+        model.today.word_of_mouth = WordOfMouthDay(tellings, heard, listeners)
+        model.backlog = Backlog(retellings, stories_told=backlog.stories_told + who.size)
+        return
     reviewers = np.concatenate([who[review], backlog.review_customers])
     review_company = np.concatenate([company[review], backlog.review_company])
     review_sign = np.concatenate([sign[review], backlog.review_sign])
@@ -373,7 +382,7 @@ def spread(
         pars.retell_audience,
         np.where(negative, pars.negative_audience, pars.positive_audience),
     )
-    audience = rng.poisson(mean_audience)
+    audience = poisson_draws(rng, mean_audience)
     position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
     praise = model.params.market.referral_probability > 0
     heard, told, heard_counts, praised = hearings(
