@@ -23,28 +23,23 @@ bounds):
   has terms, and its centre inside the box those trials span. Otherwise (few
   trials near a sharp minimum; trials that each moved one parameter, which
   cannot tell the cross terms) it would put its centre at a corner of the
-  bounds, and the trial is a *joint walk* instead: a good fit (below) with every
+  bounds, and the trial is a *joint walk* instead: a good fit with every
   parameter moved by a normal step, whose spread is that parameter's walking
   step (below) over ``2 sqrt(k)``, so that the whole move is about as long as a
   walk's. These trials fill the design in every direction, so a later
   quadratic can be trusted;
-* *the walk* (odd trials): a good fit has one of its parameters moved by a
-  uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the
-  good fits' range on it (at least 2% of the bounds), times the parameter's
-  *step scale*. Along a plateau, where the quadratic is flat, half the moves
-  stay good and widen the range, so the next batch steps further. Where the
-  region is far narrower than 2% of the bounds (sharp data: a well identified
-  parameter), almost every such step would leave it, so the step scale adapts
-  per parameter to the walks that moved it, as the one-fifth success rule of
-  evolution strategies adapts a step (Rechenberg 1973; :func:`step_scales`):
-  halved by every two walks that left the good fits, doubled by every walk
-  that stayed (never above 1), so that about a third of the walks stay good
-  whatever the width of the region. A third of the walks start from the best
-  and step either way (a (1+1) evolution strategy), a third from a good fit
-  taken at random, and a third from the good fit at one end of the
-  parameter's range, stepping outward, since that range is what the report
-  gives. Joint walks (above) start from the best or from a good fit taken at
-  random, half and half.
+* *the walk* (odd trials): a good fit has one of its parameters moved by a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
+  range on it (at least 2% of the bounds), times the parameter's *step scale*. Along a
+  plateau, where the quadratic is flat, half the moves stay good and widen the range, so the
+  next batch steps further. Where the region is far narrower than 2% of the bounds (sharp
+  data: a well identified parameter), almost every such step would leave it, so the step
+  scale adapts per parameter to the walks that moved it, as the one-fifth success rule of
+  evolution strategies adapts a step (Rechenberg 1973; :func:`step_scales`): halved by every
+  two walks that left the good fits, doubled by every walk that stayed (never above 1), so
+  that about a third of the walks stay good whatever the width of the region.
+  Half the walks start from a good fit taken at random and step either way;
+  the other half start from the good fit at one end of the parameter's range
+  and step outward, since that range is what the report gives.
 
 Walks start from good fits, so a walk that finds a better value moves the best:
 the spread also finishes a search that had not quite arrived. What counts as a
@@ -287,9 +282,7 @@ def spread_values(
         eigen, vectors = np.linalg.eigh(shape)
         z = centre + vectors @ (radius * (vectors.T @ direction) / np.sqrt(eigen))
         return {p.key: _from_unit(p, float(z[i])) for i, p in enumerate(params)}, None
-    # Where a walk starts: the best (a (1+1) evolution strategy: it finishes the search) or a
-    # good fit taken at random (it maps the region), one of the two by a draw.
-    start = good[0] if rng.uniform() < 0.5 else good[int(rng.integers(len(good)))]
+    start = good[int(rng.integers(len(good)))]
     values = {p.key: start.params[p.key] for p in params}
     scales = step_scales(calibration, trials)
     steps = {}
@@ -304,13 +297,12 @@ def spread_values(
         return values, None
     p = params[int(rng.integers(len(params)))]  # a walk: one parameter moved
     step, side = steps[p.key], rng.uniform()
-    if side < 2.0 / 3.0:  # from the start drawn above, either way
+    if side < 0.5:  # from a good fit taken at random, either way
         move = rng.uniform(-step, step)
     else:  # from the good fit at one end of the range, outward: the range is what is reported
         ends = sorted(good, key=lambda t: (float(t.params[p.key]), t.number))
-        outward = -1.0 if side < 5.0 / 6.0 else 1.0
-        start = ends[0] if outward < 0 else ends[-1]
+        start = ends[0] if side < 0.75 else ends[-1]
         values = {q.key: start.params[q.key] for q in params}
-        move = rng.uniform(0.0, step) * outward
+        move = rng.uniform(0.0, step) * (-1.0 if side < 0.75 else 1.0)
     values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + move)
     return values, p.key
