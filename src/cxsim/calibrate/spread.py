@@ -28,7 +28,8 @@ bounds):
   step (below) over ``2 sqrt(k)``, so that the whole move is about as long as a
   walk's. These trials fill the design in every direction, so a later
   quadratic can be trusted;
-* *the walk* (odd trials): a good fit has one of its parameters moved by a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
+* *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
+  a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
   range on it (at least 2% of the bounds), times the parameter's *step scale*. Along a
   plateau, where the quadratic is flat, half the moves stay good and widen the range, so the
   next batch steps further. Where the region is far narrower than 2% of the bounds (sharp
@@ -37,16 +38,12 @@ bounds):
   evolution strategies adapts a step (Rechenberg 1973; :func:`step_scales`): halved by every
   two walks that left the good fits, doubled by every walk that stayed (never above 1), so
   that about a third of the walks stay good whatever the width of the region.
-  Half the walks start from a good fit taken at random and step either way;
-  the other half start from the good fit at one end of the parameter's range
-  and step outward, since that range is what the report gives.
 
 Walks start from good fits, so a walk that finds a better value moves the best:
 the spread also finishes a search that had not quite arrived. What counts as a
-good fit is still the objective each trial gets, never the quadratic. The
-trials near the best are taken again before each batch from every trial told;
-the draws of trial n are seeded from (seed, n), so they depend on the trials
-told, not on the executor.
+good fit is still the objective each trial gets, never the quadratic. The trials near the best are taken again before each batch from
+every trial told; the draws of trial n are seeded from (seed, n), so they
+depend on the trials told, not on the executor.
 """
 
 from __future__ import annotations
@@ -296,13 +293,6 @@ def spread_values(
             values[p.key] = _from_unit(p, moved)
         return values, None
     p = params[int(rng.integers(len(params)))]  # a walk: one parameter moved
-    step, side = steps[p.key], rng.uniform()
-    if side < 0.5:  # from a good fit taken at random, either way
-        move = rng.uniform(-step, step)
-    else:  # from the good fit at one end of the range, outward: the range is what is reported
-        ends = sorted(good, key=lambda t: (float(t.params[p.key]), t.number))
-        start = ends[0] if side < 0.75 else ends[-1]
-        values = {q.key: start.params[q.key] for q in params}
-        move = rng.uniform(0.0, step) * (-1.0 if side < 0.75 else 1.0)
-    values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + move)
+    step = steps[p.key]
+    values[p.key] = _from_unit(p, _unit(p, float(start.params[p.key])) + rng.uniform(-step, step))
     return values, p.key
