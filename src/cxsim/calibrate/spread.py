@@ -41,9 +41,10 @@ bounds):
 
 Walks start from good fits, so a walk that finds a better value moves the best:
 the spread also finishes a search that had not quite arrived. What counts as a
-good fit is still the objective each trial gets, never the quadratic. The trials near the best are taken again before each batch from
-every trial told; the draws of trial n are seeded from (seed, n), so they
-depend on the trials told, not on the executor.
+good fit is still the objective each trial gets, never the quadratic. The
+trials near the best are taken again before each batch from every trial told;
+the draws of trial n are seeded from (seed, n), so they depend on the trials
+told, not on the executor.
 """
 
 from __future__ import annotations
