@@ -185,6 +185,15 @@ def describe_head() -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
+def engines_compared(compare_to: str | None, into: Path) -> dict[str, Path]:
+    """The ``src`` folders to measure, by name: ``compare_to``'s (checked out under ``into``) and this one's."""
+    engines: dict[str, Path] = {}
+    if compare_to:
+        engines[f"old {compare_to}"] = checkout(compare_to, into)
+    engines[f"new {describe_head()}"] = REPO / "src"
+    return engines
+
+
 def fixed_cost(best: dict[int, float], days: int) -> tuple[float, float]:
     """Least-squares fit of run CPU against size: (ms per day, ns per customer-day)."""
     sizes = np.array(sorted(best), dtype=float)
@@ -308,11 +317,7 @@ def main() -> None:
         f"{platform.machine()} {os.cpu_count()} cores; load average {loadavg()} (before)"
     )
     with tempfile.TemporaryDirectory(prefix="cxsim-bench-") as tmp:
-        engines: dict[str, Path] = {}
-        if args.compare_to:
-            engines[f"old {args.compare_to}"] = checkout(args.compare_to, Path(tmp))
-        engines[f"new {describe_head()}"] = REPO / "src"
-        found = compare(engines, args)
+        found = compare(engines_compared(args.compare_to, Path(tmp)), args)
     print(f"\nload average {loadavg()} (after)")
     print(f"{len(args.sizes)} sizes x {args.days} days, 3 companies, small world k=10, one core")
     report(found, args)

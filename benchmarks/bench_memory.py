@@ -99,10 +99,7 @@ def main() -> None:
         f"load average {bench_engine.loadavg()} (before)"
     )
     with tempfile.TemporaryDirectory(prefix="cxsim-bench-") as tmp:
-        engines: dict[str, Path] = {}
-        if args.compare_to:
-            engines[f"old {args.compare_to}"] = bench_engine.checkout(args.compare_to, Path(tmp))
-        engines[f"new {bench_engine.describe_head()}"] = bench_engine.REPO / "src"
+        engines = bench_engine.engines_compared(args.compare_to, Path(tmp))
         found = measure(engines, sorted(args.sizes), args.days)
     print(f"\nload average {bench_engine.loadavg()} (after)")
     print(f"{args.days} days, 3 companies, small world k=10, one core; the same results: ", end="")
