@@ -28,16 +28,18 @@ bounds):
   step (below) over ``2 sqrt(k)``, so that the whole move is about as long as a
   walk's. These trials fill the design in every direction, so a later
   quadratic can be trusted;
-* *the walk* (odd trials): a good fit, taken at random, has one of its parameters moved by
-  a uniform step of up to ``STEP x scale x max(range, LEAST_RANGE)``: twice the good fits'
-  range on it (at least 2% of the bounds), times the parameter's *step scale*. Along a
-  plateau, where the quadratic is flat, half the moves stay good and widen the range, so the
-  next batch steps further. Where the region is far narrower than 2% of the bounds (sharp
-  data: a well identified parameter), almost every such step would leave it, so the step
-  scale adapts per parameter to the walks that moved it, as the one-fifth success rule of
-  evolution strategies adapts a step (Rechenberg 1973; :func:`step_scales`): halved by every
-  two walks that left the good fits, doubled by every walk that stayed (never above 1), so
-  that about a third of the walks stay good whatever the width of the region.
+* *the walk* (odd trials): a good fit, taken at random, has one of its
+  parameters moved by a uniform step of up to ``STEP x scale x max(range,
+  LEAST_RANGE)``: twice the good fits' range on it (at least 2% of the
+  bounds), times the parameter's *step scale*. Along a plateau, where the
+  quadratic is flat, half the moves stay good and widen the range, so the next
+  batch steps further. Where the region is far narrower than 2% of the bounds
+  (sharp data: a well identified parameter), almost every such step would
+  leave it, so the step scale adapts per parameter to the walks that moved it,
+  as the one-fifth success rule of evolution strategies adapts a step
+  (Rechenberg 1973; :func:`step_scales`): halved by every two walks that left
+  the good fits, doubled by every walk that stayed (never above 1), so that
+  about a third of the walks stay good whatever the width of the region.
 
 Walks start from good fits, so a walk that finds a better value moves the best:
 the spread also finishes a search that had not quite arrived. What counts as a
@@ -69,7 +71,7 @@ STEP = 2.0
 LEAST_RANGE = 0.02
 #: ... times its step scale: multiplied by this after a walk that stayed good (at most 1) ...
 GROW = 2.0
-#: ... and by this after a walk that left the good fits (or failed); at most 2^-20.
+#: ... and by this after a walk that left the good fits (or failed); never below 2^-20.
 SHRINK = 2.0**-0.5
 #: The quadratic is fitted to the trials within this many margins of the best ...
 NEAR = 4.0
@@ -264,7 +266,7 @@ def spread_values(
     """The values of spread trial ``number`` (see the notes) and the parameter a walk moved.
 
     ``None`` before any trial has a value; the parameter is ``None`` for a trial drawn in the
-    ellipsoid.
+    ellipsoid or a joint walk.
     """
     good = good_fits(calibration, trials)
     if not good:
