@@ -163,9 +163,8 @@ class Today:
 
     """
 
-    def __init__(self, **happened: np.ndarray) -> None:
+    def __init__(self) -> None:
         self.__dict__.update(_NOTHING)
-        self.__dict__.update(happened)
         self.experiences: list[tuple[int, np.ndarray, np.ndarray | int, np.ndarray | None]] = []
         self.word_of_mouth: word_of_mouth.WordOfMouthDay | None = None
         self._flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
