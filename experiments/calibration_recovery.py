@@ -33,10 +33,12 @@ Writes ``experiments/results/calibration_recovery/``: ``recovery.csv`` (true
 value, recovered value, range of good fits, per sampler), ``fit_<sampler>.csv``,
 ``trials_<sampler>.csv``, ``recovery.png`` and ``headline.json``. The
 calibration folders (SQLite studies, HTML reports) go to ``--work`` (default:
-a temporary folder). ``--repeat`` runs the same check on other luck (the
-truth's runs on replications 200-201, the samplers seeded 8) into
-``calibration_recovery/repeat/``, to see that the spread's design was not
-tuned to one draw.
+a temporary folder). ``--draw repeat`` (or ``--repeat``) runs the same check
+on other luck (the truth's runs on replications 200-201, the samplers seeded 8)
+into ``calibration_recovery/repeat/``, to see that the spread's design was not
+tuned to one draw; ``--draw third`` on a third (replications 300-301, seed 9,
+into ``calibration_recovery/third/``), declared before the extent probes were
+run and run once after them.
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ TRUTH = {
     "behaviour.retention.churn_midpoint": -0.19,
 }
 TRUTH_REPLICATIONS = (100, 101)
-#: ``--repeat``: the same check on other luck (the truth's runs and the samplers' seed).
-REPEAT_REPLICATIONS = (200, 201)
-REPEAT_SEED = 8
+#: The draws: the truth's replications and the samplers' seed. "main" writes the headline;
+#: the others check the same design on other luck, each into its own folder.
+DRAWS = {"main": (TRUTH_REPLICATIONS, 7), "repeat": ((200, 201), 8), "third": ((300, 301), 9)}
 SAMPLERS = ("tpe", "cmaes")
 
 #: The calibration file, its observations placeholders that synthetic() replaces.
@@ -181,18 +183,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, help="where the calibration folders go")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
     parser.add_argument(
-        "--repeat",
-        action="store_true",
-        help=f"the same check on other luck: truth on replications {REPEAT_REPLICATIONS}, "
-        f"calibration seed {REPEAT_SEED}; written to {NAME}/repeat/ (no headline)",
+        "--draw",
+        choices=list(DRAWS),
+        default="main",
+        help="which luck: "
+        + "; ".join(f"{k}: truth on replications {r}, seed {s}" for k, (r, s) in DRAWS.items())
+        + f"; other than main, written to {NAME}/DRAW/ (no headline)",
     )
+    parser.add_argument("--repeat", action="store_true", help="the same as --draw repeat")
     args = parser.parse_args(argv)
+    draw = "repeat" if args.repeat else args.draw
     out = out_dir(NAME)
-    tables_in, truth_replications = tomllib.loads(CALIBRATION), TRUTH_REPLICATIONS
-    if args.repeat:
-        out = out / "repeat"
+    tables_in = tomllib.loads(CALIBRATION)
+    truth_replications, tables_in["seed"] = DRAWS[draw]
+    if draw != "main":
+        out = out / draw
         out.mkdir(exist_ok=True)
-        tables_in["seed"], truth_replications = REPEAT_SEED, REPEAT_REPLICATIONS
     work = args.work or Path(tempfile.mkdtemp(prefix="cxsim-recovery-"))
     print(f"calibration folders in {work}")
     with Timer() as truth_timer:
@@ -210,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(table.round(4).to_string(index=False))
     recovery = pd.concat(tables, ignore_index=True)
     recovery.to_csv(out / "recovery.csv", index=False)
-    if args.repeat:
+    if draw != "main":
         return
     plot(results, out / "recovery.png")
 

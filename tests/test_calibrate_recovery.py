@@ -28,42 +28,10 @@ import cxsim
 from cxsim.calibrate import calibration_from_dict
 from cxsim.calibrate.recovery import recovery_table, synthetic
 
-#: The TARP shop, small and short: 4,000 people for 80 days.
-SHOP = """
-name = "recovery"
-base = "tarp_repurchase"
-sampler = "cmaes"
-replications = 2
-trials = 40
-spread_trials = 24
-batch_size = 8
-seed = 3
-
-[fixed]
-"market.customers" = 4000
-"market.days" = 80
-"journey.sample_size" = 0
-
-[parameters]
-"behaviour.voice.minor" = { low = 0.2, high = 0.6 }
-"behaviour.attitude.complained" = { low = -0.3, high = 0.5 }
-"behaviour.retention.churn_midpoint" = { low = -0.6, high = 0.2 }
-
-[[targets]]
-name = "complaint share"
-measure = "complaint_share"
-likelihood = "binomial"
-observed = 0.5   # placeholders: the truth's runs replace observed and n
-n = 1
-
-[[targets]]
-name = "TARP table"
-measure = "tarp_repurchase"
-args = { from_day = 10, to_day = 70 }
-likelihood = "binomial"
-observed = 0.5
-n = 1
-"""
+#: The TARP shop, small and short: 4,000 people for 80 days (shared with the coverage study).
+SHOP = (
+    Path(__file__).resolve().parents[1] / "experiments" / "calibration_recovery_small.toml"
+).read_text()
 
 TRUTH = {
     "behaviour.voice.minor": 0.4,
