@@ -681,3 +681,40 @@ def test_the_quadratic_region_finds_a_known_bowl_and_is_not_trusted_outside_its_
     near = [t for t in side if t.value <= lowest + spread.NEAR * wide]
     assert len(near) >= 12  # twice the quadratic's six terms: only the box rules it out
     assert spread.quadratic_region(calibration, side) is None
+
+
+def test_the_spread_says_how_much_of_each_range_its_last_half_of_trials_added() -> None:
+    from types import SimpleNamespace
+
+    from cxsim.calibrate.cli import summary_text
+    from cxsim.calibrate.outputs import spread_table
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = (p.key for p in calibration.parameters)
+    rows = [  # trial, phase, good, voice, midpoint
+        (0, "search", True, 0.40, -1.0),
+        (1, "search", True, 0.50, -1.0),
+        (2, "search", False, 0.80, -1.8),
+        (3, "spread", True, 0.45, -1.0),
+        (4, "spread", True, 0.45, -1.0),
+        (5, "spread", True, 0.60, -1.0),  # the last half: widens voice from 0.1 to 0.2
+        (6, "spread", False, 0.90, -0.2),  # not a good fit: adds nothing
+    ]
+    trials = pd.DataFrame(rows, columns=["trial", "phase", "good", voice, midpoint])
+    table = spread_table(calibration, trials, trials.iloc[0]).set_index("parameter")
+    assert table.loc[voice, "good_low"] == 0.40
+    assert table.loc[voice, "good_high"] == 0.60
+    assert table.loc[voice, "last_half_added"] == pytest.approx(0.5)
+    assert table.loc[midpoint, "last_half_added"] == 0.0  # every good fit at -1: no range
+    searched = spread_table(calibration, trials[trials["phase"] == "search"], trials.iloc[0])
+    assert searched["last_half_added"].isna().all()  # no spread trials: nothing to say
+
+    result = SimpleNamespace(
+        best_value=1.0,
+        best_trial=0,
+        files=[],
+        best_values={voice: 0.4, midpoint: -1.0},
+        spread=table.reset_index(),
+        margin=SimpleNamespace(describe=lambda: "5.99"),
+    )
+    assert "the last half of the spread trials added 50% of it" in summary_text(result)

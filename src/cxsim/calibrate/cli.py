@@ -11,6 +11,7 @@ command to resume).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -207,7 +208,12 @@ def summary_text(result: Any) -> str:
         lines.append(
             f"  {row.parameter.ljust(width)}  best {row.best:.4g}  good fits {row.good_low:.4g} "
             f"to {row.good_high:.4g} ({row.share_of_range:.0%} of [{row.bound_low:g}, "
-            f"{row.bound_high:g}])"
+            f"{row.bound_high:g}]"
+            + (
+                f"; the last half of the spread trials added {row.last_half_added:.0%} of it)"
+                if math.isfinite(row.last_half_added)
+                else ")"
+            )
         )
     lines.append("wrote " + " ".join(str(p) for p in result.files))
     return "\n".join(lines)

@@ -12,7 +12,8 @@ Files in the calibration folder (all written atomically, :mod:`cxsim.files`):
 * ``trials.parquet``: one row per trial: state, objective, values, each target's part, whether
   it is among the good fits.
 * ``spread.csv``: per parameter, the best value and the range of the good fits (all trials
-  within the margin of the best; see :mod:`cxsim.calibrate.likelihood`).
+  within the margin of the best; see :mod:`cxsim.calibrate.likelihood`), and the share of
+  that range the last half of the spread trials added (:func:`spread_table`).
 * ``calibration_report.html``: :mod:`cxsim.calibrate.report`.
 """
 
@@ -30,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cxsim.calibrate.evaluation import Evaluation, objective
-from cxsim.calibrate.spec import Calibration, _typed, describe_variant
+from cxsim.calibrate.spec import Calibration, Parameter, _typed, describe_variant
 from cxsim.calibrate.spread import Margin, evaluation_of, margin_of, ranked
 from cxsim.files import atomic_write_table, atomic_write_text
 from cxsim.params import ModelParams, NetworkKind, resolve, set_dotted
@@ -175,16 +176,39 @@ def with_start(best: pd.DataFrame, start: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def spread_table(calibration: Calibration, trials: pd.DataFrame, best: pd.Series) -> pd.DataFrame:
-    """Per parameter: bounds, start, best value, and the range of the good fits."""
+    """Per parameter: bounds, start, best value, and the range of the good fits.
+
+    ``last_half_added``: the share of the range that the good fits among the last half of the
+    spread trials added to the range of the others (NaN with fewer than two spread trials). A
+    region that is mapped stops growing; a large share says that more spread trials would
+    widen the range (experiments/calibration_coverage.py: ranges mapped by too few trials
+    miss values inside the region).
+    """
     good = trials[trials["good"]]
+    spread_numbers = np.sort(trials.loc[trials["phase"] == "spread", "trial"].to_numpy())
+    earlier = (
+        good[good["trial"] < spread_numbers[len(spread_numbers) // 2]]
+        if len(spread_numbers) >= 2
+        else None
+    )
+
+    def width(p: Parameter, low: float, high: float) -> float:
+        if p.log:
+            return (math.log(high) - math.log(low)) / (math.log(p.high) - math.log(p.low))
+        return (high - low) / (p.high - p.low)
+
     rows = []
     for p in calibration.parameters:
         low, high = float(good[p.key].min()), float(good[p.key].max())
-        width = (
-            (math.log(high) - math.log(low)) / (math.log(p.high) - math.log(p.low))
-            if p.log
-            else (high - low) / (p.high - p.low)
-        )
+        share = width(p, low, high)
+        added = float("nan")
+        if earlier is not None:
+            before = (
+                width(p, float(earlier[p.key].min()), float(earlier[p.key].max()))
+                if len(earlier)
+                else 0.0
+            )
+            added = 1.0 - before / share if share > 0 else 0.0
         rows.append(
             {
                 "parameter": p.key,
@@ -195,8 +219,9 @@ def spread_table(calibration: Calibration, trials: pd.DataFrame, best: pd.Series
                 "best": float(best[p.key]),
                 "good_low": low,
                 "good_high": high,
-                "share_of_range": width,
+                "share_of_range": share,
                 "good_trials": len(good),
+                "last_half_added": added,
             }
         )
     return pd.DataFrame(rows)

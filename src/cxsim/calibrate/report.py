@@ -395,6 +395,7 @@ def _spread_section(result: CalibrationResult) -> str:
             "good_low": "good fits: low",
             "good_high": "good fits: high",
             "share_of_range": "share of the bounds",
+            "last_half_added": "added by the last half of the spread",
         }
     ).drop(columns=["good_trials"])
     return (
@@ -405,7 +406,10 @@ def _spread_section(result: CalibrationResult) -> str:
         f"{margin.parameters} fitted parameter(s); trials share their random numbers, so the "
         "simulation noise shifts all of them alike, as noise in the observations would, and "
         "widens the region by the factor 1 + r. The range of the good fits is a sample of that "
-        "region: more trials fill it in.</p>" + _table(spread)
+        "region: more trials fill it in. The last column is the share of each range that the "
+        "good fits among the last half of the spread trials added: where it is large, the "
+        "region was still being found when the trials ended, and more spread trials "
+        "(<code>spread_trials</code>) would widen the range.</p>" + _table(spread)
     )
 
 
