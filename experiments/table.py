@@ -19,6 +19,7 @@ ORDER = [
     "bass_limit",
     "iceberg_wom",
     "calibration_recovery",
+    "calibration_coverage",
     "churn_contagion",
     "recovery_paradox",
     "wom_frequency",
