@@ -15,8 +15,9 @@ trials do not depend on how many follow, so one long study gives every
 budget). Per draw and budget it records:
 
 * **truth in the region**: the truth's own objective on the fit's replications
-  (0 and 1) lies within the margin of the best found so far, i.e. the truth is
-  a good fit by the calibration's own rule; this is the statistics' part
+  (0 and 1) lies at or below the level of good fits found so far (reference +
+  margin), i.e. the truth is a good fit by the calibration's own rule; this is
+  the statistics' part
   (a 95% region should hold it in about 95% of draws);
 * **truth inside the ranges**: every true value inside the range of the good
   fits the trials found; this is what the recovery check asks, and what the
@@ -89,8 +90,9 @@ def one_draw(draw: int, spread: int, work: Path, workers: int) -> list[dict]:
                     "good_fits": len(good),
                     "best": best,
                     "margin": found.value,
+                    "reference": found.reference,
                     "truth_objective": truth_value,
-                    "truth_in_region": truth_value <= best + found.value,
+                    "truth_in_region": truth_value <= found.level,
                 }
             )
     return rows

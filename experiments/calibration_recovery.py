@@ -25,7 +25,8 @@ ranges holding the truth in every draw; 100 before it).
 **Criteria, stated before the runs:**
 
 * every true value lies inside the reported range of good fits (the trials
-  within χ²(4, 0.95) x (1 + r) of the best; see cxsim.calibrate.likelihood);
+  within χ²(4, 0.95) x (1 + r) of the reference level; see
+  cxsim.calibrate.likelihood and cxsim.calibrate.spread.reference_level);
 * each range is at most half of the parameter's bounds;
 * the best objective lies within the 99% quantile of χ²(cells - 4) x (1 + r):
   the observations are the model's own, so the best fit's deviance is that of
@@ -39,8 +40,10 @@ a temporary folder). ``--draw repeat`` (or ``--repeat``) runs the same check
 on other luck (the truth's runs on replications 200-201, the samplers seeded 8)
 into ``calibration_recovery/repeat/``, to see that the spread's design was not
 tuned to one draw; ``--draw third`` on a third (replications 300-301, seed 9,
-into ``calibration_recovery/third/``), declared before the extent probes were
-run and run once after them.
+into ``calibration_recovery/third/``), declared before the spread's budget of
+32 trials per parameter was run and run once after it; ``--draw fourth``
+(replications 400-401, seed 10), declared before the reference level of good
+fits was run, and run once after it.
 """
 
 from __future__ import annotations
@@ -73,7 +76,12 @@ TRUTH = {
 TRUTH_REPLICATIONS = (100, 101)
 #: The draws: the truth's replications and the samplers' seed. "main" writes the headline;
 #: the others check the same design on other luck, each into its own folder.
-DRAWS = {"main": (TRUTH_REPLICATIONS, 7), "repeat": ((200, 201), 8), "third": ((300, 301), 9)}
+DRAWS = {
+    "main": (TRUTH_REPLICATIONS, 7),
+    "repeat": ((200, 201), 8),
+    "third": ((300, 301), 9),
+    "fourth": ((400, 401), 10),
+}
 SAMPLERS = ("tpe", "cmaes")
 
 #: The calibration file, its observations placeholders that synthetic() replaces.
@@ -140,6 +148,7 @@ def calibrate(
     table["best_objective"] = result.best_value
     table["fit_bound_99"] = stats.chi2.ppf(0.99, cells - len(TRUTH)) * (1 + r)
     table["margin"] = result.margin.value
+    table["reference"] = result.margin.reference
     table["noise_ratio"] = r
     table["good_trials"] = int(result.trials["good"].sum())
     table["trials"] = len(result.trials)

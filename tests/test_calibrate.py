@@ -430,6 +430,10 @@ def test_good_fits_are_the_trials_within_the_stated_margin(finished: tuple[Path,
     _, result = finished
     trials = result.trials
     done = trials[trials["state"] == "COMPLETE"]
+    # 12 trials: too few near the best for a surface (twice its 6 terms within NEAR margins),
+    # so the margin is measured from the best objective itself.
+    assert result.margin.near == 0
+    assert result.margin.reference == result.best_value
     within = done["objective"] <= result.best_value + result.margin.value
     assert done["good"].tolist() == within.tolist()
     assert result.margin.value == pytest.approx(
@@ -688,6 +692,7 @@ def test_the_spread_says_how_much_of_each_range_its_last_half_of_trials_added() 
 
     from cxsim.calibrate.cli import summary_text
     from cxsim.calibrate.outputs import spread_table
+    from cxsim.calibrate.spread import Margin
 
     calibration = calibration_from_text(TINY)
     voice, midpoint = (p.key for p in calibration.parameters)
@@ -715,6 +720,42 @@ def test_the_spread_says_how_much_of_each_range_its_last_half_of_trials_added() 
         files=[],
         best_values={voice: 0.4, midpoint: -1.0},
         spread=table.reset_index(),
-        margin=SimpleNamespace(describe=lambda: "5.99"),
+        margin=Margin(2, 5.99, float("nan"), 5.99, 1.0, 1.0, 0),
     )
     assert "the last half of the spread trials added 50% of it" in summary_text(result)
+
+
+def test_good_fits_are_measured_from_the_surface_not_from_the_least_of_many_noisy_trials() -> None:
+    from cxsim.calibrate import spread
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = calibration.parameters
+    rng = np.random.default_rng(8)
+    centre = np.array([0.4, 0.6])
+    bowl = np.array([[400.0, 150.0], [150.0, 300.0]])
+
+    def place(z: np.ndarray) -> dict[str, float]:
+        return {
+            voice.key: voice.low + z[0] * (voice.high - voice.low),
+            midpoint.key: midpoint.low + z[1] * (midpoint.high - midpoint.low),
+        }
+
+    # The surface's least value is 20; each trial adds noise of sd 3 that no parameter explains.
+    points = centre + rng.normal(0.0, 0.08, size=(200, 2))
+    surface = np.array([20.0 + (z - centre) @ bowl @ (z - centre) for z in points])
+    values = surface + rng.normal(0.0, 3.0, size=len(points))
+    trials = [_told(n, v, place(z)) for n, (z, v) in enumerate(zip(points, values, strict=True))]
+    found = spread.margin_of(calibration, trials)
+    best = int(np.argmin(values))
+    assert found.best == values[best]
+    assert found.near >= 12  # twice the quadratic's six terms
+    # The least of 200 noisy values lies well below the surface there; the reference does not.
+    assert surface[best] - values[best] > 4.0
+    assert found.reference == pytest.approx(surface[best], abs=1.5)
+    assert found.level == found.reference + found.value
+    good = {t.number for t in spread.good_fits(calibration, trials)}
+    assert good == {n for n, v in enumerate(values) if v <= found.level}
+    # Ten trials: too few for a surface; the reference is the best objective itself.
+    few = spread.margin_of(calibration, trials[:10])
+    assert few.near == 0
+    assert few.reference == min(values[:10])

@@ -201,7 +201,7 @@ def summary_text(result: Any) -> str:
     """What the command prints at the end: the best values, their spread, the files."""
     lines = [
         f"best objective {result.best_value:.4g} (trial {result.best_trial}); good fits within "
-        f"{result.margin.describe()}:"
+        f"{result.margin.describe()}, of {result.margin.describe_reference()}:"
     ]
     width = max(len(k) for k in result.best_values)
     for row in result.spread.itertuples(index=False):

@@ -43,7 +43,13 @@ replications) / (variance of the observation the likelihood implies). Hence
 
     margin = χ²(k, 0.95) x (1 + r)
 
-:func:`margin` computes it; the report says both terms.
+:func:`margin` computes it; the report says both terms. Not all of the noise
+is common, though: an agent-based run answers a small change of a parameter
+with different individual events, so neighbouring trials differ by more than
+their parameters explain, and the least objective of many trials lies below
+the objective's surface. The margin is therefore measured from the value at
+the best trial of a quadratic surface fitted to the trials near it, where
+there are enough of them (:func:`cxsim.calibrate.spread.reference_level`).
 """
 
 from __future__ import annotations

@@ -316,9 +316,7 @@ def write_outputs(
     assert best_eval is not None
 
     trials = trials_frame(calibration, study)
-    trials["good"] = (trials["state"] == "COMPLETE") & (
-        trials["objective"] <= best_trial.value + good_margin.value
-    )
+    trials["good"] = (trials["state"] == "COMPLETE") & (trials["objective"] <= good_margin.level)
     best_row = trials.set_index("trial").loc[best_trial.number]
     spread = spread_table(calibration, trials, best_row)
     start_trial = next((t for t in trials_all if t.user_attrs.get("start")), None)

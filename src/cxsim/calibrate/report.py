@@ -194,8 +194,8 @@ def fit_figure(fit: pd.DataFrame, confirm: pd.DataFrame | None) -> Figure:
     )
 
 
-def history_figure(trials: pd.DataFrame, margin: float) -> Figure:
-    """The objective of every trial (log scale), the best so far, and the band of good fits."""
+def history_figure(trials: pd.DataFrame, level: float) -> Figure:
+    """The objective of every trial (log scale), the best so far, and the level of good fits."""
     done = trials[trials["state"] == "COMPLETE"].sort_values("trial")
     best = done["objective"].cummin()
     x = done["trial"].tolist()
@@ -220,9 +220,9 @@ def history_figure(trials: pd.DataFrame, margin: float) -> Figure:
         {
             "type": "scatter",
             "x": x,
-            "y": (best + margin).tolist(),
+            "y": [level] * len(x),
             "mode": "lines",
-            "name": "best + margin (good fits below)",
+            "name": "reference + margin (good fits below)",
             "line": {"color": GOOD, "dash": "dot"},
         },
     ]
@@ -401,7 +401,8 @@ def _spread_section(result: CalibrationResult) -> str:
     return (
         "<h2>Fitted values and the spread of good fits</h2>"
         f"<p>Good fits are the <b>{good}</b> trials whose objective lies within "
-        f"<b>{html.escape(margin.describe())}</b> of the best. The objective is a deviance, so "
+        f"<b>{html.escape(margin.describe())}</b> of <b>{html.escape(margin.describe_reference())}"
+        "</b>. The objective is a deviance, so "
         f"these form an approximate {LEVEL:.0%} likelihood-ratio region for the "
         f"{margin.parameters} fitted parameter(s); trials share their random numbers, so the "
         "simulation noise shifts all of them alike, as noise in the observations would, and "
@@ -450,7 +451,7 @@ def write_report(
         )
     else:
         parts_confirm = ""
-    figures.append(("<h2>Optimisation history</h2>", history_figure(trials, result.margin.value)))
+    figures.append(("<h2>Optimisation history</h2>", history_figure(trials, result.margin.level)))
     importances, why = importance(study, calibration.seed)
     if importances is not None:
         figures.append(

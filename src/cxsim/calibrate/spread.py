@@ -2,10 +2,13 @@
 
 **Good fits** are the trials whose objective lies within a margin of the best:
 ``χ²(k, 0.95) x (1 + r)`` (see :mod:`cxsim.calibrate.likelihood`), with ``r``
-the simulation noise relative to the observations' (:func:`noise_ratio`).
-They are the calibration's answer to "which values fit as well as the best,
-given the data and the noise", and their range per parameter is the spread the
-report gives.
+the simulation noise relative to the observations' (:func:`noise_ratio`),
+measured from a *reference level*: where enough trials lie near the best, the
+value at the best trial of a quadratic surface fitted to them, since the least
+of many noisy objectives lies below the surface (:func:`reference_level`);
+otherwise the best objective itself. They are the calibration's answer to
+"which values fit as well as the best, given the data and the noise", and
+their range per parameter is the spread the report gives.
 
 **Mapping the region.** The search (TPE or CMA-ES) looks for the best; it does
 not map the region around it, so the good fits it happens to try can miss much
@@ -81,7 +84,7 @@ ENLARGE = 1.3
 
 @dataclass(frozen=True)
 class Margin:
-    """The objective margin of good fits and where it comes from.
+    """The objective margin of good fits, the level it is measured from, and where they come from.
 
     Attributes:
         parameters: k, the number of fitted parameters.
@@ -89,6 +92,10 @@ class Margin:
         noise_ratio: r, simulation variance over observation variance (mean over cells;
             NaN with one replication, where it cannot be estimated).
         value: χ²(k, 0.95) x (1 + r).
+        best: the least objective of any trial.
+        reference: the level good fits are measured from: the surface's value at the best trial
+            (:func:`reference_level`), or ``best`` where no surface is fitted.
+        near: the trials the surface was fitted to (0: none fitted).
 
     """
 
@@ -96,6 +103,25 @@ class Margin:
     chi2: float
     noise_ratio: float
     value: float
+    best: float = math.nan
+    reference: float = math.nan
+    near: int = 0
+
+    @property
+    def level(self) -> float:
+        """The objective at or below which a trial is a good fit: reference + margin."""
+        return self.reference + self.value
+
+    def describe_reference(self) -> str:
+        """The level the margin is measured from, in words."""
+        if not self.near:
+            return f"the best objective, {self.best:.4g}"
+        return (
+            f"{self.reference:.4g}, the value at the best trial of a quadratic surface fitted to "
+            f"the {self.near} trials near it (the best trial's own objective, {self.best:.4g}, "
+            "is the least of many values that each carry simulation noise, and so lies below "
+            "the surface)"
+        )
 
     def describe(self) -> str:
         """The margin in words, for the report and the command's output."""
@@ -153,7 +179,7 @@ def ranked(trials: list[Any]) -> list[Any]:
 
 
 def margin_of(calibration: Calibration, trials: list[Any]) -> Margin | None:
-    """The margin of good fits among ``trials`` (``None`` before any trial has a value)."""
+    """The margin of good fits among ``trials`` and its reference (``None`` before any value)."""
     order = ranked(trials)
     if not order:
         return None
@@ -161,7 +187,42 @@ def margin_of(calibration: Calibration, trials: list[Any]) -> Margin | None:
     top = [e for e in (evaluation_of(t) for t in order[: max(NOISE_TRIALS, len(order) // 10)]) if e]
     ratio = noise_ratio(calibration, top, best) if best is not None else float("nan")
     k = len(calibration.parameters)
-    return Margin(k, margin(k, 0.0), ratio, margin(k, ratio))
+    value = margin(k, ratio)
+    reference, near = reference_level(calibration, order, value)
+    return Margin(k, margin(k, 0.0), ratio, value, float(order[0].value), reference, near)
+
+
+def _quadratic_design(z: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The columns of a full quadratic in z (constant, linear, products) and the products' pairs."""
+    k = z.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i, k)]
+    return np.column_stack([np.ones(len(z)), z, *[z[:, i] * z[:, j] for i, j in pairs]]), pairs
+
+
+def reference_level(calibration: Calibration, order: list[Any], value: float) -> tuple[float, int]:
+    """The level good fits are measured from, and the trials the surface was fitted to.
+
+    Every trial's objective carries simulation noise, and not all of it is common to the trials:
+    an agent-based run answers a small change of a parameter with different individual events,
+    so neighbouring trials differ by more than their parameters explain. The least objective of
+    many trials is then biased low, the more so the more trials are run, and a margin measured
+    from it shrinks as a study goes on. The reference is instead the value at the best trial of
+    a full quadratic in the parameters' places in their bounds, fitted by least squares to the
+    trials within :data:`NEAR` margins of the best (the response surface of stochastic
+    optimisation, whose minimum is not biased by picking the least of noisy values), and never
+    below the best's own objective. With fewer near trials than twice the quadratic's terms
+    the reference is the best objective itself (``near`` = 0).
+    """
+    best = float(order[0].value)
+    params = calibration.parameters
+    k = len(params)
+    near = [t for t in order if t.value <= best + NEAR * value]
+    if len(near) < (k + 1) * (k + 2):  # twice the quadratic's terms
+        return best, 0
+    z = np.array([[_unit(p, float(t.params[p.key])) for p in params] for t in near])
+    design, _ = _quadratic_design(z)
+    coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
+    return max(best, float(design[0] @ coef)), len(near)
 
 
 def _scale(p: Parameter, value: float) -> float:
@@ -173,12 +234,12 @@ def _unscale(p: Parameter, value: float) -> float:
 
 
 def good_fits(calibration: Calibration, trials: list[Any]) -> list[Any]:
-    """The trials within the margin of the best, best first."""
+    """The trials at or below the level of good fits (reference + margin), best first."""
     order = ranked(trials)
     found = margin_of(calibration, trials)
     if found is None:
         return []
-    return [t for t in order if t.value <= order[0].value + found.value]
+    return [t for t in order if t.value <= found.level]
 
 
 def _unit(p: Parameter, value: float) -> float:
@@ -201,7 +262,7 @@ def quadratic_region(
 
     The objective of the trials near the best (within :data:`NEAR` margins) is fitted by least
     squares with a quadratic ``c + g'z + z'Az`` in the parameters' places in their bounds; the
-    region is where it lies within the margin of the best: ``(z - z0)' A (z - z0) <= 1``, with
+    region is where it lies below the level of good fits: ``(z - z0)' A (z - z0) <= 1``, with
     A rescaled so. ``None`` (not trusted) while fewer than twice the quadratic's terms are near
     the best, or where its centre z0 lies outside the box the near trials span.
     """
@@ -215,8 +276,7 @@ def quadratic_region(
     if len(near) < 2 * terms:
         return None
     z = np.array([[_unit(p, float(t.params[p.key])) for p in calibration.parameters] for t in near])
-    pairs = [(i, j) for i in range(k) for j in range(i, k)]
-    design = np.column_stack([np.ones(len(near)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
+    design, pairs = _quadratic_design(z)
     coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
     gradient = coef[1 : k + 1]
     quad = np.zeros((k, k))
@@ -233,7 +293,7 @@ def quadratic_region(
     if (centre < z.min(axis=0)).any() or (centre > z.max(axis=0)).any():
         return None  # extrapolated beyond the trials it describes
     lowest = coef[0] + gradient @ centre + centre @ quad @ centre
-    level = order[0].value + found.value - lowest
+    level = found.level - lowest
     if not level > 0:
         level = found.value
     return centre, quad / level
