@@ -12,7 +12,7 @@ Files in the calibration folder (all written atomically, :mod:`cxsim.files`):
 * ``trials.parquet``: one row per trial: state, objective, values, each target's part, whether
   it is among the good fits.
 * ``spread.csv``: per parameter, the best value and the range of the good fits (all trials
-  within the margin of the best; see :mod:`cxsim.calibrate.likelihood`), and the share of
+  within the margin of the reference level; see :mod:`cxsim.calibrate.spread`), and the share of
   that range the last half of the spread trials added (:func:`spread_table`).
 * ``calibration_report.html``: :mod:`cxsim.calibrate.report`.
 """

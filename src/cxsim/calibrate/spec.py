@@ -290,7 +290,7 @@ class Calibration:
 
         The default is the budget at which the coverage study (``experiments/
         calibration_coverage.py``: the small recovery check on 12 draws) found the ranges of good
-        fits holding the truth in every draw; with 8 per parameter they did in 5 of 12.
+        fits holding the truth in every draw; with 8 per parameter they did in 7 of 12.
         """
         given = self.spec.spread_trials
         return given if given is not None else SPREAD_PER_PARAMETER * len(self.parameters)
