@@ -192,11 +192,27 @@ def margin_of(calibration: Calibration, trials: list[Any]) -> Margin | None:
     return Margin(k, margin(k, 0.0), ratio, value, float(order[0].value), reference, near)
 
 
-def _quadratic_design(z: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The columns of a full quadratic in z (constant, linear, products) and the products' pairs."""
-    k = z.shape[1]
+def near_quadratic(
+    calibration: Calibration, order: list[Any], value: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]] | None:
+    """The quadratic surface near the best, shared by the reference level and the ellipsoid.
+
+    A full quadratic in the parameters' places in their bounds (constant, linear terms,
+    products), fitted by least squares to the objective of the trials within :data:`NEAR`
+    margins (``value``) of the best (``order``: best first). Returns the near trials' places
+    and design rows (the best's first), the coefficients and the products' pairs; ``None``
+    with fewer near trials than twice the quadratic's terms.
+    """
+    params = calibration.parameters
+    k = len(params)
+    near = [t for t in order if t.value <= order[0].value + NEAR * value]
+    if len(near) < (k + 1) * (k + 2):  # twice the quadratic's terms
+        return None
+    z = np.array([[_unit(p, float(t.params[p.key])) for p in params] for t in near])
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
-    return np.column_stack([np.ones(len(z)), z, *[z[:, i] * z[:, j] for i, j in pairs]]), pairs
+    design = np.column_stack([np.ones(len(z)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
+    coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
+    return z, design, coef, pairs
 
 
 def reference_level(calibration: Calibration, order: list[Any], value: float) -> tuple[float, int]:
@@ -214,15 +230,11 @@ def reference_level(calibration: Calibration, order: list[Any], value: float) ->
     the reference is the best objective itself (``near`` = 0).
     """
     best = float(order[0].value)
-    params = calibration.parameters
-    k = len(params)
-    near = [t for t in order if t.value <= best + NEAR * value]
-    if len(near) < (k + 1) * (k + 2):  # twice the quadratic's terms
+    fit = near_quadratic(calibration, order, value)
+    if fit is None:
         return best, 0
-    z = np.array([[_unit(p, float(t.params[p.key])) for p in params] for t in near])
-    design, _ = _quadratic_design(z)
-    coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
-    return max(best, float(design[0] @ coef)), len(near)
+    z, design, coef, _ = fit
+    return max(best, float(design[0] @ coef)), len(z)  # the surface at the best trial
 
 
 def _scale(p: Parameter, value: float) -> float:
@@ -268,16 +280,13 @@ def quadratic_region(
     """
     order = ranked(trials)
     found = margin_of(calibration, trials)
-    k = len(calibration.parameters)
-    terms = (k + 1) * (k + 2) // 2
     if found is None:
         return None
-    near = [t for t in order if t.value <= order[0].value + NEAR * found.value]
-    if len(near) < 2 * terms:
+    fit = near_quadratic(calibration, order, found.value)
+    if fit is None:
         return None
-    z = np.array([[_unit(p, float(t.params[p.key])) for p in calibration.parameters] for t in near])
-    design, pairs = _quadratic_design(z)
-    coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
+    z, _, coef, pairs = fit
+    k = z.shape[1]
     gradient = coef[1 : k + 1]
     quad = np.zeros((k, k))
     for c, (i, j) in zip(coef[k + 1 :], pairs, strict=True):
