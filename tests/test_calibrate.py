@@ -38,6 +38,7 @@ name = "tiny"
 base = "tarp_repurchase"
 replications = 2
 trials = 8
+refine_trials = 8
 spread_trials = 4
 batch_size = 4
 seed = 11
@@ -312,7 +313,7 @@ def test_a_folder_that_is_not_this_calibrations_is_refused_before_writing(tmp_pa
     with pytest.raises(CalibrationError, match="holds another calibration"):
         CalibrationStore(other).check(changed)
     more_trials = load_calibration(
-        write(tmp_path, TINY.replace("trials = 8", "trials = 40"), "c.toml")
+        write(tmp_path, TINY.replace("\ntrials = 8", "\ntrials = 40"), "c.toml")
     )
     assert CalibrationStore(other).check(more_trials)  # only the number of trials may change
     record_path = other / "calibration.json"
@@ -374,8 +375,8 @@ def test_a_study_writes_every_output(finished: tuple[Path, Any]) -> None:
     assert names <= {p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
     trials = pd.read_parquet(out / "trials.parquet")
-    assert trials["trial"].tolist() == list(range(12))
-    assert trials["phase"].tolist() == ["search"] * 8 + ["spread"] * 4
+    assert trials["trial"].tolist() == list(range(20))
+    assert trials["phase"].tolist() == ["search"] * 8 + ["refine"] * 8 + ["spread"] * 4
     assert set(trials["state"]) <= {"COMPLETE", "FAIL"}
     assert trials.loc[0, "start"]  # the starting values are the first trial
     assert trials.loc[0, "behaviour.retention.churn_midpoint"] == -1.0
@@ -466,10 +467,12 @@ def test_rerunning_a_finished_study_runs_nothing_and_more_trials_extend_it(
     assert again.best_values == result.best_values
     cxsim.calibrate(path, result.out_dir, workers=2, trials=10, progress=False, report=False)
     extended = pd.read_parquet(result.out_dir / "trials.parquet")
-    # 10 search trials, rounded up to whole batches of 4, and the 4 spread trials: 4 more.
-    assert extended["trial"].tolist() == list(range(16))
+    # 10 search trials, rounded up to whole batches of 4, the 8 refine and the 4 spread
+    # trials: 4 more, asked as search trials after the others.
+    assert extended["trial"].tolist() == list(range(24))
+    assert extended["phase"].tolist()[20:] == ["search"] * 4
     columns = ["trial", "state", "objective", "behaviour.voice.minor"]
-    pd.testing.assert_frame_equal(extended[columns].head(12), before[columns])
+    pd.testing.assert_frame_equal(extended[columns].head(20), before[columns])
 
 
 def test_cxsim_calibrate_is_the_package_and_the_function() -> None:
@@ -605,7 +608,13 @@ def test_a_cdn_report_loads_plotly_instead_of_embedding_it(
     assert "Optimisation history" in cdn
 
 
-def _told(number: int, value: float | None, params: dict[str, float], moved: str | None = None):
+def _told(
+    number: int,
+    value: float | None,
+    params: dict[str, float],
+    moved: str | None = None,
+    phase: str | None = None,
+):
     """A finished trial as the study stores it (``value`` None: it failed)."""
     import optuna
 
@@ -617,10 +626,102 @@ def _told(number: int, value: float | None, params: dict[str, float], moved: str
         distributions=distributions,
         value=value,
         state=state,
-        user_attrs={"phase": "spread", "moved": moved} if moved else {"phase": "search"},
+        user_attrs=({"phase": "spread", "moved": moved} if moved else {"phase": phase or "search"}),
     )
     trial.number = number
     return trial
+
+
+def test_the_refine_phase_finishes_a_search_that_did_not_arrive_on_a_sharp_narrow_bowl() -> None:
+    """CMA-ES from the search's best tenth, told generation by generation, closes in on the minimum.
+
+    A bowl 100 times sharper along one parameter than the other (as the recovery check's
+    retention midpoint is against its other parameters), minimum 10 at places (0.4, 0.6). Forty
+    uniform search trials leave the best far from it; 96 refine trials (12 generations of 8)
+    must bring the best at least ten times closer to the minimum's value, and the last
+    generation's trials must lie around the minimum, not where the search left off.
+    """
+    from cxsim.calibrate import refine, spread
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = calibration.parameters
+    centre = np.array([0.4, 0.6])
+    sharpness = np.array([1e3, 1e5])
+
+    def place(z: np.ndarray) -> dict[str, float]:
+        return {
+            voice.key: voice.low + z[0] * (voice.high - voice.low),
+            midpoint.key: midpoint.low + z[1] * (midpoint.high - midpoint.low),
+        }
+
+    def value(params: dict[str, float]) -> float:
+        z = np.array([spread._unit(p, params[p.key]) for p in calibration.parameters])
+        return 10.0 + float(sharpness @ (z - centre) ** 2)
+
+    rng = np.random.default_rng(1)
+    trials = [_told(n, value(place(z)), place(z)) for n, z in enumerate(rng.uniform(size=(40, 2)))]
+    searched = min(t.value for t in trials)
+    size = refine.population(calibration)
+    assert size == 8  # 4 + floor(3 ln 2) = 6, rounded up to whole batches of 4
+    for number in range(40, 40 + 12 * size, size):  # a generation asked, then told
+        asked = [refine.refine_values(calibration, trials, n) for n in range(number, number + size)]
+        trials += [_told(number + i, value(v), v, phase="refine") for i, v in enumerate(asked)]
+    refined = min(t.value for t in trials)
+    assert refined - 10.0 < (searched - 10.0) / 10
+    last = np.array(
+        [[spread._unit(p, t.params[p.key]) for p in calibration.parameters] for t in trials[-8:]]
+    )
+    assert np.all(np.abs(last.mean(axis=0) - centre) < np.abs(_best_place(trials[:40]) - centre))
+    # The same trials told give the same next trial; another trial number, another draw.
+    again = refine.refine_values(calibration, trials, 40 + 12 * size)
+    assert again == refine.refine_values(calibration, trials, 40 + 12 * size)
+    assert again != refine.refine_values(calibration, trials, 41 + 12 * size)
+
+
+def _best_place(trials: list[Any]) -> np.ndarray:
+    from cxsim.calibrate import spread
+
+    calibration = calibration_from_text(TINY)
+    best = min(trials, key=lambda t: t.value)
+    return np.array([spread._unit(p, best.params[p.key]) for p in calibration.parameters])
+
+
+def test_a_refine_generation_is_asked_only_after_the_one_before_it_is_told() -> None:
+    from cxsim.calibrate import refine
+
+    calibration = calibration_from_text(TINY)
+    voice, midpoint = (p.key for p in calibration.parameters)
+    trials = [_told(n, 20.0 + n, {voice: 0.3 + 0.01 * n, midpoint: -1.0}) for n in range(12)]
+    asked = [refine.refine_values(calibration, trials, n) for n in range(12, 20)]
+    trials += [_told(12 + i, 5.0, v, phase="refine") for i, v in enumerate(asked)]
+    trials[-1] = optuna_running(trials[-1])
+    with pytest.raises(RuntimeError, match="before generation 0 was told"):
+        refine.refine_values(calibration, trials, 20)
+    # A failed member counts as its generation's worst: the next generation is asked.
+    trials[-1] = _told(19, None, asked[-1], phase="refine")
+    assert refine.refine_values(calibration, trials, 20) != refine.refine_values(
+        calibration, trials[:-8], 12
+    )
+
+
+def optuna_running(trial: Any) -> Any:
+    """The same trial, asked but not told."""
+    import optuna
+
+    running = optuna.trial.FrozenTrial(
+        number=trial.number,
+        state=optuna.trial.TrialState.RUNNING,
+        value=None,
+        datetime_start=trial.datetime_start,
+        datetime_complete=None,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs=trial.user_attrs,
+        system_attrs={},
+        intermediate_values={},
+        trial_id=trial._trial_id,
+    )
+    return running
 
 
 def test_a_walks_step_shrinks_where_its_moves_leave_the_good_fits_and_grows_where_they_stay() -> (

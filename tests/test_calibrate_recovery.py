@@ -14,7 +14,7 @@ hidden (replications 0 and 1, CMA-ES) must give, as stated before the run:
   the observations are the model's own, so the best fit's deviance is that of
   the noise, widened by the simulation noise r as the margin is.
 
-The file, 40 search and 96 spread trials, is ``experiments/calibration_recovery_small.toml``;
+The file, 40 search, 72 refine and 96 spread trials, is ``experiments/calibration_recovery_small.toml``;
 the budget of 32 spread trials per parameter is the one at which
 ``experiments/calibration_coverage.py`` (this check on 12 draws, draw 0 being this one) found
 the ranges holding the truth in every draw. The larger version, with four parameters, is

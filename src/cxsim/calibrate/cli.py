@@ -151,14 +151,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     else:
         workers = args.workers or os.cpu_count() or 1
         where = f"{workers} local worker process{'es' if workers != 1 else ''}"
-    search, spread = planned_trials(calibration, args.trials)
-    planned = search + spread
+    search, refine, spread = planned_trials(calibration, args.trials)
+    planned = search + refine + spread
     spec = calibration.spec
     _say(
         args,
         f"cxsim calibrate {calibration.name}: {len(calibration.parameters)} parameters, "
         f"{len(calibration.targets)} targets in {len(calibration.variants)} variant(s); "
-        f"{search} search + {spread} spread trials in batches of {spec.batch_size}, each "
+        f"{search} search + {refine} refine + {spread} spread trials in batches of {spec.batch_size}, each "
         f"{len(calibration.variants)} variant(s) x {spec.replications} replications, on {where}; "
         f"results in {args.out}",
     )

@@ -207,7 +207,7 @@ def history_figure(trials: pd.DataFrame, level: float) -> Figure:
             "mode": "markers",
             "name": "trial",
             "marker": {"color": np.where(done["good"], GOOD, START).tolist(), "size": 6},
-            "text": [f"batch {b}" for b in done["batch"]],
+            "text": [f"{p}, batch {b}" for p, b in zip(done["phase"], done["batch"], strict=True)],
         },
         {
             "type": "scatter",
@@ -356,8 +356,35 @@ def _header(calibration: Calibration, result: CalibrationResult, trials: pd.Data
         f"r = 0..{spec.replications - 1}: the same for every trial (common random numbers).</p>"
         f"<p>Objective (a weighted sum of deviances; 0 is a perfect fit): "
         f"<b>{_fmt(result.best_value)}</b> at the best trial ({result.best_trial}), "
-        f"{_fmt(start_value)} at the starting values.</p>" + _targets(calibration)
+        f"{_fmt(start_value)} at the starting values.</p>" + _phases(trials) + _targets(calibration)
     )
+
+
+#: What each phase of a study does, for the report.
+PHASES = {
+    "search": "the sampler looks for the best",
+    "refine": "a local CMA-ES from the search's best trials finishes the search",
+    "spread": "trials map the region of good fits",
+}
+
+
+def _phases(trials: pd.DataFrame) -> str:
+    """Per phase: what it does, its trials and the best objective among them."""
+    rows = []
+    for phase, what in PHASES.items():
+        asked = trials[trials["phase"] == phase]
+        if asked.empty:
+            continue
+        done = asked.loc[asked["state"] == "COMPLETE", "objective"]
+        rows.append(
+            {
+                "phase": phase,
+                "what it does": what,
+                "trials": len(asked),
+                "best objective among them": float(done.min()) if len(done) else math.nan,
+            }
+        )
+    return "<h2>Phases</h2>" + _table(pd.DataFrame(rows)) if rows else ""
 
 
 def _targets(calibration: Calibration) -> str:

@@ -72,6 +72,9 @@ from cxsim.sweeps.plan import _flatten_keys, canonical_json
 #: The default spread budget: trials after the search per fitted parameter (see
 #: ``Calibration.spread_trials``).
 SPREAD_PER_PARAMETER = 32
+#: The default refine budget: trials of the local CMA-ES between the search and the spread, per
+#: fitted parameter (see ``Calibration.refine_trials`` and :mod:`cxsim.calibrate.refine`).
+REFINE_PER_PARAMETER = 24
 
 #: Keys a calibration sets itself: neither fixed, varied by a target, nor fitted.
 RESERVED_KEYS = {
@@ -155,6 +158,13 @@ class CalibrationFile(_Table):
     targets: list[TargetSpec] = Field(min_length=1)
     replications: int = Field(2, ge=1, le=1000)
     trials: int = Field(100, ge=1, le=100_000)
+    refine_trials: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="Trials of a local CMA-ES after the search, started from its best trials, "
+        "before the spread (default: 24 per fitted parameter; 0: none).",
+    )
     spread_trials: int | None = Field(
         None,
         ge=0,
@@ -285,6 +295,16 @@ class Calibration:
         return self.spec.seed
 
     @property
+    def refine_trials(self) -> int:
+        """Trials of the local CMA-ES between the search and the spread (default: 24 per parameter).
+
+        The search on sharp data does not arrive (:mod:`cxsim.calibrate.refine`); these trials
+        finish it, so that the spread trials only map the region of good fits.
+        """
+        given = self.spec.refine_trials
+        return given if given is not None else REFINE_PER_PARAMETER * len(self.parameters)
+
+    @property
     def spread_trials(self) -> int:
         """Trials after the search that map the region of good fits (default: 32 per parameter).
 
@@ -335,6 +355,7 @@ class Calibration:
             "replications": self.spec.replications,
             "batch_size": self.spec.batch_size,
             "trials": self.spec.trials,
+            "refine_trials": self.refine_trials,
             "spread_trials": self.spread_trials,
             "parameters": [vars(p) for p in self.parameters],
             "ties": [vars(t) for t in self.ties],

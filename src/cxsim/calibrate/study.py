@@ -6,7 +6,10 @@ of the calibration's seed, the same for every trial (common random numbers),
 so trials are compared on the same luck.
 
 **Phases.** The *search* asks ``trials`` trials of the sampler (TPE, or
-CMA-ES), the first at the starting values; the *spread* phase then asks
+CMA-ES), the first at the starting values; the *refine* phase then asks
+``refine_trials`` trials of a local CMA-ES started from the search's best
+trials, which finishes a search that did not arrive
+(:mod:`cxsim.calibrate.refine`); the *spread* phase then asks
 ``spread_trials`` trials that map the region of good fits
 (:mod:`cxsim.calibrate.spread`).
 
@@ -49,6 +52,7 @@ import numpy as np
 
 from cxsim import world
 from cxsim.calibrate.evaluation import Evaluator, Gatherer, RunTask, objective, tasks_for
+from cxsim.calibrate.refine import population, refine_values
 from cxsim.calibrate.spec import Calibration, CalibrationError
 from cxsim.calibrate.spread import spread_values
 from cxsim.files import atomic_write_text, remove_stale_temporaries
@@ -217,11 +221,19 @@ def sampler_for(calibration: Calibration, trial: int) -> Any:
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False)
 
 
-def planned_trials(calibration: Calibration, trials: int | None = None) -> tuple[int, int]:
-    """Search and spread trials: the file's (search: or ``trials``), each rounded up to whole batches."""
+def planned_trials(calibration: Calibration, trials: int | None = None) -> tuple[int, int, int]:
+    """Search, refine and spread trials: the file's (search: or ``trials``), each in whole batches.
+
+    The refine phase is rounded up to whole generations of its CMA-ES (themselves whole batches).
+    """
     size = calibration.spec.batch_size
     search = trials if trials is not None else calibration.spec.trials
-    return -(-search // size) * size, -(-calibration.spread_trials // size) * size
+    generation = population(calibration)
+    return (
+        -(-search // size) * size,
+        -(-calibration.refine_trials // generation) * generation,
+        -(-calibration.spread_trials // size) * size,
+    )
 
 
 @dataclass
@@ -258,16 +270,21 @@ class _Asker:
             self.memory.enqueue_trial(calibration.start, user_attrs={"start": True})
 
     def ask(self, number: int, phase: str) -> Any:
-        """Ask trial ``number`` of ``phase`` (search, spread) seeded from (seed, number); record it."""
+        """Ask trial ``number`` of ``phase`` (search, refine, spread) seeded from (seed, number); record it."""
         import optuna
 
-        proposal = None
-        if phase == "spread":
+        proposal: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if phase == "refine":
             trials = self.study.get_trials(deepcopy=False)
-            proposal = spread_values(self.calibration, trials, number)
+            proposal = refine_values(self.calibration, trials, number), {"phase": "refine"}
+        elif phase == "spread":
+            trials = self.study.get_trials(deepcopy=False)
+            walked = spread_values(self.calibration, trials, number)
+            if walked is not None:
+                values, moved = walked
+                proposal = values, {"phase": "spread"} | ({"moved": moved} if moved else {})
         if proposal is not None:
-            values, moved = proposal
-            attrs = {"phase": "spread"} | ({"moved": moved} if moved else {})
+            values, attrs = proposal
             self.memory.enqueue_trial(values, user_attrs=attrs)
             self.memory.sampler = optuna.samplers.RandomSampler(seed=number)  # not consulted
         else:
@@ -305,8 +322,8 @@ def run_study(
     from optuna.trial import TrialState
 
     start_time = time.perf_counter()
-    search, spread = planned_trials(calibration, trials)
-    planned = search + spread
+    search, refine, spread = planned_trials(calibration, trials)
+    planned = search + refine + spread
     size = calibration.spec.batch_size
     with quiet_optuna():
         study = store.open_study()
@@ -326,9 +343,14 @@ def run_study(
                     else:
                         to_ask = (-len(asked)) % size  # finish the batch a kill cut short
                     searched = sum(t.user_attrs.get("phase") == "search" for t in asked)
+                    refined = sum(t.user_attrs.get("phase") == "refine" for t in asked)
                     for n in range(len(asked), len(asked) + to_ask):
-                        phase = "search" if searched < search else "spread"
-                        searched += phase == "search"
+                        if searched < search:
+                            phase, searched = "search", searched + 1
+                        elif refined < refine:
+                            phase, refined = "refine", refined + 1
+                        else:
+                            phase = "spread"
                         running.append(asker.ask(n, phase))
                     done = _run_batch(calibration, store, asker, running, evaluator, bar)
                     ran += len(done)
