@@ -7,7 +7,9 @@ inside the reported range of good fits, on one draw of luck. One draw cannot
 say whether a miss is the statistics or the search, nor how often the check
 would pass. This study repeats the small check (the file
 ``calibration_recovery_small.toml``: the TARP shop of 4,000 people for 80 days,
-three parameters, CMA-ES, 40 search trials) on ``--draws`` draws: draw d makes
+three parameters, CMA-ES, 40 search trials, then 72 refine trials of a local
+CMA-ES from the search's best tenth, ``cxsim.calibrate.refine``; none before
+that phase existed) on ``--draws`` draws: draw d makes
 its data on replications (100 + 2d, 101 + 2d) and seeds the sampler 3 + d, so
 draw 0 is the test's own. Each draw runs ``--spread`` spread trials, and the
 spread is read after the first 24, 48, ... of them (a study's first n spread
@@ -70,10 +72,12 @@ def one_draw(draw: int, spread: int, work: Path, workers: int) -> list[dict]:
     calibration = calibration_from_dict(data)
     truth_value, _ = objective(calibration, evaluate(calibration, TRUTH, [0, 1], workers=workers))
     trials = CalibrationStore(out).open_study(create=False).get_trials(deepcopy=False)
-    search = sum(1 for t in trials if t.user_attrs.get("phase") == "search")
+    before = [t for t in trials if t.user_attrs.get("phase") != "spread"]  # search and refine
+    searched = ranked([t for t in before if t.user_attrs.get("phase") == "search"])[0].value
+    refined = ranked(before)[0].value
     rows = []
     for budget in range(STEP, spread + 1, STEP):
-        told = [t for t in trials if t.number < search + budget]
+        told = [t for t in trials if t.number < len(before) + budget]
         good = good_fits(calibration, told)
         best, found = ranked(told)[0].value, margin_of(calibration, told)
         for p in calibration.parameters:
@@ -88,6 +92,8 @@ def one_draw(draw: int, spread: int, work: Path, workers: int) -> list[dict]:
                     "good_high": max(seen),
                     "inside": min(seen) <= TRUTH[p.key] <= max(seen),
                     "good_fits": len(good),
+                    "best_after_search": searched,
+                    "best_after_refine": refined,
                     "best": best,
                     "margin": found.value,
                     "reference": found.reference,
