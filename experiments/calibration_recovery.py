@@ -49,7 +49,11 @@ fits was run, and run once after it; ``--draw fifth`` (replications 500-501,
 seed 11) and ``--draw sixth`` (600-601, seed 12), declared before the refine
 phase was run: the fourth draw's miss (the search ended at 139 where the truth
 scores about 18) is what the refine phase was built for, so only these two
-judge it.
+judge it. The sixth failed (the search's best trials in another basin); the
+refine phase's CMA-ES then became LRA-CMA-ES, chosen by rerunning the sixth
+draw's refine and spread phases after its own search (a diagnosis, not a
+judgement), and ``--draw seventh`` (700-701, seed 13) and ``--draw eighth``
+(800-801, seed 14), declared before, judge that.
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ DRAWS = {
     "fourth": ((400, 401), 10),
     "fifth": ((500, 501), 11),
     "sixth": ((600, 601), 12),
+    "seventh": ((700, 701), 13),
+    "eighth": ((800, 801), 14),
 }
 SAMPLERS = ("tpe", "cmaes")
 
