@@ -1,4 +1,4 @@
-"""The refine phase: a local CMA-ES from what the search found, so that the spread only maps.
+"""The refine phase: a local CMA-ES from what the search found, so that the spread mostly maps.
 
 **Why.** A global search (TPE, or CMA-ES from the middle of the bounds) on
 sharp data does not arrive: in the parameter-recovery check its 200 trials ended

@@ -363,7 +363,7 @@ def _header(calibration: Calibration, result: CalibrationResult, trials: pd.Data
 #: What each phase of a study does, for the report.
 PHASES = {
     "search": "the sampler looks for the best",
-    "refine": "a local CMA-ES from the search's best trials finishes the search",
+    "refine": "a local CMA-ES from the search's best trials takes the search further",
     "spread": "trials map the region of good fits",
 }
 

@@ -299,7 +299,7 @@ class Calibration:
         """Trials of the local CMA-ES between the search and the spread (default: 24 per parameter).
 
         The search on sharp data does not arrive (:mod:`cxsim.calibrate.refine`); these trials
-        finish it, so that the spread trials only map the region of good fits.
+        take it most of the way, so that the spread trials mostly map the region of good fits.
         """
         given = self.spec.refine_trials
         return given if given is not None else REFINE_PER_PARAMETER * len(self.parameters)

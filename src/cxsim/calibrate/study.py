@@ -8,7 +8,7 @@ so trials are compared on the same luck.
 **Phases.** The *search* asks ``trials`` trials of the sampler (TPE, or
 CMA-ES), the first at the starting values; the *refine* phase then asks
 ``refine_trials`` trials of a local CMA-ES started from the search's best
-trials, which finishes a search that did not arrive
+trials, which takes a search that did not arrive further
 (:mod:`cxsim.calibrate.refine`); the *spread* phase then asks
 ``spread_trials`` trials that map the region of good fits
 (:mod:`cxsim.calibrate.spread`).
