@@ -8,9 +8,9 @@ in three draws of four (``experiments/calibration_recovery.py``). The refine
 phase takes the search most of the rest of the way: ``refine_trials`` trials
 (default 24 per fitted parameter) of CMA-ES started from the search's best
 trials, between the search and the spread. In the recovery check it took the
-best from 93-223 after the search to 10-32 in five runs of seven, and to 97
-and 100 in the other two, where the spread's walks, which start from good fits,
-had to finish it.
+best from 93-223 after the search to 10-32 in six runs of nine; in the other
+three (97, 100, and 62 where the search had reached 52) the spread's walks,
+which start from good fits, had to finish it.
 
 **The start** is the warm start of WS-CMA-ES (Nomura et al. 2021,
 :func:`cmaes.get_warm_start_mgd`), with the search itself as the source task:
