@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from cxsim.calibrate.spec import Calibration
-from cxsim.calibrate.spread import _from_unit, _unit
+from cxsim.calibrate.spread import _from_unit, place
 
 #: The best share of the search's trials that the start is estimated from ...
 SOURCE_SHARE = 0.1
@@ -84,16 +84,12 @@ def _value(trial: Any) -> float | None:
     return None
 
 
-def _place(calibration: Calibration, trial: Any) -> np.ndarray:
-    return np.array([_unit(p, float(trial.params[p.key])) for p in calibration.parameters])
-
-
 def start(calibration: Calibration, trials: list[Any]) -> tuple[np.ndarray, float, np.ndarray]:
     """The mean, step and covariance CMA-ES starts from (see the notes), from the search's trials."""
     import cmaes
 
     source = [
-        (_place(calibration, t), value)
+        (place(calibration, t), value)
         for t in trials
         if t.user_attrs.get("phase", "search") == "search" and (value := _value(t)) is not None
     ]
@@ -138,7 +134,7 @@ def optimizer(calibration: Calibration, trials: list[Any], number: int) -> Any:
         worst = max(scored)
         cma.tell(
             [
-                (_place(calibration, t), worst if v is None else v)
+                (place(calibration, t), worst if v is None else v)
                 for t, v in zip(generation, values, strict=True)
             ]
         )

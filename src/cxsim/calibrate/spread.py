@@ -208,7 +208,7 @@ def near_quadratic(
     near = [t for t in order if t.value <= order[0].value + NEAR * value]
     if len(near) < (k + 1) * (k + 2):  # twice the quadratic's terms
         return None
-    z = np.array([[_unit(p, float(t.params[p.key])) for p in params] for t in near])
+    z = np.array([place(calibration, t) for t in near])
     pairs = [(i, j) for i in range(k) for j in range(i, k)]
     design = np.column_stack([np.ones(len(z)), z, *[z[:, i] * z[:, j] for i, j in pairs]])
     coef, *_ = np.linalg.lstsq(design, np.array([t.value for t in near]), rcond=None)
@@ -258,6 +258,11 @@ def _unit(p: Parameter, value: float) -> float:
     """A value's place in the parameter's bounds, 0 to 1 (on its scale)."""
     low, high = _scale(p, p.low), _scale(p, p.high)
     return (_scale(p, value) - low) / (high - low)
+
+
+def place(calibration: Calibration, trial: Any) -> np.ndarray:
+    """A trial's values as places in their parameters' bounds, 0 to 1 (on each one's scale)."""
+    return np.array([_unit(p, float(trial.params[p.key])) for p in calibration.parameters])
 
 
 def _from_unit(p: Parameter, z: float) -> Any:

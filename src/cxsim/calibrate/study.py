@@ -274,11 +274,10 @@ class _Asker:
         import optuna
 
         proposal: tuple[dict[str, Any], dict[str, Any]] | None = None
+        trials = self.study.get_trials(deepcopy=False) if phase != "search" else []
         if phase == "refine":
-            trials = self.study.get_trials(deepcopy=False)
             proposal = refine_values(self.calibration, trials, number), {"phase": "refine"}
         elif phase == "spread":
-            trials = self.study.get_trials(deepcopy=False)
             walked = spread_values(self.calibration, trials, number)
             if walked is not None:
                 values, moved = walked
