@@ -18,6 +18,9 @@ JOURNEY_DTYPE = np.dtype(
     [("day", np.int32), ("customer", np.int32), ("company", np.int8), ("event", np.int8)]
 )
 
+#: The name of each kind of event, indexed by its number (what :meth:`JourneyLog.to_frame` writes).
+EVENT_NAMES = np.array([event.name for event in sorted(Event)], dtype=object)
+
 
 class JourneyLog:
     """Events of tracked customers, in the order they happened.
@@ -77,7 +80,13 @@ class JourneyLog:
         if not keep.any():
             return
         who = customers[keep]
-        comp = np.broadcast_to(np.asarray(companies), customers.shape)[keep]
+        # One company for all (kept as it is), or one per customer (the tracked customers' own).
+        if isinstance(companies, int | np.integer):
+            comp: np.ndarray | int = int(companies)
+        elif companies.shape == customers.shape:
+            comp = companies[keep]
+        else:
+            comp = np.broadcast_to(companies, customers.shape)[keep]
         room = self.events.shape[0] - self.size
         take = min(room, who.size)
         self.dropped += who.size - take
@@ -85,7 +94,7 @@ class JourneyLog:
             rows = self.events[self.size : self.size + take]
             rows["day"] = day
             rows["customer"] = who[:take]
-            rows["company"] = comp[:take]
+            rows["company"] = comp if isinstance(comp, int) else comp[:take]
             rows["event"] = int(event)
             self.size += take
 
@@ -98,6 +107,6 @@ class JourneyLog:
                 "day": rows["day"],
                 "customer": rows["customer"],
                 "company": names[rows["company"].astype(np.intp)],  # -1 -> "" (no company)
-                "event": [Event(e).name for e in rows["event"]],
+                "event": EVENT_NAMES[rows["event"].astype(np.intp)].tolist(),  # as a list was
             }
         )
