@@ -2,11 +2,19 @@
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
 
-from cxsim.rng import FEW_POISSON_MEANS, Streams, bernoulli_indices, poisson_draws
+from cxsim.rng import (
+    FEW_POISSON_MEANS,
+    Streams,
+    bernoulli_indices,
+    bit_generator_address,
+    generator_at,
+    poisson_draws,
+)
 
 
 @pytest.mark.parametrize(("n", "p"), [(50, 0.3), (1_000, 0.05), (10_000, 0.002), (200, 0.97)])
@@ -81,3 +89,54 @@ def test_poisson_draws_are_the_numbers_numpy_draws_for_an_array_of_means(size):
     assert got.dtype == np.int64
     assert np.array_equal(got, theirs.poisson(means))
     assert ours.random() == theirs.random()  # and leave the stream where NumPy leaves it
+
+
+@numba.njit(cache=True)
+def _draw_in_a_kernel(address, n, mean, high):  # type: ignore[no-untyped-def]
+    rng = generator_at(address)
+    uniform = np.empty(n)
+    counts = np.empty(n, dtype=np.int64)
+    picks = np.empty(n, dtype=np.int64)
+    waits = np.empty(n)
+    for i in range(n):
+        uniform[i] = rng.random()
+    for i in range(n):
+        counts[i] = rng.poisson(mean)
+    for i in range(n):
+        picks[i] = rng.integers(0, high)
+    for i in range(n):
+        waits[i] = rng.standard_exponential()
+    return uniform, counts, picks, waits
+
+
+@pytest.mark.parametrize(
+    ("n", "mean", "high"),
+    [
+        (0, 1.0, 5),
+        (1, 0.0, 1),
+        (7, 0.4, 7),
+        (50, 3.0, 1000),
+        (300, 12.5, 2**31 + 5),
+        (40, 9.5, 2**40),
+    ],
+)
+def test_a_kernel_draws_from_a_streams_address_the_numbers_numpy_draws(n, mean, high):
+    """What the stages' kernels rely on: their draws are NumPy's, in order, on the same stream."""
+    streams, twin = Streams(11, 2), Streams(11, 2)
+    address = streams.address("word_of_mouth", 40, 1)
+    ours = _draw_in_a_kernel(address, n, mean, high)
+    rng = twin("word_of_mouth", 40, 1)
+    theirs = (
+        rng.random(n),
+        rng.poisson(mean, size=n),
+        rng.integers(0, high, size=n),
+        rng.standard_exponential(n),
+    )
+    for got, expected in zip(ours, theirs, strict=True):
+        assert np.array_equal(got, expected)
+    # The address is the stream's for good, and the kernel leaves the stream where NumPy
+    # leaves it: the Python generator draws on from there.
+    mine = streams("word_of_mouth", 40, 1)  # back to the day's start
+    assert bit_generator_address(mine) == address
+    _draw_in_a_kernel(address, n, mean, high)
+    assert mine.random() == rng.random()
