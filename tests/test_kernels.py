@@ -566,3 +566,150 @@ def test_standing_tickets_are_the_rule_in_numpy(m: int, seed: int) -> None:
     )
     assert np.array_equal(got, want)
     assert m == 0 or 0 < want.sum() < m
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_leaving_kernel_picks_leavers_as_the_rule_in_numpy(k: int) -> None:
+    """Leaving, switching and the luck drawn for everyone due, as the stage wrote it in NumPy."""
+    from cxsim.rng import bit_generator_address
+    from cxsim.stages.retention import leavers_of_the_day, standing_of
+
+    rng = np.random.default_rng(21)
+    n, day, per_year, cap, pull, threshold = 3_000, 400, 0.1, 0.5, 0.3, np.float32(0.3)
+    base, top, midpoint, width, interval = 0.05, 2.0, -0.2, 0.25, 0.5
+    market = random_market(n, k, 22)
+    due = np.sort(rng.choice(n, 900, replace=False))
+    ours, theirs = (np.random.Generator(np.random.Philox(key=[5, 6])) for _ in range(2))
+    leavers, old, new = leavers_of_the_day(
+        bit_generator_address(ours),
+        due,
+        market["provider"],
+        market["join_day"],
+        market["attitude"],
+        market["episode"],
+        day,
+        per_year,
+        cap,
+        np.float32(pull),
+        k > 1,
+        base,
+        top,
+        midpoint,
+        width,
+        interval,
+        k > 1,
+        threshold,
+    )
+    # The rule, as the retention stage wrote it in NumPy before the kernel.
+    luck = theirs.random(due.size)
+    provider = market["provider"][due]
+    served = provider >= 0
+    candidates, held = due[served], provider[served]
+    standing = standing_of(
+        candidates,
+        held,
+        market["join_day"],
+        market["attitude"],
+        market["episode"],
+        day,
+        per_year,
+        cap,
+        np.float32(pull),
+        k > 1,
+    )
+    z = np.minimum(np.maximum((standing - midpoint) / width, -50.0), 50.0)
+    hazard = base + top / (1.0 + np.exp(z))
+    go = luck[served] < -np.expm1(-hazard * interval)
+    want_new = np.full(int(go.sum()), -1, dtype=np.int8)
+    if k > 1:
+        feelings = market["attitude"][:, candidates[go]] + market["episode"][:, candidates[go]]
+        columns = np.arange(want_new.size)
+        feelings[held[go], columns] = -np.inf
+        best = np.argmax(feelings, axis=0)
+        liked = feelings[best, columns] > threshold
+        want_new[liked] = best[liked]
+    assert 0 < leavers.size < candidates.size
+    assert np.array_equal(leavers, candidates[go])
+    assert np.array_equal(old, held[go])
+    assert np.array_equal(new, want_new)
+    assert k == 1 or ((new >= 0).any() and (new < 0).any())
+    assert ours.random() == theirs.random()  # the stream is left where NumPy leaves it
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "seed"),
+    [(0, 0.3, 0), (10, 0.0, 1), (50, 1.0, 2), (2_000, 0.01, 3), (100_000, 0.2, 4)],
+)
+def test_bernoulli_indices_in_a_kernel_are_numpys(n: int, p: float, seed: int) -> None:
+    import numba
+
+    from cxsim.rng import (
+        bernoulli_indices,
+        bernoulli_scale,
+        bit_generator_address,
+        draw_bernoulli_indices,
+        generator_at,
+    )
+
+    @numba.njit
+    def draw(address, n, p, scale):  # type: ignore[no-untyped-def]
+        return draw_bernoulli_indices(generator_at(address), n, p, scale)
+
+    ours, theirs = (np.random.Generator(np.random.Philox(seed)) for _ in range(2))
+    scale = bernoulli_scale(p) if 0 < p < 1 else 0.0
+    for _ in range(20):
+        assert np.array_equal(
+            draw(bit_generator_address(ours), n, p, scale), bernoulli_indices(theirs, n, p)
+        )
+    assert ours.random() == theirs.random()
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_the_bass_adoption_kernel_adopts_as_the_rule_in_numpy(mixed: bool) -> None:
+    """One call: the candidates drawn, the prospects' hazards, the draws and the choices."""
+    from cxsim.rng import bernoulli_indices, bernoulli_scale, bit_generator_address
+    from cxsim.stages.retention import bass_adopters, bass_choices, bass_hazards, bass_prospects
+
+    rng = np.random.default_rng(23)
+    k, n, s, q = 3, 5_000, 0.8, 0.32 / 365
+    provider = rng.integers(-1, k, n).astype(np.int8)
+    attitude = rng.normal(0.5, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    counts = rng.integers(0, 8, (k, n)).astype(np.uint16)
+    degree = rng.integers(0, 20, n).astype(np.int32)
+    share = np.bincount(provider[provider >= 0], minlength=k) / n
+    p = np.array([0.01, 0.03, 0.02])
+    p_bound = 0.4
+    neighbors = attitude[:, :0] if mixed else counts
+    ours, theirs = (np.random.Generator(np.random.Philox(key=[7, 8])) for _ in range(2))
+    who, chosen, by_advertising = bass_adopters(
+        bit_generator_address(ours),
+        n,
+        p_bound,
+        bernoulli_scale(p_bound),
+        provider,
+        attitude,
+        episode,
+        neighbors,
+        degree,
+        share,
+        mixed,
+        p,
+        q,
+        np.float32(s),
+    )
+    # The rule, as the retention stage wrote it with NumPy and the smaller kernels before.
+    drawn = bernoulli_indices(theirs, n, p_bound)
+    prospects, f, choice = bass_prospects(
+        drawn, provider, attitude, episode, neighbors, degree, share, mixed
+    )
+    liking = np.exp(s * choice)
+    cumulative = bass_hazards(p, q, f, liking)
+    u_adopt, u_choice = theirs.random((2, prospects.size))
+    adopts = u_adopt * p_bound < -np.expm1(-cumulative[-1])
+    want = bass_choices(prospects, adopts, u_choice, cumulative, p, liking)
+    assert 0 < who.size < prospects.size
+    assert np.array_equal(who, want[0])
+    assert np.array_equal(chosen, want[1])
+    assert np.array_equal(by_advertising, want[2])
+    assert ours.random() == theirs.random()

@@ -90,6 +90,7 @@ DAY: tuple[Stage, ...] = (
         "and the pull of competitors), leavers may switch; prospects adopt by referral, advertising "
         "and imitation (7)",
         retention.step,
+        retention.init,
     ),
     Stage(
         "learning",

@@ -80,7 +80,7 @@ import numpy as np
 
 from cxsim.customers import ISSUE_NONE, PROSPECT
 from cxsim.events import Event
-from cxsim.rng import bernoulli_indices
+from cxsim.rng import bernoulli_scale, bit_generator_address, draw_bernoulli_indices, generator_at
 from cxsim.stages import purchase
 
 if TYPE_CHECKING:
@@ -92,6 +92,18 @@ def step(model: Market) -> None:
     rng = model.streams("retention", model.day)
     leave(model, rng)
     adopt(model, rng)
+
+
+def _hazard_terms(model: Market) -> tuple[float, float, float, float, float]:
+    """The leaving hazard's numbers: base, maximum, midpoint and width, and the interval in years."""
+    pars = model.params.behaviour.retention
+    return (
+        pars.base_churn_per_year,
+        pars.max_churn_per_year,
+        pars.churn_midpoint,
+        pars.churn_width,
+        model.params.market.purchase_interval_days / 365.0,
+    )
 
 
 def leaving_hazard(model: Market, standing: np.ndarray) -> np.ndarray:
@@ -202,23 +214,29 @@ def leave(model: Market, rng: np.random.Generator) -> None:
     """Customers due to buy tomorrow buy again, or leave today; leavers switch to the best-liked competitor, if liked enough."""
     pars = model.params.behaviour.retention
     c = model.customers
-    due = purchase.due(model, model.day + 1)
-    # One number per person due, whatever their state, so that two policies see the same luck.
-    luck = rng.random(due.size)
-    provider = c.provider[due]
-    served = provider >= 0
-    candidates, provider = due[served], provider[served]
-    interval_years = model.params.market.purchase_interval_days / 365.0
-    hazard = leaving_hazard(model, standing(model, candidates, provider))
-    go = luck[served] < -np.expm1(-hazard * interval_years)
-    if not go.any():
+    base, top, midpoint, width, interval_years = _hazard_terms(model)
+    leavers, old, new = leavers_of_the_day(
+        bit_generator_address(rng),
+        purchase.due(model, model.day + 1),
+        c.provider,
+        c.join_day,
+        c.attitude,
+        c.episode,
+        model.day,
+        pars.loyalty_per_year,
+        pars.loyalty_cap,
+        np.float32(pars.alternative_pull),
+        len(model.companies) > 1 and pars.alternative_pull > 0,
+        base,
+        top,
+        midpoint,
+        width,
+        interval_years,
+        len(model.companies) > 1,
+        np.float32(pars.switch_threshold),
+    )
+    if leavers.size == 0:
         return
-    leavers, old = candidates[go], provider[go]
-    new = np.full(leavers.size, PROSPECT, dtype=np.int8)
-    if len(model.companies) > 1:
-        best, feeling = best_rival(model, leavers, old)
-        liked = feeling > pars.switch_threshold
-        new[liked] = best[liked]
     change_provider(model, leavers, old, new)
     switched = new != PROSPECT
     model.results.count("churned", old)
@@ -227,6 +245,94 @@ def leave(model: Market, rng: np.random.Generator) -> None:
         model.log(Event.left, leavers, old, where=~switched)
         model.log(Event.switched_out, leavers, old, where=switched)
         model.log(Event.switched_in, leavers, new, where=switched)
+
+
+@numba.njit(cache=True, nogil=True)
+def leavers_of_the_day(
+    address: int,
+    due: np.ndarray,
+    provider: np.ndarray,
+    join_day: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    day: int,
+    loyalty_per_year: float,
+    loyalty_cap: float,
+    alternative_pull: np.float32,
+    rivals: bool,
+    base_churn: float,
+    max_churn: float,
+    midpoint: float,
+    width: float,
+    interval_years: float,
+    switching: bool,
+    switch_threshold: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who leaves today, the provider left and the one joined (the rule of :func:`leave`).
+
+    One uniform ``luck`` per person due (``due``, in order, whatever their state, from the
+    stream at ``address``: two policies see the same luck). A customer due leaves when
+    ``luck < 1 - exp(-h(S) x interval_years)`` (``-expm1``), with ``S`` its standing
+    (:func:`standing_of`) and ``h(S) = base_churn + max_churn / (1 + exp(z))``,
+    ``z = (S - midpoint) / width`` held within [-50, 50] (the module's rule). With
+    ``switching`` (several companies), a leaver joins its best-liked rival (:func:`best_rivals`)
+    if it feels more than ``switch_threshold`` (float32) about it; otherwise no one (-1).
+    The exponentials are the C library's, as in every kernel (NumPy's array ``exp`` may
+    round the last bit differently); they only decide a comparison with ``luck``.
+
+    Returns:
+        Leavers, their providers and their new providers (int8; -1: none), in the order due.
+
+    """
+    rng = generator_at(address)
+    luck = np.empty(due.size, dtype=np.float64)
+    for j in range(due.size):
+        luck[j] = rng.random()
+    candidates = np.empty(due.size, dtype=np.int64)
+    held = np.empty(due.size, dtype=np.int8)
+    served = np.empty(due.size, dtype=np.int64)
+    m = 0
+    for j in range(due.size):
+        if provider[due[j]] >= 0:
+            candidates[m] = due[j]
+            held[m] = provider[due[j]]
+            served[m] = j
+            m += 1
+    standing = standing_of(
+        candidates[:m],
+        held[:m],
+        join_day,
+        attitude,
+        episode,
+        day,
+        loyalty_per_year,
+        loyalty_cap,
+        alternative_pull,
+        rivals,
+    )
+    go = np.zeros(m, dtype=np.bool_)
+    n = 0
+    for j in range(m):
+        z = min(max((standing[j] - midpoint) / width, -50.0), 50.0)
+        hazard = base_churn + max_churn / (1.0 + np.exp(z))
+        if luck[served[j]] < -np.expm1(-hazard * interval_years):
+            go[j] = True
+            n += 1
+    leavers = np.empty(n, dtype=np.int64)
+    old = np.empty(n, dtype=np.int8)
+    t = 0
+    for j in range(m):
+        if go[j]:
+            leavers[t] = candidates[j]
+            old[t] = held[j]
+            t += 1
+    new = np.full(n, PROSPECT, dtype=np.int8)
+    if switching and n:
+        best, feeling = best_rivals(leavers, old, attitude, episode)
+        for j in range(n):
+            if feeling[j] > switch_threshold:
+                new[j] = best[j]
+    return leavers, old, new
 
 
 def adopt(model: Market, rng: np.random.Generator) -> None:
@@ -265,27 +371,47 @@ def adopt_by_referral(model: Market, rng: np.random.Generator) -> None:
     model.log(Event.joined, who, chosen)
 
 
-def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
-    """Prospects adopt a company by advertising and imitation (Bass)."""
+def init(model: Market) -> None:
+    """The Bass rates of a run without promotions, worked out once (they are the same every day)."""
+    model.bass_rates_fixed = not any(co.params.promotions for co in model.companies)
+    model.bass_rates = bass_rates(model, 0) if model.bass_rates_fixed else None
+
+
+def bass_rates(model: Market, day: int) -> tuple[np.ndarray, float, float, float, float] | None:
+    """Bass's rates on ``day``: ``p`` per company, ``q``, ``s``, the bound on the daily chance, and its scale.
+
+    ``None`` when nobody can adopt (the bound on the hazard is not positive).
+    """
     market = model.params.market
-    c = model.customers
     weights = model.advertising_weights
     total_weight = weights.sum()
     p = market.advertising_rate / 365.0 * (weights / total_weight if total_weight > 0 else weights)
     if any(co.params.promotions for co in model.companies):
-        p = p * np.array([co.advertising_lift(model.day) for co in model.companies])
+        p = p * np.array([co.advertising_lift(day) for co in model.companies])
     q = market.imitation_rate / 365.0
     s = market.choice_sensitivity
     h_bound = (p.sum() + q) * math.exp(
         s
     )  # choice attitudes are at most 1; the f_k add to at most 1
     if h_bound <= 0:
-        return
+        return None
     p_bound = -math.expm1(-h_bound)
-    drawn = bernoulli_indices(rng, c.n, p_bound)
+    return p, q, s, p_bound, bernoulli_scale(p_bound)
+
+
+def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
+    """Prospects adopt a company by advertising and imitation (Bass)."""
+    c = model.customers
+    rates = model.bass_rates if model.bass_rates_fixed else bass_rates(model, model.day)
+    if rates is None:
+        return
+    p, q, s, p_bound, scale = rates
     mixed = c.neighbor_customers is None
-    prospects, f, choice = bass_prospects(
-        drawn,
+    who, chosen, by_advertising = bass_adopters(
+        bit_generator_address(rng),
+        c.n,
+        p_bound,
+        scale,
         c.provider,
         c.attitude,
         c.episode,
@@ -293,24 +419,74 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
         model.network.degree,
         model.customer_counts / c.n,
         mixed,
+        p,
+        q,
+        np.float32(s),
     )
-    if prospects.size == 0:
+    if who.size == 0:
         return
-    # What a prospect feels about each company, capped at 1 for the choice (attitudes are not
-    # bounded; a prospect who adores a company is not made more than e^s times likelier to pick it).
-    liking = np.exp(s * choice)
-    cumulative = bass_hazards(p, q, f, liking)
-    total = cumulative[-1]
-    u_adopt, u_choice = rng.random((2, prospects.size))
-    adopts = u_adopt * p_bound < -np.expm1(-total)
-    if not adopts.any():
-        return
-    who, chosen, by_advertising = bass_choices(prospects, adopts, u_choice, cumulative, p, liking)
     change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
     model.results.count("advertising_acquisitions", chosen[by_advertising])
     model.results.count("imitation_acquisitions", chosen[~by_advertising])
     model.log(Event.joined, who, chosen)
+
+
+@numba.njit(cache=True, nogil=True)
+def bass_adopters(
+    address: int,
+    n: int,
+    p_bound: float,
+    scale: float,
+    provider: np.ndarray,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    neighbor_customers: np.ndarray,
+    degree: np.ndarray,
+    market_share: np.ndarray,
+    mixed: bool,
+    p: np.ndarray,
+    q: float,
+    sensitivity: np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The day's adoptions by advertising and imitation (the module's Bass rule, by thinning).
+
+    From the stream at ``address``: candidates are everyone drawn with the bound ``p_bound``
+    (:func:`cxsim.rng.draw_bernoulli_indices`); the prospects among them (:func:`bass_prospects`)
+    like company k ``exp(sensitivity x choice attitude)`` (float32, as NumPy multiplies a
+    float32 column by a number) and have cumulative hazards :func:`bass_hazards`. Then one
+    uniform ``u_adopt`` per prospect, and after them one ``u_choice`` each: a prospect adopts
+    when ``u_adopt x p_bound < 1 - exp(-total hazard)`` (``-expm1``) and picks by
+    :func:`bass_choices`. The exponentials are the C library's (NumPy's array ``exp`` may round
+    the last bit differently); they only decide comparisons with the uniforms.
+
+    Returns:
+        Adopters, their companies (int8), and whether each came by advertising.
+
+    """
+    rng = generator_at(address)
+    drawn = draw_bernoulli_indices(rng, n, p_bound, scale)
+    prospects, f, choice = bass_prospects(
+        drawn, provider, attitude, episode, neighbor_customers, degree, market_share, mixed
+    )
+    m = prospects.size
+    companies = attitude.shape[0]
+    if m == 0:
+        return prospects, np.empty(0, dtype=np.int8), np.empty(0, dtype=np.bool_)
+    # What a prospect feels about each company, capped at 1 for the choice (attitudes are not
+    # bounded; a prospect who adores a company is not made more than e^s times likelier to pick it).
+    liking = np.empty((companies, m), dtype=np.float32)
+    for k in range(companies):
+        for j in range(m):
+            liking[k, j] = np.exp(sensitivity * choice[k, j])
+    cumulative = bass_hazards(p, q, f, liking)
+    u = np.empty(2 * m, dtype=np.float64)
+    for j in range(2 * m):
+        u[j] = rng.random()
+    adopts = np.empty(m, dtype=np.bool_)
+    for j in range(m):
+        adopts[j] = u[j] * p_bound < -np.expm1(-cumulative[companies - 1, j])
+    return bass_choices(prospects, adopts, u[m:], cumulative, p, liking)
 
 
 @numba.njit(cache=True, nogil=True)
