@@ -713,3 +713,44 @@ def test_the_bass_adoption_kernel_adopts_as_the_rule_in_numpy(mixed: bool) -> No
     assert np.array_equal(chosen, want[1])
     assert np.array_equal(by_advertising, want[2])
     assert ours.random() == theirs.random()
+
+
+@pytest.mark.parametrize(("m", "seed"), [(0, 0), (3_000, 1)])
+def test_the_attitude_days_kernel_scales_adds_and_fades_as_the_rule_in_numpy(
+    m: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    k, n = 3, 400
+    attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
+    episode = rng.normal(0, 1, (k, n)).astype(np.float32)
+    fatigue = rng.exponential(1.0, n).astype(np.float32)
+    events = rng.integers(0, 6, m).astype(np.int8)
+    customers = rng.integers(0, n, m)
+    companies = rng.integers(0, k, m).astype(np.int8)
+    strengths = rng.choice(np.array([1.0, 0.5, 1.7], np.float32), m)
+    effects = rng.normal(0, 0.2, 6).astype(np.float32)
+    is_hearsay = np.array([False, True, False, False, True, False])
+    is_loss_scaled = np.array([True, False, True, False, False, True])
+    serious = rng.random(n) < 0.3
+    scale, bad, good = np.float32(1.6), np.float32(0.3), np.float32(0.1)
+    fading = (np.float32(0.99), np.float32(0.9), np.float32(0.95))
+    want = [attitude.copy(), episode.copy(), fatigue.copy(), strengths.copy()]
+    attitude_stage.live_the_day(
+        events, customers, companies, strengths, effects, is_hearsay, is_loss_scaled,
+        serious, scale, bad, good, attitude, episode, fatigue, *fading,
+    )  # fmt: skip
+    # The rule, as the attitude stage wrote it in NumPy before the kernel.
+    want_attitude, want_episode, want_fatigue, want_strengths = want
+    want_strengths[is_loss_scaled[events.astype(np.intp)] & serious[customers]] *= scale
+    attitude_stage.add_experiences(
+        want_attitude, want_episode, events, customers, companies, want_strengths, effects,
+        is_hearsay, bad, good,
+    )  # fmt: skip
+    want_attitude *= fading[0]
+    want_episode *= fading[1]
+    want_fatigue *= fading[2]
+    assert m == 0 or (strengths > 1.7).any()  # some experiences were scaled
+    assert np.array_equal(strengths, want_strengths)
+    assert np.array_equal(attitude, want_attitude)
+    assert np.array_equal(episode, want_episode)
+    assert np.array_equal(fatigue, want_fatigue)

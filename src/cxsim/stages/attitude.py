@@ -24,7 +24,8 @@ acts on (:func:`felt`) is ``L + E``; loyalty from tenure and the pull of
 competitors are added by the retention stage when it weighs leaving.
 
 Experiences are added to attitudes one at a time, in the order they happened
-(a compiled kernel, :func:`add_experiences`).
+(a compiled kernel, :func:`add_experiences`); the stage's whole day is one kernel call
+(:func:`live_the_day`).
 """
 
 from __future__ import annotations
@@ -159,10 +160,78 @@ def add_experiences(
 def step(model: Market) -> None:
     """Apply today's experiences, then let episodes, attitudes and fatigue fade."""
     events, customers, companies, strengths = model.today.first_hand()
-    scale_by_loss(model, events, customers, strengths)  # the word-of-mouth stage reads them too
-    apply(model, events, customers, companies, strengths)
     c = model.customers
+    bad_share, good_share = model.lasting_shares
     lasting, episode, fatigue = model.fading
-    c.attitude *= lasting
-    c.episode *= episode
-    c.fatigue *= fatigue
+    live_the_day(
+        events,
+        customers,
+        companies,
+        strengths,  # scaled in place: the word-of-mouth stage reads them too
+        model.effects,
+        _IS_HEARSAY,
+        _IS_LOSS_SCALED,
+        c.issue_serious,
+        np.float32(model.params.behaviour.attitude.serious_loss_scale),
+        bad_share,
+        good_share,
+        c.attitude,
+        c.episode,
+        c.fatigue,
+        lasting,
+        episode,
+        fatigue,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def live_the_day(
+    events: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+    effects: np.ndarray,
+    is_hearsay: np.ndarray,
+    is_loss_scaled: np.ndarray,
+    issue_serious: np.ndarray,
+    loss_scale: np.float32,
+    bad_share: np.float32,
+    good_share: np.float32,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    fatigue: np.ndarray,
+    lasting_fading: np.float32,
+    episode_fading: np.float32,
+    fatigue_fading: np.float32,
+) -> None:
+    """The stage's day, in place: scale, add, fade (the rule of the module's docstring).
+
+    First the strength of each experience about a serious problem (``is_loss_scaled`` of its
+    event, the customer's open issue serious) is multiplied by ``loss_scale`` (float32, as
+    :func:`scale_by_loss`); then the experiences are added in order (:func:`add_experiences`);
+    then every lasting attitude, episode and fatigue is multiplied by its fading factor
+    (float32, as NumPy multiplies a float32 array by a float32 number).
+    """
+    for i in range(events.size):
+        if is_loss_scaled[events[i]] and issue_serious[customers[i]]:
+            strengths[i] *= loss_scale
+    add_experiences(
+        attitude,
+        episode,
+        events,
+        customers,
+        companies,
+        strengths,
+        effects,
+        is_hearsay,
+        bad_share,
+        good_share,
+    )
+    for k in range(attitude.shape[0]):
+        for i in range(attitude.shape[1]):
+            attitude[k, i] *= lasting_fading
+    for k in range(episode.shape[0]):
+        for i in range(episode.shape[1]):
+            episode[k, i] *= episode_fading
+    for i in range(fatigue.size):
+        fatigue[i] *= fatigue_fading
