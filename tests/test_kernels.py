@@ -754,3 +754,36 @@ def test_the_attitude_days_kernel_scales_adds_and_fades_as_the_rule_in_numpy(
     assert np.array_equal(attitude, want_attitude)
     assert np.array_equal(episode, want_episode)
     assert np.array_equal(fatigue, want_fatigue)
+
+
+def test_the_journey_kernel_keeps_tracked_events_as_the_rule_in_numpy() -> None:
+    """Tracked customers' events, in order, until the log is full; a pickled log writes on."""
+    import pickle
+
+    from cxsim.events import Event
+    from cxsim.journey import JourneyLog
+
+    rng = np.random.default_rng(31)
+    n = 500
+    tracked = np.sort(rng.choice(n, 60, replace=False))
+    log = JourneyLog.of(n, tracked, max_events=150)
+    want = []
+    for day in range(40):
+        customers = rng.integers(0, n, rng.integers(0, 80))
+        per_customer = day % 2 == 0
+        companies = rng.integers(-1, 3, customers.size).astype(np.int8) if per_customer else 2
+        event = Event(day % len(Event))
+        log.on_event(day, event, customers, companies)
+        if day == 20:
+            assert 0 < log.size < 150  # the copy writes on where the log left off
+            log = pickle.loads(pickle.dumps(log))
+        # The rule, as the log wrote it in NumPy before the kernel.
+        keep = np.isin(customers, tracked)
+        firms = companies[keep] if per_customer else np.full(int(keep.sum()), companies)
+        want += [
+            (day, int(c), int(k), int(event)) for c, k in zip(customers[keep], firms, strict=True)
+        ]
+    kept = log.events[: log.size]
+    assert log.size == 150
+    assert log.dropped == len(want) - 150
+    assert [tuple(int(x) for x in row) for row in kept] == want[:150]

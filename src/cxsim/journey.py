@@ -9,6 +9,7 @@ long run never grows without bound.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -37,6 +38,20 @@ class JourneyLog:
         self.events = np.zeros(max_events if self.enabled else 0, dtype=JOURNEY_DTYPE)
         self.size = 0
         self.dropped = 0
+        self._columns = self._views()
+
+    def _views(self) -> tuple[np.ndarray, ...]:
+        """The log's columns, as views that the compiled kernel writes into."""
+        return tuple(self.events[name] for name in JOURNEY_DTYPE.names)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_columns"]  # views would be unpickled as copies
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._columns = self._views()
 
     @classmethod
     def sample(
@@ -76,27 +91,19 @@ class JourneyLog:
         """Keep the events of tracked customers among ``customers``."""
         if self.tracked is None or customers.size == 0:
             return
-        keep = self.tracked[customers]
-        if not keep.any():
-            return
-        who = customers[keep]
-        # One company for all (kept as it is), or one per customer (the tracked customers' own).
-        if isinstance(companies, int | np.integer):
-            comp: np.ndarray | int = int(companies)
-        elif companies.shape == customers.shape:
-            comp = companies[keep]
-        else:
-            comp = np.broadcast_to(companies, customers.shape)[keep]
-        room = self.events.shape[0] - self.size
-        take = min(room, who.size)
-        self.dropped += who.size - take
-        if take:
-            rows = self.events[self.size : self.size + take]
-            rows["day"] = day
-            rows["customer"] = who[:take]
-            rows["company"] = comp if isinstance(comp, int) else comp[:take]
-            rows["event"] = int(event)
-            self.size += take
+        # One company per customer, or one for all.
+        each = isinstance(companies, np.ndarray) and companies.shape == customers.shape
+        self.size, dropped = keep_tracked(
+            self.tracked,
+            customers,
+            companies if each else _ONE_FOR_ALL,  # type: ignore[arg-type]
+            0 if each else int(np.asarray(companies).reshape(-1)[0]),
+            day,
+            int(event),
+            *self._columns,
+            self.size,
+        )
+        self.dropped += dropped
 
     def to_frame(self, company_names: list[str]) -> pd.DataFrame:
         """Tidy table of the kept events: day, customer, company, event."""
@@ -110,3 +117,46 @@ class JourneyLog:
                 "event": EVENT_NAMES[rows["event"].astype(np.intp)].tolist(),  # as a list was
             }
         )
+
+
+_ONE_FOR_ALL = np.empty(0, dtype=np.int8)
+
+
+@numba.njit(cache=True, nogil=True)
+def keep_tracked(
+    tracked: np.ndarray,
+    customers: np.ndarray,
+    companies: np.ndarray,
+    company: int,
+    day: int,
+    event: int,
+    days: np.ndarray,
+    who: np.ndarray,
+    firms: np.ndarray,
+    kinds: np.ndarray,
+    size: int,
+) -> tuple[int, int]:
+    """Append the event of each tracked customer among ``customers`` to the log's columns.
+
+    In the order given, from row ``size`` on, while there is room: ``day``, the customer,
+    its company (``companies[j]``, or ``company`` for all when ``companies`` is empty) and
+    ``event``; tracked customers past the end of the log are counted, not kept.
+
+    Returns:
+        (the log's new size, events dropped).
+
+    """
+    dropped = 0
+    for j in range(customers.size):
+        person = customers[j]
+        if not tracked[person]:
+            continue
+        if size == days.size:
+            dropped += 1
+            continue
+        days[size] = day
+        who[size] = person
+        firms[size] = companies[j] if companies.size else company
+        kinds[size] = event
+        size += 1
+    return size, dropped
