@@ -38,7 +38,10 @@ ZERO_LINE = {"color": "#90A4AE", "width": 1}
 def values(series: pd.Series | np.ndarray, digits: int = 4) -> list[Any]:
     """A series as a JSON-ready list (rounded; NaN becomes a gap)."""
     arr = np.round(np.asarray(series, dtype=np.float64), digits)
-    return [None if np.isnan(v) else float(v) for v in arr]
+    out = arr.tolist()
+    for i in np.flatnonzero(np.isnan(arr)).tolist():
+        out[i] = None
+    return out
 
 
 def axis(**extra: Any) -> dict[str, Any]:
@@ -127,8 +130,8 @@ def line(
 
 
 def _series(frame: pd.DataFrame, company: str, metric: str) -> pd.Series:
-    part = frame[frame["company"] == company]
-    return pd.Series(part[metric].to_numpy(), index=part["day"].to_numpy())
+    rows = (frame["company"] == company).to_numpy()  # two columns taken, not the whole frame
+    return pd.Series(frame[metric].to_numpy()[rows], index=frame["day"].to_numpy()[rows])
 
 
 def empty_figure(title: str, message: str, height: int = 300) -> Figure:
