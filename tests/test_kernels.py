@@ -787,3 +787,33 @@ def test_the_journey_kernel_keeps_tracked_events_as_the_rule_in_numpy() -> None:
     assert log.size == 150
     assert log.dropped == len(want) - 150
     assert [tuple(int(x) for x in row) for row in kept] == want[:150]
+
+
+@pytest.mark.parametrize(("hearings", "people"), [(0, 10), (40, 15), (3_000, 400)])
+def test_the_referral_kernel_converts_as_the_rule_in_numpy(hearings: int, people: int) -> None:
+    """Few and many converts (a sort in the kernel either way), prospects heard several times."""
+    from cxsim.rng import bit_generator_address
+    from cxsim.stages.retention import referral_adopters
+
+    rng = np.random.default_rng(41)
+    prospects = rng.integers(0, people, hearings)
+    companies = rng.integers(0, 3, hearings).astype(np.int8)
+    strengths = rng.choice(np.array([1.0, 0.5, 0.25], np.float32), hearings)
+    provider = np.where(rng.random(people) < 0.2, 1, -1).astype(np.int8)
+    ours, theirs = (np.random.Generator(np.random.Philox(key=[9, 10])) for _ in range(2))
+    who, chosen = referral_adopters(
+        bit_generator_address(ours), 0.6, prospects, companies, strengths, provider
+    )
+    # The rule, as the retention stage wrote it in NumPy before the kernel.
+    chance = 0.6 * strengths.astype(np.float64)
+    u = theirs.random(chance.size)
+    converts = np.flatnonzero(u < chance)
+    heard = prospects[converts]
+    order = np.lexsort((u[converts] / chance[converts], heard))
+    first = order[np.r_[True, heard[order][1:] != heard[order][:-1]]] if converts.size else order
+    want_who, want_chosen = heard[first], companies[converts][first]
+    still = provider[want_who] == -1
+    assert hearings == 0 or np.unique(heard).size < converts.size  # some heard more than once
+    assert np.array_equal(who, want_who[still])
+    assert np.array_equal(chosen, want_chosen[still])
+    assert ours.random() == theirs.random()

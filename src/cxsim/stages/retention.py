@@ -352,23 +352,89 @@ def adopt_by_referral(model: Market, rng: np.random.Generator) -> None:
     today = model.today
     if r <= 0 or today.praised_prospects.size == 0:
         return
-    chance = r * today.praise_strength.astype(np.float64)
-    u = rng.random(chance.size)
-    converts = np.flatnonzero(u < chance)
-    if converts.size == 0:
+    who, chosen = referral_adopters(
+        bit_generator_address(rng),
+        r,
+        today.praised_prospects,
+        today.praised_company,
+        today.praise_strength,
+        model.customers.provider,
+    )
+    if who.size == 0:
         return
-    # Given that a hearing converts, u / chance is uniform on [0, 1): the smallest picks
-    # one of a prospect's converting hearings at random.
-    who = today.praised_prospects[converts]
-    order = np.lexsort((u[converts] / chance[converts], who))
-    first = order[np.r_[True, who[order][1:] != who[order][:-1]]]
-    who, chosen = who[first], today.praised_company[converts][first]
-    still = model.customers.provider[who] == PROSPECT
-    who, chosen = who[still], chosen[still]
     change_provider(model, who, None, chosen)
     model.results.count("acquired", chosen)
     model.results.count("referral_acquisitions", chosen)
     model.log(Event.joined, who, chosen)
+
+
+@numba.njit(cache=True, nogil=True)
+def referral_adopters(
+    address: int,
+    referral_probability: float,
+    prospects: np.ndarray,
+    companies: np.ndarray,
+    strengths: np.ndarray,
+    provider: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who adopts by referral today, and which company (the rule of :func:`adopt_by_referral`).
+
+    Hearing ``i`` (prospect ``prospects[i]`` praised ``companies[i]`` with strength
+    ``strengths[i]``) converts when its uniform ``u[i]`` (one per hearing, in order, from the
+    stream at ``address``) is below ``chance[i] = referral_probability x strengths[i]``
+    (float64). A prospect converted by several hearings adopts the one with the smallest
+    ``u / chance`` (uniform on [0, 1) given that it converts; on a tie, the earlier hearing),
+    unless it is no longer a prospect (``provider != -1``).
+
+    Returns:
+        The adopters in increasing order, and their companies (int8).
+
+    """
+    rng = generator_at(address)
+    n = prospects.size
+    u = np.empty(n, dtype=np.float64)
+    chance = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        u[i] = rng.random()
+    converts = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        chance[i] = referral_probability * np.float64(strengths[i])
+        if u[i] < chance[i]:
+            converts[m] = i
+            m += 1
+    # Sort the converting hearings by prospect, then by their order (keys are distinct).
+    keys = np.empty(m, dtype=np.int64)
+    for j in range(m):
+        keys[j] = prospects[converts[j]] * m + j
+    if m > 64:
+        keys.sort()
+    else:
+        for j in range(1, m):
+            key = keys[j]
+            t = j
+            while t > 0 and keys[t - 1] > key:
+                keys[t] = keys[t - 1]
+                t -= 1
+            keys[t] = key
+    who = np.empty(m, dtype=np.int64)
+    chosen = np.empty(m, dtype=np.int8)
+    a = 0
+    j = 0
+    while j < m:
+        person = keys[j] // m
+        best = converts[keys[j] % m]
+        j += 1
+        while j < m and keys[j] // m == person:
+            i = converts[keys[j] % m]
+            if u[i] / chance[i] < u[best] / chance[best]:
+                best = i
+            j += 1
+        if provider[person] == PROSPECT:
+            who[a] = person
+            chosen[a] = companies[best]
+            a += 1
+    return who[:a], chosen[:a]
 
 
 def init(model: Market) -> None:
