@@ -44,7 +44,9 @@ import numpy as np
 
 from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
-from cxsim.rng import poisson_draws
+from cxsim.networks import listeners_at
+from cxsim.results import METRIC_INDEX
+from cxsim.rng import bit_generator_address, generator_at
 from cxsim.stages import attitude
 
 if TYPE_CHECKING:
@@ -55,6 +57,15 @@ for _event, _sign in TELLABLE.items():
     _TELL_SIGN[_event] = _sign
 _HEARD_NEGATIVE, _HEARD_POSITIVE = np.int8(Event.heard_negative), np.int8(Event.heard_positive)
 _SATISFIED = int(Event.satisfied)
+_COUNT_COLUMNS = np.array(
+    [
+        METRIC_INDEX[metric]
+        for metric in ("negative_tellers", "positive_tellers", "wom_negative", "wom_positive")
+    ],
+    dtype=np.int64,
+)
+_IS_HEARSAY = attitude._IS_HEARSAY
+_add_experiences = attitude.add_experiences
 
 
 def _none(dtype: type = np.int64) -> np.ndarray:
@@ -153,32 +164,19 @@ def init(model: Market) -> None:
 def step(model: Market) -> None:
     """Tell, listen, retell, review."""
     rng = model.streams("word_of_mouth", model.day)
-    pars = model.params.behaviour.word_of_mouth
     backlog = model.backlog
-
-    who, company, sign = first_hand_stories(model, rng)
-    review = rng.random(who.size) < np.where(
-        sign < 0, pars.negative_review_probability, pars.positive_review_probability
+    first_hand, review, tellings, retellings, heard, listeners = speak(
+        model, rng, model.today.first_hand(), backlog.retellings, backlog.stories_told
     )
-
-    first_hand = Tellings(
-        teller=who,
-        company=company,
-        sign=sign,
-        strength=np.ones(who.size, dtype=np.float32),
-        generation=np.zeros(who.size, dtype=np.int32),
-        story=backlog.stories_told + np.arange(who.size, dtype=np.int64),
-    )
-    tellings = first_hand.then(backlog.retellings)
-    retellings, heard, listeners = spread(model, rng, tellings)
-
+    stories_told = backlog.stories_told + first_hand
     if not (review.any() or backlog.review_customers.size):  # most days of a small market
         model.today.word_of_mouth = WordOfMouthDay(tellings, heard, listeners)
-        model.backlog = Backlog(retellings, stories_told=backlog.stories_told + who.size)
+        model.backlog = Backlog(retellings, stories_told=stories_told)
         return
+    who, company, sign = tellings.teller[:first_hand], tellings.company, tellings.sign
     reviewers = np.concatenate([who[review], backlog.review_customers])
-    review_company = np.concatenate([company[review], backlog.review_company])
-    review_sign = np.concatenate([sign[review], backlog.review_sign])
+    review_company = np.concatenate([company[:first_hand][review], backlog.review_company])
+    review_sign = np.concatenate([sign[:first_hand][review], backlog.review_sign])
     chime_in, readers = publish(model, rng, reviewers, review_company, review_sign)
     model.today.word_of_mouth = WordOfMouthDay(
         tellings, heard, listeners, review_company, review_sign, readers
@@ -190,24 +188,40 @@ def step(model: Market) -> None:
         *chime_in,
         answer_customers=reviewers[negative],
         answer_company=review_company[negative],
-        stories_told=backlog.stories_told + who.size,
+        stories_told=stories_told,
     )
 
 
-def first_hand_stories(
-    model: Market, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
+def speak(
+    model: Market,
+    rng: np.random.Generator,
+    experiences: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    earlier: Tellings,
+    stories_told: int,
+) -> tuple[int, np.ndarray, Tellings, Tellings, np.ndarray, np.ndarray]:
+    """Today's tellings, from today's first-hand ``experiences`` and the ``earlier`` retellings.
+
+    Draws from ``rng`` (in a kernel, :func:`tell_and_hear`), moves the listeners' attitudes,
+    counts tellers and hearings, and hands praised prospects to the retention stage.
+
+    Returns:
+        How many first-hand stories are told (the first tellings), whether each is also
+        reviewed, today's tellings, tomorrow's retellings, and per hearing the index of the
+        telling heard and the listener.
+
+    """
     pars = model.params.behaviour.word_of_mouth
-    events, customers, companies, strengths = model.today.first_hand()
+    events, customers, companies, strengths = experiences
     c = model.customers
     k = len(model.companies)
-    # A day with several experiences makes one story, whose sign is that of their net effect;
-    # promoters tell about an ordinary good purchase, unless they have a story of their own.
+    # A day with several experiences makes one story, whose sign is that of their net effect.
     keys, weights = tellable_experiences(
         events, customers, companies, strengths, model.effects, _TELL_SIGN, k
     )
-    keys, story, promoter_keys = day_stories(
+    indptr, indices = model.network.rows()
+    bad_share, good_share = model.lasting_shares
+    praise = model.params.market.referral_probability > 0
+    first_hand, review, told, heard, listeners, praised, retold = tell_and_hear(
         keys,
         weights,
         np.argsort(keys, kind="stable"),
@@ -218,19 +232,50 @@ def first_hand_stories(
         c.attitude,
         c.episode,
         np.float32(model.params.behaviour.attitude.promoter_threshold),
-    )
-    promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
-    u = rng.random(keys.size + int(np.count_nonzero(promoter_tells)))
-    return choose_tellers(
-        keys,
-        story,
-        promoter_keys,
-        promoter_tells,
-        u,
         pars.negative_tell_probability,
         pars.positive_tell_probability,
-        k,
+        pars.promoter_tell_probability,
+        pars.negative_review_probability,
+        pars.positive_review_probability,
+        pars.negative_audience,
+        pars.positive_audience,
+        pars.retell_audience,
+        pars.retell_probability,
+        np.float32(pars.hearsay_attenuation),
+        np.float32(pars.min_strength),
+        earlier.teller,
+        earlier.company,
+        earlier.sign,
+        earlier.strength,
+        earlier.generation,
+        earlier.story,
+        stories_told,
+        indptr,
+        indices,
+        c.n,
+        c.provider,
+        praise,
+        model.effects,
+        _IS_HEARSAY,
+        bad_share,
+        good_share,
+        model.results.table_today,
+        _COUNT_COLUMNS,
+        bit_generator_address(rng),
     )
+    tellings = Tellings(*told)
+    if praise:
+        today = model.today
+        today.praised_prospects, today.praised_company, today.praise_strength = praised
+    if model.listens(Event.told_negative):
+        negative = tellings.sign < 0
+        listener_company = tellings.company[heard]
+        heard_negative = tellings.sign[heard] < 0
+        model.log(Event.told_negative, tellings.teller, tellings.company, where=negative)
+        model.log(Event.told_positive, tellings.teller, tellings.company, where=~negative)
+        model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
+        model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
+    return first_hand, review, tellings, Tellings(*retold), heard, listeners
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,7 +307,7 @@ def tellable_experiences(
 
 
 @numba.njit(cache=True, nogil=True)
-def day_stories(
+def tell_and_hear(
     keys: np.ndarray,
     weights: np.ndarray,
     order: np.ndarray,
@@ -273,20 +318,74 @@ def day_stories(
     attitude: np.ndarray,
     episode: np.ndarray,
     promoter_threshold: np.float32,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Today's candidate stories, from the tellable experiences and the satisfied customers.
+    negative_tell_probability: float,
+    positive_tell_probability: float,
+    promoter_tell_probability: float,
+    negative_review_probability: float,
+    positive_review_probability: float,
+    negative_audience: float,
+    positive_audience: float,
+    retell_audience: float,
+    retell_probability: float,
+    attenuation: np.float32,
+    min_strength: np.float32,
+    earlier_teller: np.ndarray,
+    earlier_company: np.ndarray,
+    earlier_sign: np.ndarray,
+    earlier_strength: np.ndarray,
+    earlier_generation: np.ndarray,
+    earlier_story: np.ndarray,
+    stories_told: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    n: int,
+    provider: np.ndarray,
+    praise: bool,
+    effects: np.ndarray,
+    is_hearsay: np.ndarray,
+    bad_share: np.float32,
+    good_share: np.float32,
+    counts: np.ndarray,
+    count_columns: np.ndarray,
+    address: int,
+) -> tuple:
+    """A day's word of mouth among contacts, drawing from the stream at ``address`` in this order.
 
-    * One story per key (customer and company) of the tellable experiences (``order`` sorts
-      ``keys`` stably): its sign is that of the net effect, the sum of the experiences'
-      ``weights`` in float64 in the order they happened; a sign of 0 is kept (never told).
-    * Promoters: a customer with a ``satisfied`` experience who feels at least
-      ``promoter_threshold`` about the company, and has no story of its own about it today,
-      in the order of the experiences.
+    1. **Stories.** One per key (customer and company) of the tellable experiences
+       (``order`` sorts ``keys`` stably), in key order: its sign is that of the net effect,
+       the sum of the experiences' ``weights`` in float64 in the order they happened (a sign
+       of 0 is never told). **Promoters:** a customer with a ``satisfied`` experience who
+       feels at least ``promoter_threshold`` about the company and has no story about it
+       today, in the order of the experiences; each tells with ``promoter_tell_probability``
+       (one uniform each, drawn first).
+    2. **Tellers.** Story ``i`` is told when its uniform (one per story, then one per telling
+       promoter, unused) is below its sign's tell probability; the first-hand tellings are the
+       told stories, then the telling promoters with a happy story: strength 1, generation 0,
+       story ids from ``stories_told`` on. Each is also reviewed when a uniform is below its
+       sign's review probability. Today's tellings are those, then the ``earlier`` ones.
+    3. **Audiences.** Poisson(``retell_audience``) for a retelling (generation > 0), else
+       Poisson(``negative_audience``) or Poisson(``positive_audience``) by sign, one per
+       telling in order; the listeners are :func:`cxsim.networks.listeners_at`'s.
+    4. **Hearings.** Hearing ``h`` is of telling ``heard[h]``: its company, sign and strength,
+       the event ``heard_negative`` (sign < 0) or ``heard_positive``, added to attitudes by
+       :func:`cxsim.stages.attitude.add_experiences` in order. Per company, tellings and
+       hearings of each sign are added to ``counts`` (today's results) in the columns
+       ``count_columns``: negative tellers, positive tellers, negative hearings, positive
+       hearings. With ``praise``, the hearings of a happy story by a prospect
+       (``provider = -1``) are the candidates for adoption by referral.
+    5. **Retellings.** Listener ``h`` passes the story on tomorrow when a uniform (one per
+       hearing) is below ``retell_probability`` and the attenuated strength ``strength x
+       attenuation`` (float32) is at least ``min_strength``: same company, sign and story,
+       one generation more.
 
     Returns:
-        (sorted story keys, their signs (int8), promoter keys).
+        (first-hand tellings, reviewed per first-hand telling, today's tellings as the fields
+        of :class:`Tellings`, heard, listeners, (prospects, companies, strengths) of praise
+        heard, tomorrow's retellings as the fields of :class:`Tellings`).
 
     """
+    rng = generator_at(address)
+    # 1. Stories and promoters.
     t = keys.size
     uniq = np.empty(t, dtype=np.int64)
     story = np.empty(t, dtype=np.int8)
@@ -321,225 +420,138 @@ def day_stories(
             continue
         promoters[n_promoters] = key
         n_promoters += 1
-    return uniq[:n_stories], story[:n_stories], promoters[:n_promoters]
-
-
-@numba.njit(cache=True, nogil=True)
-def choose_tellers(
-    keys: np.ndarray,
-    story: np.ndarray,
-    promoter_keys: np.ndarray,
-    promoter_tells: np.ndarray,
-    u: np.ndarray,
-    negative_tell_probability: float,
-    positive_tell_probability: float,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Who tells a story of their own today.
-
-    Story ``i`` is told when ``u[i]`` is below its sign's tell probability (a sign of 0
-    never is); then every promoter who tells (already drawn), each with a happy story.
-
-    Returns:
-        Tellers, companies (int8) and signs (int8), stories first, then promoters.
-
-    """
-    n = keys.size + promoter_keys.size
-    who = np.empty(n, dtype=np.int64)
-    company = np.empty(n, dtype=np.int8)
-    sign = np.empty(n, dtype=np.int8)
+    promoter_tells = np.empty(n_promoters, dtype=np.bool_)
+    telling_promoters = 0
+    for i in range(n_promoters):
+        promoter_tells[i] = rng.random() < promoter_tell_probability
+        telling_promoters += promoter_tells[i]
+    # 2. Tellers: first-hand tellings, then the earlier ones.
+    m = n_stories + n_promoters + earlier_teller.size
+    teller = np.empty(m, dtype=np.int64)
+    company_of = np.empty(m, dtype=np.int8)
+    sign = np.empty(m, dtype=np.int8)
     t = 0
-    for i in range(keys.size):
+    for i in range(n_stories):
         s = story[i]
-        if (s < 0 and u[i] < negative_tell_probability) or (
-            s > 0 and u[i] < positive_tell_probability
-        ):
-            who[t], company[t], sign[t] = keys[i] // k, keys[i] % k, s
+        u = rng.random()
+        if (s < 0 and u < negative_tell_probability) or (s > 0 and u < positive_tell_probability):
+            teller[t], company_of[t], sign[t] = uniq[i] // k, uniq[i] % k, s
             t += 1
-    for i in range(promoter_keys.size):
+    for _ in range(telling_promoters):
+        rng.random()  # drawn with the stories' uniforms, never used
+    for i in range(n_promoters):
         if promoter_tells[i]:
-            who[t], company[t], sign[t] = promoter_keys[i] // k, promoter_keys[i] % k, 1
+            teller[t], company_of[t], sign[t] = promoters[i] // k, promoters[i] % k, 1
             t += 1
-    return who[:t], company[:t], sign[:t]
-
-
-def spread(
-    model: Market, rng: np.random.Generator, tellings: Tellings
-) -> tuple[Tellings, np.ndarray, np.ndarray]:
-    """Tellers tell their contacts.
-
-    Returns:
-        Tomorrow's retellings, and per hearing today the index of the telling heard and the listener.
-
-    """
-    pars = model.params.behaviour.word_of_mouth
-    res = model.results
-    company, sign = tellings.company, tellings.sign
-    negative = sign < 0
-    # Hearsay is told to fewer people than one's own experience, whatever its sign.
-    mean_audience = np.where(
-        tellings.generation > 0,
-        pars.retell_audience,
-        np.where(negative, pars.negative_audience, pars.positive_audience),
-    )
-    audience = poisson_draws(rng, mean_audience)
-    position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
-    praise = model.params.market.referral_probability > 0
-    heard, told, heard_counts, praised = hearings(
-        position,
-        listeners,
-        company,
-        sign,
-        tellings.strength,
-        len(model.companies),
-        model.customers.provider,
-        praise,
-    )
-    listener_company, listener_sign, listener_strength, event = heard
-    attitude.apply(model, event, listeners, listener_company, listener_strength)
-    if praise:
-        today = model.today
-        today.praised_prospects, today.praised_company, today.praise_strength = praised
-
-    for metrics, counts in (
-        (("negative_tellers", "positive_tellers"), told),
-        (("wom_negative", "wom_positive"), heard_counts),
-    ):
-        res.today(metrics[0])[:] += counts[:, 1]
-        res.today(metrics[1])[:] += counts[:, 0]
-    if model.listens(Event.told_negative):
-        heard_negative = listener_sign < 0
-        model.log(Event.told_negative, tellings.teller, company, where=negative)
-        model.log(Event.told_positive, tellings.teller, company, where=~negative)
-        model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
-        model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
-
-    retellings = Tellings(
-        *retell(
-            position,
-            listeners,
-            listener_company,
-            listener_sign,
-            listener_strength,
-            rng.random(listeners.size),
-            pars.retell_probability,
-            np.float32(pars.hearsay_attenuation),
-            np.float32(pars.min_strength),
-            tellings.generation,
-            tellings.story,
-        )
-    )
-    return retellings, position, listeners
-
-
-@numba.njit(cache=True, nogil=True)
-def hearings(
-    position: np.ndarray,
-    listeners: np.ndarray,
-    company: np.ndarray,
-    sign: np.ndarray,
-    strength: np.ndarray,
-    k: int,
-    provider: np.ndarray,
-    praise: bool,
-) -> tuple:
-    """What each listener heard, and the day's counts of tellers and hearings.
-
-    Hearing ``h`` is of telling ``position[h]``: its company, sign and strength, and the
-    event ``heard_negative`` (sign < 0) or ``heard_positive``. Counted per company, as
-    (positive, negative), of ``k`` companies: tellings, and hearings. With ``praise``, the hearings of a happy
-    story by a prospect (``provider = -1``): the candidates for adoption by referral.
-
-    Returns:
-        (company, sign, strength, event) per hearing; tellings per company and sign;
-        hearings per company and sign; (prospects, companies, strengths) of praise heard.
-
-    """
-    m = position.size
-    heard_company = np.empty(m, dtype=np.int8)
-    heard_sign = np.empty(m, dtype=np.int8)
-    heard_strength = np.empty(m, dtype=np.float32)
-    event = np.empty(m, dtype=np.int8)
+    first_hand = t
+    review = np.empty(first_hand, dtype=np.bool_)
+    for i in range(first_hand):
+        p = negative_review_probability if sign[i] < 0 else positive_review_probability
+        review[i] = rng.random() < p
+    m = first_hand + earlier_teller.size
+    teller, company_of, sign = teller[:m], company_of[:m], sign[:m]
+    strength = np.ones(m, dtype=np.float32)
+    generation = np.zeros(m, dtype=np.int32)
+    story_id = np.empty(m, dtype=np.int64)
+    for i in range(first_hand):
+        story_id[i] = stories_told + i
+    for i in range(earlier_teller.size):
+        teller[first_hand + i] = earlier_teller[i]
+        company_of[first_hand + i] = earlier_company[i]
+        sign[first_hand + i] = earlier_sign[i]
+        strength[first_hand + i] = earlier_strength[i]
+        generation[first_hand + i] = earlier_generation[i]
+        story_id[first_hand + i] = earlier_story[i]
+    # 3. Audiences and listeners.
+    audience = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        if generation[i] > 0:
+            mean = retell_audience
+        else:
+            mean = negative_audience if sign[i] < 0 else positive_audience
+        audience[i] = rng.poisson(mean)
+    if m:
+        heard, listeners = listeners_at(indptr, indices, n, teller, audience, address)
+    else:
+        heard, listeners = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # 4. Hearings.
+    h_count = heard.size
+    heard_company = np.empty(h_count, dtype=np.int8)
+    heard_sign = np.empty(h_count, dtype=np.int8)
+    heard_strength = np.empty(h_count, dtype=np.float32)
+    event = np.empty(h_count, dtype=np.int8)
     told = np.zeros((k, 2), dtype=np.int64)
-    heard = np.zeros((k, 2), dtype=np.int64)
-    for j in range(company.size):
-        told[company[j], 1 if sign[j] < 0 else 0] += 1
+    hearings = np.zeros((k, 2), dtype=np.int64)
+    for i in range(m):
+        told[company_of[i], 1 if sign[i] < 0 else 0] += 1
     n_praised = 0
-    praised_who = np.empty(m if praise else 0, dtype=np.int64)
-    praised_company = np.empty(m if praise else 0, dtype=np.int8)
-    praised_strength = np.empty(m if praise else 0, dtype=np.float32)
-    for h in range(m):
-        j = position[h]
-        heard_company[h] = company[j]
-        heard_sign[h] = sign[j]
-        heard_strength[h] = strength[j]
-        negative = sign[j] < 0
+    praised_who = np.empty(h_count if praise else 0, dtype=np.int64)
+    praised_company = np.empty(h_count if praise else 0, dtype=np.int8)
+    praised_strength = np.empty(h_count if praise else 0, dtype=np.float32)
+    for h in range(h_count):
+        i = heard[h]
+        heard_company[h] = company_of[i]
+        heard_sign[h] = sign[i]
+        heard_strength[h] = strength[i]
+        negative = sign[i] < 0
         event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
-        heard[company[j], 1 if negative else 0] += 1
+        hearings[company_of[i], 1 if negative else 0] += 1
         if praise and not negative and provider[listeners[h]] == PROSPECT:
             praised_who[n_praised] = listeners[h]
-            praised_company[n_praised] = company[j]
-            praised_strength[n_praised] = strength[j]
+            praised_company[n_praised] = company_of[i]
+            praised_strength[n_praised] = strength[i]
             n_praised += 1
-    return (
-        (heard_company, heard_sign, heard_strength, event),
-        told,
-        heard,
-        (
-            praised_who[:n_praised],
-            praised_company[:n_praised],
-            praised_strength[:n_praised],
-        ),
+    _add_experiences(
+        attitude,
+        episode,
+        event,
+        listeners,
+        heard_company,
+        heard_strength,
+        effects,
+        is_hearsay,
+        bad_share,
+        good_share,
     )
-
-
-@numba.njit(cache=True, nogil=True)
-def retell(
-    position: np.ndarray,
-    listeners: np.ndarray,
-    company: np.ndarray,
-    sign: np.ndarray,
-    strength: np.ndarray,
-    u: np.ndarray,
-    retell_probability: float,
-    attenuation: np.float32,
-    min_strength: np.float32,
-    generation: np.ndarray,
-    story: np.ndarray,
-) -> tuple:
-    """Tomorrow's retellings, from today's hearings.
-
-    Listener ``h`` passes the story on when ``u[h] < retell_probability`` and the attenuated
-    strength ``strength[h] x attenuation`` (float32) is at least ``min_strength``.
-
-    Returns:
-        The fields of :class:`Tellings`: teller, company, sign, strength, generation (one more
-        than the telling heard), story.
-
-    """
-    n = 0
-    for h in range(u.size):
-        if u[h] < retell_probability and strength[h] * attenuation >= min_strength:
-            n += 1
-    teller = np.empty(n, dtype=np.int64)
-    out_company = np.empty(n, dtype=np.int8)
-    out_sign = np.empty(n, dtype=np.int8)
-    out_strength = np.empty(n, dtype=np.float32)
-    out_generation = np.empty(n, dtype=np.int32)
-    out_story = np.empty(n, dtype=np.int64)
+    for c in range(k):
+        counts[c, count_columns[0]] += told[c, 1]
+        counts[c, count_columns[1]] += told[c, 0]
+        counts[c, count_columns[2]] += hearings[c, 1]
+        counts[c, count_columns[3]] += hearings[c, 0]
+    # 5. Retellings.
+    retold = np.empty(h_count, dtype=np.bool_)
+    r_count = 0
+    for h in range(h_count):
+        retold[h] = rng.random() < retell_probability and (
+            heard_strength[h] * attenuation >= min_strength
+        )
+        r_count += retold[h]
+    out_teller = np.empty(r_count, dtype=np.int64)
+    out_company = np.empty(r_count, dtype=np.int8)
+    out_sign = np.empty(r_count, dtype=np.int8)
+    out_strength = np.empty(r_count, dtype=np.float32)
+    out_generation = np.empty(r_count, dtype=np.int32)
+    out_story = np.empty(r_count, dtype=np.int64)
     r = 0
-    for h in range(u.size):
-        weaker = strength[h] * attenuation
-        if u[h] < retell_probability and weaker >= min_strength:
-            j = position[h]
-            teller[r] = listeners[h]
-            out_company[r] = company[h]
-            out_sign[r] = sign[h]
-            out_strength[r] = weaker
-            out_generation[r] = generation[j] + 1
-            out_story[r] = story[j]
+    for h in range(h_count):
+        if retold[h]:
+            i = heard[h]
+            out_teller[r] = listeners[h]
+            out_company[r] = heard_company[h]
+            out_sign[r] = heard_sign[h]
+            out_strength[r] = heard_strength[h] * attenuation
+            out_generation[r] = generation[i] + 1
+            out_story[r] = story_id[i]
             r += 1
-    return teller, out_company, out_sign, out_strength, out_generation, out_story
+    return (
+        first_hand,
+        review,
+        (teller, company_of, sign, strength, generation, story_id),
+        heard,
+        listeners,
+        (praised_who[:n_praised], praised_company[:n_praised], praised_strength[:n_praised]),
+        (out_teller, out_company, out_sign, out_strength, out_generation, out_story),
+    )
 
 
 def publish(
