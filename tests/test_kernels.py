@@ -166,9 +166,9 @@ def test_the_gap_kernel_places_gaps_as_the_rule_in_numpy(p: float, start: float,
 
 
 def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
-    from cxsim.networks import build, listeners_at
+    from cxsim.networks import build, listeners_in_rows
     from cxsim.params import resolve
-    from cxsim.rng import Streams, bit_generator_address
+    from cxsim.rng import Streams
 
     n = 3_000
     params = resolve({"network": {"kind": "random", "mean_degree": 4}}).network
@@ -176,12 +176,9 @@ def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
     rng = np.random.default_rng(8)
     tellers = rng.integers(0, n, 2_000)
     audience = rng.poisson(3.0, tellers.size)
-    ours, theirs = Streams(8)("word_of_mouth", 5), Streams(8)("word_of_mouth", 5)
-    got_position, got_listener = listeners_at(
-        net.indptr, net.indices, n, tellers, audience, bit_generator_address(ours)
-    )
+    u = rng.random(tellers.size)
+    got_position, got_listener = listeners_in_rows(net.indptr, net.indices, tellers, audience, u)
     # The rule, as Network.sample_listeners wrote it in NumPy before the kernel.
-    u = theirs.random(tellers.size)
     deg = net.degree[tellers].astype(np.int64)
     assert (deg == 0).any()  # people without contacts reach no one
     a = np.minimum(audience, deg)
@@ -193,40 +190,6 @@ def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
     listener = net.indices[net.indptr[tellers][position] + offset].astype(np.int64)
     assert np.array_equal(got_position, position)
     assert np.array_equal(got_listener, listener)
-    assert ours.random() == theirs.random()  # the stream is left where NumPy leaves it
-
-
-@pytest.mark.parametrize(("n", "mean"), [(2, 3.0), (12, 4.0), (5_000, 6.0), (300, 400.0)])
-def test_the_listener_kernel_picks_fully_mixed_listeners_as_the_rule_in_numpy(
-    n: int, mean: float
-) -> None:
-    from cxsim.networks import _NO_INDICES, _NO_INDPTR, listeners_at
-    from cxsim.rng import bit_generator_address
-
-    rng = np.random.default_rng(13)
-    tellers = rng.integers(0, n, 300)
-    audience = rng.poisson(mean, tellers.size)
-    ours, theirs = np.random.default_rng(14), np.random.default_rng(14)
-    got_position, got_listener = listeners_at(
-        _NO_INDPTR, _NO_INDICES, n, tellers, audience, bit_generator_address(ours)
-    )
-    # The rule, as Network.sample_listeners wrote it in NumPy before the kernel.
-    a = np.minimum(audience, max(n - 1, 0))
-    position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
-    teller = tellers[position]
-    listener = np.empty(position.size, dtype=np.int64)
-    todo = np.arange(position.size, dtype=np.int64)
-    while todo.size:
-        draw = theirs.integers(0, n - 1, size=todo.size, dtype=np.int64)
-        listener[todo] = draw + (draw >= teller[todo])
-        key = position * n + listener
-        order = np.argsort(key, kind="stable")
-        repeat = np.zeros(key.size, dtype=bool)
-        repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
-        todo = np.flatnonzero(repeat)
-    assert np.array_equal(got_position, position)
-    assert np.array_equal(got_listener, listener)
-    assert ours.random() == theirs.random()  # the stream is left where NumPy leaves it
 
 
 def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
@@ -289,8 +252,11 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
         _HEARD_NEGATIVE,
         _HEARD_POSITIVE,
         _IS_HEARSAY,
+        _NO_INDICES,
+        _NO_INDPTR,
         _TELL_SIGN,
-        tell_and_hear,
+        first_hand_tellings,
+        hear_and_retell,
         tellable_experiences,
     )
 
@@ -322,7 +288,6 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
         net = Network(n=n, kind="fully_mixed")
     else:
         net = build(resolve({"network": {"kind": "random", "mean_degree": 6}}).network, n, rng)
-    indptr, indices = net.rows()
     (p_neg, p_pos, p_prom, r_neg, r_pos) = (0.6, 0.2, 0.3, 0.1, 0.05)
     (a_neg, a_pos, a_retell, p_retell) = (4.0, 2.5, 1.5, 0.3)
     attenuation, min_strength = np.float32(0.5), np.float32(0.2)
@@ -331,8 +296,7 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
     keys, weights = tellable_experiences(
         events, customers, companies, strengths, effects, _TELL_SIGN, k
     )
-    got_attitude, got_episode, got_counts = attitude.copy(), episode.copy(), counts.copy()
-    first_hand, review, told, heard, listeners, praised, retold = tell_and_hear(
+    first_hand, review, told, mean_audience = first_hand_tellings(
         keys,
         weights,
         np.argsort(keys, kind="stable"),
@@ -340,8 +304,8 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
         customers,
         companies,
         k,
-        got_attitude,
-        got_episode,
+        attitude,
+        episode,
         np.float32(threshold),
         p_neg,
         p_pos,
@@ -351,22 +315,8 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
         a_neg,
         a_pos,
         a_retell,
-        p_retell,
-        attenuation,
-        min_strength,
         *earlier,
         1_000,
-        indptr,
-        indices,
-        n,
-        provider,
-        True,
-        effects,
-        _IS_HEARSAY,
-        np.float32(0.1),
-        np.float32(0.05),
-        got_counts,
-        _COUNT_COLUMNS,
         bit_generator_address(ours),
     )
     # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels, drawing
@@ -407,8 +357,39 @@ def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
         assert np.array_equal(got, expected)
     teller, company, sign, strength, generation, story_id = want
     negative = sign < 0
-    audience = theirs.poisson(np.where(generation > 0, a_retell, np.where(negative, a_neg, a_pos)))
-    position, listener = net.sample_listeners(teller, audience, theirs)
+    means = np.where(generation > 0, a_retell, np.where(negative, a_neg, a_pos))
+    assert np.array_equal(mean_audience, means)
+    audience = ours.poisson(means)
+    if mixed:  # the listeners are given
+        given = net.sample_listeners(teller, audience, ours)
+        rows = (_NO_INDPTR, _NO_INDICES)
+    else:  # the kernel draws them
+        given = (np.empty(0, np.int64), np.empty(0, np.int64))
+        rows = (net.indptr, net.indices)
+    got_attitude, got_episode, got_counts = attitude.copy(), episode.copy(), counts.copy()
+    heard, listeners, praised, retold = hear_and_retell(
+        *rows,
+        teller,
+        audience,
+        *given,
+        *told[1:],
+        k,
+        got_attitude,
+        got_episode,
+        effects,
+        _IS_HEARSAY,
+        np.float32(0.1),
+        np.float32(0.05),
+        got_counts,
+        _COUNT_COLUMNS,
+        provider,
+        True,
+        p_retell,
+        attenuation,
+        min_strength,
+        bit_generator_address(ours),
+    )
+    position, listener = net.sample_listeners(teller, theirs.poisson(means), theirs)
     assert np.array_equal(heard, position)
     assert np.array_equal(listeners, listener)
     heard_company, heard_sign, heard_strength = (

@@ -34,7 +34,6 @@ from numba.np.random.random_methods import random_interval  # NumPy's, as numba'
 
 from cxsim.errors import InputError
 from cxsim.params.schema import NetworkKind, NetworkParams
-from cxsim.rng import bit_generator_address, generator_at
 
 __all__ = [
     "KINDS",
@@ -208,20 +207,39 @@ class Network:
         """
         tellers = np.asarray(tellers, dtype=np.int64).reshape(-1)
         audience = np.asarray(audience, dtype=np.int64)
-        if audience.shape != tellers.shape:  # a scalar
-            audience = np.full(tellers.shape, audience)
+        if audience.shape != tellers.shape:  # a scalar (broadcast_to costs more than the draw)
+            audience = np.broadcast_to(audience, tellers.shape)
         if tellers.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         if audience.min() < 0:
             raise ValueError("audience sizes must be non-negative")
-        indptr, indices = self.rows()
-        return listeners_at(indptr, indices, self.n, tellers, audience, bit_generator_address(rng))
-
-    def rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(indptr, indices)`` for :func:`listeners_at`: empty arrays when fully mixed."""
         if self.indptr is None or self.indices is None:
-            return _NO_INDPTR, _NO_INDICES
-        return self.indptr, self.indices
+            return self._sample_fully_mixed(tellers, audience, rng)
+
+        return listeners_in_rows(
+            self.indptr, self.indices, tellers, audience, rng.random(tellers.size)
+        )
+
+    def _sample_fully_mixed(
+        self, tellers: np.ndarray, audience: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
+        a = np.minimum(audience, max(n - 1, 0))
+        position = np.repeat(np.arange(tellers.size, dtype=np.int64), a)
+        teller = tellers[position]
+        listener = np.empty(position.size, dtype=np.int64)
+        todo = np.arange(position.size, dtype=np.int64)
+        # Redraw repeats until every teller's listeners are distinct. The procedure treats all
+        # other nodes alike, so the final set is a uniform random set of the required size.
+        while todo.size:
+            draw = rng.integers(0, n - 1, size=todo.size, dtype=np.int64)
+            listener[todo] = draw + (draw >= teller[todo])
+            key = position * n + listener
+            order = np.argsort(key, kind="stable")
+            repeat = np.zeros(key.size, dtype=bool)
+            repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
+            todo = np.flatnonzero(repeat)
+        return position, listener
 
     def nbytes(self) -> int:
         """Bytes held by the network's arrays (row pointers, neighbour ids and degrees)."""
@@ -1112,81 +1130,38 @@ def _from_file(params: NetworkParams, n: int, base_dir: Path | None) -> Network:
     )
 
 
-_NO_INDPTR = np.zeros(0, dtype=np.int64)  # the rows of a fully mixed network, for kernels
-_NO_INDICES = np.zeros(0, dtype=np.int32)
-_NO_INDPTR.flags.writeable = False  # read-only like a network's own rows: one compiled version
-_NO_INDICES.flags.writeable = False
-
-
 @numba.njit(cache=True, nogil=True)
-def listeners_at(
+def listeners_in_rows(
     indptr: np.ndarray,
     indices: np.ndarray,
-    n: int,
     tellers: np.ndarray,
     audience: np.ndarray,
-    address: int,
+    u: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Listeners of each teller, drawn from the stream at ``address`` (see :meth:`Network.sample_listeners`).
+    """Listeners of each teller: consecutive entries of its (shuffled) row, from a random start.
 
-    * A network's rows (``indptr``, ``indices``): teller ``j`` of degree ``d`` reaches
-      ``a = min(audience[j], d)`` contacts, the row entries ``(r + 0) mod d, ...,
-      (r + a - 1) mod d`` with ``r = floor(u[j] x d)``; ``u`` is one uniform per teller,
-      drawn for all tellers first.
-    * Fully mixed (``indptr`` empty): teller ``j`` reaches ``a = min(audience[j], n - 1)``
-      others. Each listener is drawn as ``integers(0, n - 1)``, shifted past the teller
-      (``+ 1`` when at least the teller's id), all listeners in order; then, while any
-      teller hears someone twice, the later of each repeat (by place) is drawn again, the
-      repeats in order, until every teller's listeners are distinct.
+    Teller ``j`` of degree ``d`` reaches ``a = min(audience[j], d)`` contacts: the row entries
+    ``(r + 0) mod d, ..., (r + a - 1) mod d`` with ``r = floor(u[j] x d)`` (``u`` uniform on
+    [0, 1), one per teller). See :meth:`Network.sample_listeners`.
 
     Returns:
         ``(teller_position, listener)``, tellers in input order, each one's listeners together.
 
     """
-    rng = generator_at(address)
-    mixed = indptr.size == 0
     total = 0
     for j in range(tellers.size):
         t = tellers[j]
-        total += min(audience[j], max(n - 1, 0) if mixed else indptr[t + 1] - indptr[t])
+        total += min(audience[j], indptr[t + 1] - indptr[t])
     position = np.empty(total, dtype=np.int64)
     listener = np.empty(total, dtype=np.int64)
-    if not mixed:
-        u = np.empty(tellers.size)
-        for j in range(tellers.size):
-            u[j] = rng.random()
-        p = 0
-        for j in range(tellers.size):
-            t = tellers[j]
-            row = indptr[t]
-            d = indptr[t + 1] - row
-            start = np.int64(np.floor(u[j] * d))
-            for step in range(min(audience[j], d)):
-                position[p] = j
-                listener[p] = indices[row + (start + step) % d]
-                p += 1
-        return position, listener
-    first = np.empty(total, dtype=np.int64)  # where each listener's teller's listeners start
     p = 0
     for j in range(tellers.size):
-        a = min(audience[j], max(n - 1, 0))
-        for step in range(a):
-            position[p + step] = j
-            first[p + step] = p
-        p += a
-    todo = np.arange(total)
-    repeat = np.zeros(total, dtype=np.bool_)
-    while todo.size:
-        for i in todo:
-            draw = rng.integers(0, n - 1)
-            listener[i] = draw + (draw >= tellers[position[i]])
-        # Only a redrawn listener can repeat one before it or be repeated by one after it.
-        for i in todo:
-            end = first[i]
-            while end < total and position[end] == position[i]:
-                if end != i and listener[end] == listener[i]:
-                    repeat[max(i, end)] = True
-                end += 1
-        todo = np.flatnonzero(repeat)
-        repeat[:] = False
+        t = tellers[j]
+        row = indptr[t]
+        d = indptr[t + 1] - row
+        start = np.int64(np.floor(u[j] * d))
+        for step in range(min(audience[j], d)):
+            position[p] = j
+            listener[p] = indices[row + (start + step) % d]
+            p += 1
     return position, listener

@@ -44,9 +44,9 @@ import numpy as np
 
 from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
-from cxsim.networks import listeners_at
+from cxsim.networks import listeners_in_rows
 from cxsim.results import METRIC_INDEX
-from cxsim.rng import bit_generator_address, generator_at
+from cxsim.rng import bit_generator_address, generator_at, poisson_draws
 from cxsim.stages import attitude
 
 if TYPE_CHECKING:
@@ -65,6 +65,11 @@ _COUNT_COLUMNS = np.array(
     dtype=np.int64,
 )
 _IS_HEARSAY = attitude._IS_HEARSAY
+_NO_INDPTR = np.zeros(0, dtype=np.int64)  # the rows of a fully mixed network
+_NO_INDICES = np.zeros(0, dtype=np.int32)
+_NO_INDPTR.flags.writeable = False  # read-only like a network's rows: one compiled version
+_NO_INDICES.flags.writeable = False
+_NO_LISTENERS = np.zeros(0, dtype=np.int64)  # listeners the kernel draws
 _add_experiences = attitude.add_experiences
 
 
@@ -201,8 +206,9 @@ def speak(
 ) -> tuple[int, np.ndarray, Tellings, Tellings, np.ndarray, np.ndarray]:
     """Today's tellings, from today's first-hand ``experiences`` and the ``earlier`` retellings.
 
-    Draws from ``rng`` (in a kernel, :func:`tell_and_hear`), moves the listeners' attitudes,
-    counts tellers and hearings, and hands praised prospects to the retention stage.
+    Draws from ``rng`` (in :func:`first_hand_tellings`, then the audiences and listeners in
+    NumPy, then in :func:`hear_and_retell`), moves the listeners' attitudes, counts tellers
+    and hearings, and hands praised prospects to the retention stage.
 
     Returns:
         How many first-hand stories are told (the first tellings), whether each is also
@@ -218,10 +224,8 @@ def speak(
     keys, weights = tellable_experiences(
         events, customers, companies, strengths, model.effects, _TELL_SIGN, k
     )
-    indptr, indices = model.network.rows()
-    bad_share, good_share = model.lasting_shares
-    praise = model.params.market.referral_probability > 0
-    first_hand, review, told, heard, listeners, praised, retold = tell_and_hear(
+    address = bit_generator_address(rng)  # the kernels draw from rng itself, in order
+    first_hand, review, told, mean_audience = first_hand_tellings(
         keys,
         weights,
         np.argsort(keys, kind="stable"),
@@ -240,9 +244,6 @@ def speak(
         pars.negative_audience,
         pars.positive_audience,
         pars.retell_audience,
-        pars.retell_probability,
-        np.float32(pars.hearsay_attenuation),
-        np.float32(pars.min_strength),
         earlier.teller,
         earlier.company,
         earlier.sign,
@@ -250,20 +251,49 @@ def speak(
         earlier.generation,
         earlier.story,
         stories_told,
+        address,
+    )
+    tellings = Tellings(*told)
+    # Audiences (and a fully mixed market's listeners) are drawn in NumPy: Numba's Poisson and
+    # bounded integers would add seconds to compiling the kernels on a fresh install.
+    audience = poisson_draws(rng, mean_audience)
+    network = model.network
+    if network.fully_mixed:
+        heard, listeners = network.sample_listeners(tellings.teller, audience, rng)
+        indptr, indices = _NO_INDPTR, _NO_INDICES
+    else:  # drawn in the kernel
+        heard, listeners = _NO_LISTENERS, _NO_LISTENERS
+        indptr, indices = network.indptr, network.indices
+    bad_share, good_share = model.lasting_shares
+    praise = model.params.market.referral_probability > 0
+    heard, listeners, praised, retold = hear_and_retell(
         indptr,
         indices,
-        c.n,
-        c.provider,
-        praise,
+        tellings.teller,
+        audience,
+        heard,
+        listeners,
+        tellings.company,
+        tellings.sign,
+        tellings.strength,
+        tellings.generation,
+        tellings.story,
+        k,
+        c.attitude,
+        c.episode,
         model.effects,
         _IS_HEARSAY,
         bad_share,
         good_share,
         model.results.table_today,
         _COUNT_COLUMNS,
-        bit_generator_address(rng),
+        c.provider,
+        praise,
+        pars.retell_probability,
+        np.float32(pars.hearsay_attenuation),
+        np.float32(pars.min_strength),
+        address,
     )
-    tellings = Tellings(*told)
     if praise:
         today = model.today
         today.praised_prospects, today.praised_company, today.praise_strength = praised
@@ -307,7 +337,7 @@ def tellable_experiences(
 
 
 @numba.njit(cache=True, nogil=True)
-def tell_and_hear(
+def first_hand_tellings(
     keys: np.ndarray,
     weights: np.ndarray,
     order: np.ndarray,
@@ -326,9 +356,6 @@ def tell_and_hear(
     negative_audience: float,
     positive_audience: float,
     retell_audience: float,
-    retell_probability: float,
-    attenuation: np.float32,
-    min_strength: np.float32,
     earlier_teller: np.ndarray,
     earlier_company: np.ndarray,
     earlier_sign: np.ndarray,
@@ -336,20 +363,11 @@ def tell_and_hear(
     earlier_generation: np.ndarray,
     earlier_story: np.ndarray,
     stories_told: int,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    n: int,
-    provider: np.ndarray,
-    praise: bool,
-    effects: np.ndarray,
-    is_hearsay: np.ndarray,
-    bad_share: np.float32,
-    good_share: np.float32,
-    counts: np.ndarray,
-    count_columns: np.ndarray,
     address: int,
 ) -> tuple:
-    """A day's word of mouth among contacts, drawing from the stream at ``address`` in this order.
+    """Today's tellings: who tells a story of their own, then the ``earlier`` retellings.
+
+    Draws from the stream at ``address``, in this order:
 
     1. **Stories.** One per key (customer and company) of the tellable experiences
        (``order`` sorts ``keys`` stably), in key order: its sign is that of the net effect,
@@ -359,33 +377,19 @@ def tell_and_hear(
        today, in the order of the experiences; each tells with ``promoter_tell_probability``
        (one uniform each, drawn first).
     2. **Tellers.** Story ``i`` is told when its uniform (one per story, then one per telling
-       promoter, unused) is below its sign's tell probability; the first-hand tellings are the
-       told stories, then the telling promoters with a happy story: strength 1, generation 0,
-       story ids from ``stories_told`` on. Each is also reviewed when a uniform is below its
-       sign's review probability. Today's tellings are those, then the ``earlier`` ones.
-    3. **Audiences.** Poisson(``retell_audience``) for a retelling (generation > 0), else
-       Poisson(``negative_audience``) or Poisson(``positive_audience``) by sign, one per
-       telling in order; the listeners are :func:`cxsim.networks.listeners_at`'s.
-    4. **Hearings.** Hearing ``h`` is of telling ``heard[h]``: its company, sign and strength,
-       the event ``heard_negative`` (sign < 0) or ``heard_positive``, added to attitudes by
-       :func:`cxsim.stages.attitude.add_experiences` in order. Per company, tellings and
-       hearings of each sign are added to ``counts`` (today's results) in the columns
-       ``count_columns``: negative tellers, positive tellers, negative hearings, positive
-       hearings. With ``praise``, the hearings of a happy story by a prospect
-       (``provider = -1``) are the candidates for adoption by referral.
-    5. **Retellings.** Listener ``h`` passes the story on tomorrow when a uniform (one per
-       hearing) is below ``retell_probability`` and the attenuated strength ``strength x
-       attenuation`` (float32) is at least ``min_strength``: same company, sign and story,
-       one generation more.
+       promoter, unused) is below its sign's tell probability. The first-hand tellings are
+       the told stories, then the telling promoters with a happy story: strength 1,
+       generation 0, story ids from ``stories_told`` on. Each is also reviewed when a uniform
+       is below its sign's review probability.
 
     Returns:
-        (first-hand tellings, reviewed per first-hand telling, today's tellings as the fields
-        of :class:`Tellings`, heard, listeners, (prospects, companies, strengths) of praise
-        heard, tomorrow's retellings as the fields of :class:`Tellings`).
+        (how many first-hand tellings, reviewed per first-hand telling, today's tellings
+        (first-hand, then ``earlier``) as the fields of :class:`Tellings`, and each one's
+        mean audience: ``retell_audience`` for a retelling (generation > 0), else
+        ``negative_audience`` or ``positive_audience`` by sign).
 
     """
     rng = generator_at(address)
-    # 1. Stories and promoters.
     t = keys.size
     uniq = np.empty(t, dtype=np.int64)
     story = np.empty(t, dtype=np.int8)
@@ -425,7 +429,6 @@ def tell_and_hear(
     for i in range(n_promoters):
         promoter_tells[i] = rng.random() < promoter_tell_probability
         telling_promoters += promoter_tells[i]
-    # 2. Tellers: first-hand tellings, then the earlier ones.
     m = n_stories + n_promoters + earlier_teller.size
     teller = np.empty(m, dtype=np.int64)
     company_of = np.empty(m, dtype=np.int8)
@@ -462,44 +465,105 @@ def tell_and_hear(
         strength[first_hand + i] = earlier_strength[i]
         generation[first_hand + i] = earlier_generation[i]
         story_id[first_hand + i] = earlier_story[i]
-    # 3. Audiences and listeners.
-    audience = np.empty(m, dtype=np.int64)
+    mean_audience = np.empty(m, dtype=np.float64)
     for i in range(m):
         if generation[i] > 0:
-            mean = retell_audience
+            mean_audience[i] = retell_audience
         else:
-            mean = negative_audience if sign[i] < 0 else positive_audience
-        audience[i] = rng.poisson(mean)
-    if m:
-        heard, listeners = listeners_at(indptr, indices, n, teller, audience, address)
-    else:
-        heard, listeners = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # 4. Hearings.
-    h_count = heard.size
-    heard_company = np.empty(h_count, dtype=np.int8)
-    heard_sign = np.empty(h_count, dtype=np.int8)
-    heard_strength = np.empty(h_count, dtype=np.float32)
-    event = np.empty(h_count, dtype=np.int8)
+            mean_audience[i] = negative_audience if sign[i] < 0 else positive_audience
+    return (
+        first_hand,
+        review,
+        (teller, company_of, sign, strength, generation, story_id),
+        mean_audience,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def hear_and_retell(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    teller: np.ndarray,
+    audience: np.ndarray,
+    heard: np.ndarray,
+    listeners: np.ndarray,
+    company: np.ndarray,
+    sign: np.ndarray,
+    strength: np.ndarray,
+    generation: np.ndarray,
+    story: np.ndarray,
+    k: int,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    effects: np.ndarray,
+    is_hearsay: np.ndarray,
+    bad_share: np.float32,
+    good_share: np.float32,
+    counts: np.ndarray,
+    count_columns: np.ndarray,
+    provider: np.ndarray,
+    praise: bool,
+    retell_probability: float,
+    attenuation: np.float32,
+    min_strength: np.float32,
+    address: int,
+) -> tuple:
+    """Who hears today's tellings, what they heard, and tomorrow's retellings.
+
+    Draws from the stream at ``address``, in this order:
+
+    * **Listeners.** On a network's rows (``indptr``, ``indices``), the rule of
+      :meth:`cxsim.networks.Network.sample_listeners`: one uniform per teller, then each
+      ``teller`` reaches up to ``audience`` consecutive contacts of its row
+      (:func:`cxsim.networks.listeners_in_rows`). On a fully mixed network (``indptr``
+      empty) they are given: per hearing, the telling ``heard`` and the ``listeners``.
+    * **Hearings.** Hearing ``h`` is of telling ``heard[h]`` (of the tellings ``company``,
+      ``sign``, ...): its company, sign and strength, the event ``heard_negative`` (sign < 0)
+      or ``heard_positive``, added to attitudes in order by
+      :func:`cxsim.stages.attitude.add_experiences`. Per company, the tellings and the
+      hearings of each sign are added to ``counts`` (today's results) in the columns
+      ``count_columns``: negative tellers, positive tellers, negative hearings, positive
+      hearings. With ``praise``, the hearings of a happy story by a prospect
+      (``provider = -1``) are the candidates for adoption by referral.
+    * **Retellings.** Listener ``h`` passes the story on tomorrow when a uniform (one per
+      hearing, in order) is below ``retell_probability`` and the attenuated strength
+      ``strength x attenuation`` (float32) is at least ``min_strength``: same company, sign
+      and story, one generation more.
+
+    Returns:
+        (per hearing, the index of the telling heard and the listener; (prospects, companies,
+        strengths) of praise heard; tomorrow's retellings as the fields of :class:`Tellings`).
+
+    """
+    rng = generator_at(address)
+    if indptr.size:
+        u = np.empty(teller.size)
+        for j in range(teller.size):
+            u[j] = rng.random()
+        heard, listeners = listeners_in_rows(indptr, indices, teller, audience, u)
+    m = heard.size
+    heard_company = np.empty(m, dtype=np.int8)
+    heard_strength = np.empty(m, dtype=np.float32)
+    event = np.empty(m, dtype=np.int8)
     told = np.zeros((k, 2), dtype=np.int64)
     hearings = np.zeros((k, 2), dtype=np.int64)
-    for i in range(m):
-        told[company_of[i], 1 if sign[i] < 0 else 0] += 1
+    for j in range(company.size):
+        told[company[j], 1 if sign[j] < 0 else 0] += 1
     n_praised = 0
-    praised_who = np.empty(h_count if praise else 0, dtype=np.int64)
-    praised_company = np.empty(h_count if praise else 0, dtype=np.int8)
-    praised_strength = np.empty(h_count if praise else 0, dtype=np.float32)
-    for h in range(h_count):
-        i = heard[h]
-        heard_company[h] = company_of[i]
-        heard_sign[h] = sign[i]
-        heard_strength[h] = strength[i]
-        negative = sign[i] < 0
+    praised_who = np.empty(m if praise else 0, dtype=np.int64)
+    praised_company = np.empty(m if praise else 0, dtype=np.int8)
+    praised_strength = np.empty(m if praise else 0, dtype=np.float32)
+    for h in range(m):
+        j = heard[h]
+        heard_company[h] = company[j]
+        heard_strength[h] = strength[j]
+        negative = sign[j] < 0
         event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
-        hearings[company_of[i], 1 if negative else 0] += 1
+        hearings[company[j], 1 if negative else 0] += 1
         if praise and not negative and provider[listeners[h]] == PROSPECT:
             praised_who[n_praised] = listeners[h]
-            praised_company[n_praised] = company_of[i]
-            praised_strength[n_praised] = strength[i]
+            praised_company[n_praised] = company[j]
+            praised_strength[n_praised] = strength[j]
             n_praised += 1
     _add_experiences(
         attitude,
@@ -518,39 +582,35 @@ def tell_and_hear(
         counts[c, count_columns[1]] += told[c, 0]
         counts[c, count_columns[2]] += hearings[c, 1]
         counts[c, count_columns[3]] += hearings[c, 0]
-    # 5. Retellings.
-    retold = np.empty(h_count, dtype=np.bool_)
-    r_count = 0
-    for h in range(h_count):
+    retold = np.empty(m, dtype=np.bool_)
+    n = 0
+    for h in range(m):
         retold[h] = rng.random() < retell_probability and (
             heard_strength[h] * attenuation >= min_strength
         )
-        r_count += retold[h]
-    out_teller = np.empty(r_count, dtype=np.int64)
-    out_company = np.empty(r_count, dtype=np.int8)
-    out_sign = np.empty(r_count, dtype=np.int8)
-    out_strength = np.empty(r_count, dtype=np.float32)
-    out_generation = np.empty(r_count, dtype=np.int32)
-    out_story = np.empty(r_count, dtype=np.int64)
+        n += retold[h]
+    teller = np.empty(n, dtype=np.int64)
+    out_company = np.empty(n, dtype=np.int8)
+    out_sign = np.empty(n, dtype=np.int8)
+    out_strength = np.empty(n, dtype=np.float32)
+    out_generation = np.empty(n, dtype=np.int32)
+    out_story = np.empty(n, dtype=np.int64)
     r = 0
-    for h in range(h_count):
+    for h in range(m):
         if retold[h]:
-            i = heard[h]
-            out_teller[r] = listeners[h]
-            out_company[r] = heard_company[h]
-            out_sign[r] = heard_sign[h]
+            j = heard[h]
+            teller[r] = listeners[h]
+            out_company[r] = company[j]
+            out_sign[r] = sign[j]
             out_strength[r] = heard_strength[h] * attenuation
-            out_generation[r] = generation[i] + 1
-            out_story[r] = story_id[i]
+            out_generation[r] = generation[j] + 1
+            out_story[r] = story[j]
             r += 1
     return (
-        first_hand,
-        review,
-        (teller, company_of, sign, strength, generation, story_id),
         heard,
         listeners,
         (praised_who[:n_praised], praised_company[:n_praised], praised_strength[:n_praised]),
-        (out_teller, out_company, out_sign, out_strength, out_generation, out_story),
+        (teller, out_company, out_sign, out_strength, out_generation, out_story),
     )
 
 
