@@ -238,12 +238,25 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         assert np.array_equal(counts[row], np.bincount(co[mask], minlength=k))
 
 
-def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
+@pytest.mark.parametrize("mixed", [False, True])
+def test_the_word_of_mouth_kernel_tells_hears_and_retells_as_the_rule_in_numpy(
+    mixed: bool,
+) -> None:
     from cxsim.events import TELLABLE, Event
+    from cxsim.networks import Network, build
+    from cxsim.params import resolve
+    from cxsim.results import METRICS
+    from cxsim.rng import Streams, bit_generator_address
     from cxsim.stages.word_of_mouth import (
+        _COUNT_COLUMNS,
+        _HEARD_NEGATIVE,
+        _HEARD_POSITIVE,
+        _IS_HEARSAY,
+        _NO_INDICES,
+        _NO_INDPTR,
         _TELL_SIGN,
-        choose_tellers,
-        day_stories,
+        first_hand_tellings,
+        hear_and_retell,
         tellable_experiences,
     )
 
@@ -259,11 +272,31 @@ def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
     effects = rng.normal(0, 0.2, len(Event)).astype(np.float32)
     attitude = rng.normal(0, 1, (k, n)).astype(np.float32)
     episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
+    provider = rng.integers(-1, k, n).astype(np.int8)
     threshold = 0.7
+    # Yesterday's retellings: the last company's are the only ones it has.
+    e = 200
+    earlier = (
+        rng.integers(0, n, e),
+        np.full(e, k - 1, np.int8),
+        rng.choice(np.array([-1, 1], np.int8), e),
+        rng.choice(np.array([0.5, 0.25, 0.125], np.float32), e),
+        rng.integers(1, 4, e).astype(np.int32),
+        rng.integers(0, 10_000, e),
+    )
+    if mixed:
+        net = Network(n=n, kind="fully_mixed")
+    else:
+        net = build(resolve({"network": {"kind": "random", "mean_degree": 6}}).network, n, rng)
+    (p_neg, p_pos, p_prom, r_neg, r_pos) = (0.6, 0.2, 0.3, 0.1, 0.05)
+    (a_neg, a_pos, a_retell, p_retell) = (4.0, 2.5, 1.5, 0.3)
+    attenuation, min_strength = np.float32(0.5), np.float32(0.2)
+    counts = rng.random((k, len(METRICS)))
+    ours, theirs = Streams(3)("word_of_mouth", 9), Streams(3)("word_of_mouth", 9)
     keys, weights = tellable_experiences(
         events, customers, companies, strengths, effects, _TELL_SIGN, k
     )
-    keys, story, promoter_keys = day_stories(
+    first_hand, review, told, mean_audience = first_hand_tellings(
         keys,
         weights,
         np.argsort(keys, kind="stable"),
@@ -274,35 +307,132 @@ def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:
         attitude,
         episode,
         np.float32(threshold),
+        p_neg,
+        p_pos,
+        p_prom,
+        r_neg,
+        r_pos,
+        a_neg,
+        a_pos,
+        a_retell,
+        *earlier,
+        1_000,
+        bit_generator_address(ours),
     )
-    # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels.
+    # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels, drawing
+    # the same stream in the same order.
     sign = _TELL_SIGN[events.astype(np.intp)]
     ok = sign != 0
-    want_keys, inverse = np.unique(customers[ok] * k + companies[ok], return_inverse=True)
-    net = np.bincount(inverse, weights=effects[events[ok]] * strengths[ok])
-    assert np.array_equal(keys, want_keys)
-    assert np.array_equal(story, np.sign(net).astype(np.int8))
+    story_keys, inverse = np.unique(customers[ok] * k + companies[ok], return_inverse=True)
+    story = np.sign(np.bincount(inverse, weights=effects[events[ok]] * strengths[ok]))
     happy = events == Event.satisfied
     feels = (
         attitude[companies[happy], customers[happy]] + episode[companies[happy], customers[happy]]
     )
     promoter = feels >= threshold
-    want_promoters = customers[happy][promoter] * k + companies[happy][promoter]
-    at = np.minimum(np.searchsorted(want_keys, want_promoters), want_keys.size - 1)
-    want_promoters = want_promoters[want_keys[at] != want_promoters]
-    assert np.array_equal(promoter_keys, want_promoters)
+    promoter_keys = customers[happy][promoter] * k + companies[happy][promoter]
+    at = np.minimum(np.searchsorted(story_keys, promoter_keys), story_keys.size - 1)
+    promoter_keys = promoter_keys[story_keys[at] != promoter_keys]
     assert promoter_keys.size > 0
+    promoter_tells = theirs.random(promoter_keys.size) < p_prom
+    u = theirs.random(story_keys.size + promoter_tells.sum())
+    all_keys = np.concatenate([story_keys, promoter_keys[promoter_tells]])
+    all_story = np.concatenate([story, np.ones(promoter_tells.sum())]).astype(np.int8)
+    tells = ((all_story < 0) & (u < p_neg)) | ((all_story > 0) & (u < p_pos))
+    tells[story_keys.size :] = True
+    f = int(tells.sum())
+    assert first_hand == f
+    reviewed = theirs.random(f) < np.where(all_story[tells] < 0, r_neg, r_pos)
+    assert np.array_equal(review, reviewed)
+    want = (
+        np.concatenate([all_keys[tells] // k, earlier[0]]),
+        np.concatenate([(all_keys[tells] % k).astype(np.int8), earlier[1]]),
+        np.concatenate([all_story[tells], earlier[2]]),
+        np.concatenate([np.ones(f, np.float32), earlier[3]]),
+        np.concatenate([np.zeros(f, np.int32), earlier[4]]),
+        np.concatenate([1_000 + np.arange(f), earlier[5]]),
+    )
+    for got, expected in zip(told, want, strict=True):
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected)
+    teller, company, sign, strength, generation, story_id = want
+    negative = sign < 0
+    means = np.where(generation > 0, a_retell, np.where(negative, a_neg, a_pos))
+    assert np.array_equal(mean_audience, means)
+    audience = ours.poisson(means)
+    if mixed:  # the listeners are given
+        given = net.sample_listeners(teller, audience, ours)
+        rows = (_NO_INDPTR, _NO_INDICES)
+    else:  # the kernel draws them
+        given = (np.empty(0, np.int64), np.empty(0, np.int64))
+        rows = (net.indptr, net.indices)
+    got_attitude, got_episode, got_counts = attitude.copy(), episode.copy(), counts.copy()
+    heard, listeners, praised, retold = hear_and_retell(
+        *rows,
+        teller,
+        audience,
+        *given,
+        *told[1:],
+        k,
+        got_attitude,
+        got_episode,
+        effects,
+        _IS_HEARSAY,
+        np.float32(0.1),
+        np.float32(0.05),
+        got_counts,
+        _COUNT_COLUMNS,
+        provider,
+        True,
+        p_retell,
+        attenuation,
+        min_strength,
+        bit_generator_address(ours),
+    )
+    position, listener = net.sample_listeners(teller, theirs.poisson(means), theirs)
+    assert np.array_equal(heard, position)
+    assert np.array_equal(listeners, listener)
+    heard_company, heard_sign, heard_strength = (
+        company[position],
+        sign[position],
+        strength[position],
+    )
+    heard_negative = heard_sign < 0
+    event = np.where(heard_negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
+    np.add.at(attitude, (heard_company, listener), effects[event] * heard_strength)  # hearsay
+    assert np.array_equal(got_attitude, attitude)
+    assert np.array_equal(got_episode, episode)
+    for columns, companies_, condition in (
+        (_COUNT_COLUMNS[:2], company, negative),
+        (_COUNT_COLUMNS[2:], heard_company, heard_negative),
+    ):
+        split = np.bincount(companies_ * 2 + condition, minlength=2 * k).reshape(k, 2)
+        counts[:, columns[0]] += split[:, 1]
+        counts[:, columns[1]] += split[:, 0]
+    assert np.array_equal(got_counts, counts)
+    praise = ~heard_negative
+    praise[praise] = provider[listener[praise]] == -1
+    expected_praise = (listener[praise], heard_company[praise], heard_strength[praise])
+    for got, expected in zip(praised, expected_praise, strict=True):
+        assert np.array_equal(got, expected)
 
-    promoter_tells = rng.random(promoter_keys.size) < 0.3
-    u = rng.random(keys.size + promoter_tells.sum())
-    who, company, told = choose_tellers(keys, story, promoter_keys, promoter_tells, u, 0.6, 0.2, k)
-    all_keys = np.concatenate([keys, promoter_keys[promoter_tells]])
-    all_story = np.concatenate([story, np.ones(promoter_tells.sum(), np.int8)])
-    tells = ((all_story < 0) & (u < 0.6)) | ((all_story > 0) & (u < 0.2))
-    tells[keys.size :] = True
-    assert np.array_equal(who, all_keys[tells] // k)
-    assert np.array_equal(company, (all_keys[tells] % k).astype(np.int8))
-    assert np.array_equal(told, all_story[tells])
+    next_strength = (heard_strength * attenuation).astype(np.float32)
+    again = (theirs.random(position.size) < p_retell) & (next_strength >= min_strength)
+    heard_again = position[again]
+    expected = (
+        listener[again],
+        heard_company[again],
+        heard_sign[again],
+        next_strength[again],
+        generation[heard_again] + np.int32(1),
+        story_id[heard_again],
+    )
+    assert again.any()
+    assert (~again).any()
+    for g, e_ in zip(retold, expected, strict=True):
+        assert g.dtype == e_.dtype
+        assert np.array_equal(g, e_)
+    assert ours.random() == theirs.random()  # the stream is left where NumPy leaves it
 
 
 def test_the_books_kernel_closes_the_day_as_the_rule_in_numpy() -> None:
@@ -335,60 +465,6 @@ def test_the_books_kernel_closes_the_day_as_the_rule_in_numpy() -> None:
     col("cost")[:] = cost
     col("profit")[:] = col("revenue") - cost
     assert np.array_equal(today, want)
-
-
-def test_the_hearing_kernels_hear_and_retell_as_the_rule_in_numpy() -> None:
-    from cxsim.stages.word_of_mouth import _HEARD_NEGATIVE, _HEARD_POSITIVE, hearings, retell
-
-    rng = np.random.default_rng(12)
-    k, tellers, n = 3, 400, 1_000
-    company = rng.integers(0, k - 1, tellers).astype(np.int8)  # the last company tells nothing
-    sign = rng.choice(np.array([-1, 1], np.int8), tellers)
-    strength = rng.choice(np.array([1.0, 0.5, 0.25, 0.125], np.float32), tellers)
-    generation = rng.integers(0, 4, tellers).astype(np.int32)
-    story = rng.integers(0, 10_000, tellers)
-    position = np.sort(rng.integers(0, tellers, 2_000))
-    listeners = rng.integers(0, n, position.size)
-    provider = rng.integers(-1, k, n).astype(np.int8)
-    heard, told, heard_counts, praised = hearings(
-        position, listeners, company, sign, strength, k, provider, True
-    )
-    # The rule, as the word-of-mouth stage wrote it in NumPy before the kernels.
-    want = (company[position], sign[position], strength[position])
-    negative = want[1] < 0
-    events = np.where(negative, _HEARD_NEGATIVE, _HEARD_POSITIVE)
-    for got, expected in zip(heard, (*want, events), strict=True):
-        assert got.dtype == expected.dtype
-        assert np.array_equal(got, expected)
-    for got, companies, condition in ((told, company, sign < 0), (heard_counts, want[0], negative)):
-        split = np.bincount(companies * 2 + condition, minlength=2 * k).reshape(k, 2)
-        assert np.array_equal(got, split)
-    praise = ~negative
-    praise[praise] = provider[listeners[praise]] == -1
-    expected_praise = (listeners[praise], want[0][praise], want[2][praise])
-    for got, expected in zip(praised, expected_praise, strict=True):
-        assert np.array_equal(got, expected)
-
-    u = rng.random(position.size)
-    got = retell(
-        position, listeners, *want, u, 0.3, np.float32(0.5), np.float32(0.2), generation, story
-    )
-    next_strength = (want[2] * 0.5).astype(np.float32)
-    again = (u < 0.3) & (next_strength >= 0.2)
-    heard_again = position[again]
-    expected = (
-        listeners[again],
-        want[0][again],
-        want[1][again],
-        next_strength[again],
-        generation[heard_again] + np.int32(1),
-        story[heard_again],
-    )
-    assert again.any()
-    assert (~again).any()
-    for g, e in zip(got, expected, strict=True):
-        assert g.dtype == e.dtype
-        assert np.array_equal(g, e)
 
 
 @pytest.mark.parametrize("k", [1, 3])

@@ -260,7 +260,17 @@ def test_only_prospects_who_hear_a_contact_praise_a_company_are_referral_candida
         story=np.arange(tellers.size, dtype=np.int64),
     )
     provider_before = model.customers.provider.copy()
-    _, heard, listeners = word_of_mouth.spread(model, rng, tellings)
+    no_experiences = (
+        np.empty(0, np.int8),
+        np.empty(0, np.int64),
+        np.empty(0, np.int8),
+        np.empty(0, np.float32),
+    )
+    first_hand, _, told, _, heard, listeners = word_of_mouth.speak(
+        model, rng, no_experiences, tellings, 0
+    )
+    assert first_hand == 0
+    assert np.array_equal(told.teller, tellings.teller)
     expected = (tellings.sign[heard] > 0) & (provider_before[listeners] == PROSPECT)
     assert 0 < expected.sum() < listeners.size
     today = model.today

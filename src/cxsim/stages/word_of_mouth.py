@@ -44,7 +44,9 @@ import numpy as np
 
 from cxsim.customers import PROSPECT
 from cxsim.events import TELLABLE, Event
-from cxsim.rng import poisson_draws
+from cxsim.networks import listeners_in_rows
+from cxsim.results import METRIC_INDEX
+from cxsim.rng import bit_generator_address, generator_at, poisson_draws
 from cxsim.stages import attitude
 
 if TYPE_CHECKING:
@@ -55,6 +57,20 @@ for _event, _sign in TELLABLE.items():
     _TELL_SIGN[_event] = _sign
 _HEARD_NEGATIVE, _HEARD_POSITIVE = np.int8(Event.heard_negative), np.int8(Event.heard_positive)
 _SATISFIED = int(Event.satisfied)
+_COUNT_COLUMNS = np.array(
+    [
+        METRIC_INDEX[metric]
+        for metric in ("negative_tellers", "positive_tellers", "wom_negative", "wom_positive")
+    ],
+    dtype=np.int64,
+)
+_IS_HEARSAY = attitude._IS_HEARSAY
+_NO_INDPTR = np.zeros(0, dtype=np.int64)  # the rows of a fully mixed network
+_NO_INDICES = np.zeros(0, dtype=np.int32)
+_NO_INDPTR.flags.writeable = False  # read-only like a network's rows: one compiled version
+_NO_INDICES.flags.writeable = False
+_NO_LISTENERS = np.zeros(0, dtype=np.int64)  # listeners the kernel draws
+_add_experiences = attitude.add_experiences
 
 
 def _none(dtype: type = np.int64) -> np.ndarray:
@@ -153,32 +169,19 @@ def init(model: Market) -> None:
 def step(model: Market) -> None:
     """Tell, listen, retell, review."""
     rng = model.streams("word_of_mouth", model.day)
-    pars = model.params.behaviour.word_of_mouth
     backlog = model.backlog
-
-    who, company, sign = first_hand_stories(model, rng)
-    review = rng.random(who.size) < np.where(
-        sign < 0, pars.negative_review_probability, pars.positive_review_probability
+    first_hand, review, tellings, retellings, heard, listeners = speak(
+        model, rng, model.today.first_hand(), backlog.retellings, backlog.stories_told
     )
-
-    first_hand = Tellings(
-        teller=who,
-        company=company,
-        sign=sign,
-        strength=np.ones(who.size, dtype=np.float32),
-        generation=np.zeros(who.size, dtype=np.int32),
-        story=backlog.stories_told + np.arange(who.size, dtype=np.int64),
-    )
-    tellings = first_hand.then(backlog.retellings)
-    retellings, heard, listeners = spread(model, rng, tellings)
-
+    stories_told = backlog.stories_told + first_hand
     if not (review.any() or backlog.review_customers.size):  # most days of a small market
         model.today.word_of_mouth = WordOfMouthDay(tellings, heard, listeners)
-        model.backlog = Backlog(retellings, stories_told=backlog.stories_told + who.size)
+        model.backlog = Backlog(retellings, stories_told=stories_told)
         return
+    who, company, sign = tellings.teller[:first_hand], tellings.company, tellings.sign
     reviewers = np.concatenate([who[review], backlog.review_customers])
-    review_company = np.concatenate([company[review], backlog.review_company])
-    review_sign = np.concatenate([sign[review], backlog.review_sign])
+    review_company = np.concatenate([company[:first_hand][review], backlog.review_company])
+    review_sign = np.concatenate([sign[:first_hand][review], backlog.review_sign])
     chime_in, readers = publish(model, rng, reviewers, review_company, review_sign)
     model.today.word_of_mouth = WordOfMouthDay(
         tellings, heard, listeners, review_company, review_sign, readers
@@ -190,24 +193,39 @@ def step(model: Market) -> None:
         *chime_in,
         answer_customers=reviewers[negative],
         answer_company=review_company[negative],
-        stories_told=backlog.stories_told + who.size,
+        stories_told=stories_told,
     )
 
 
-def first_hand_stories(
-    model: Market, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Who tells a story of their own today: customers, companies, signs (-1 unhappy, +1 happy)."""
+def speak(
+    model: Market,
+    rng: np.random.Generator,
+    experiences: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    earlier: Tellings,
+    stories_told: int,
+) -> tuple[int, np.ndarray, Tellings, Tellings, np.ndarray, np.ndarray]:
+    """Today's tellings, from today's first-hand ``experiences`` and the ``earlier`` retellings.
+
+    Draws from ``rng`` (in :func:`first_hand_tellings`, then the audiences and listeners in
+    NumPy, then in :func:`hear_and_retell`), moves the listeners' attitudes, counts tellers
+    and hearings, and hands praised prospects to the retention stage.
+
+    Returns:
+        How many first-hand stories are told (the first tellings), whether each is also
+        reviewed, today's tellings, tomorrow's retellings, and per hearing the index of the
+        telling heard and the listener.
+
+    """
     pars = model.params.behaviour.word_of_mouth
-    events, customers, companies, strengths = model.today.first_hand()
+    events, customers, companies, strengths = experiences
     c = model.customers
     k = len(model.companies)
-    # A day with several experiences makes one story, whose sign is that of their net effect;
-    # promoters tell about an ordinary good purchase, unless they have a story of their own.
+    # A day with several experiences makes one story, whose sign is that of their net effect.
     keys, weights = tellable_experiences(
         events, customers, companies, strengths, model.effects, _TELL_SIGN, k
     )
-    keys, story, promoter_keys = day_stories(
+    address = bit_generator_address(rng)  # the kernels draw from rng itself, in order
+    first_hand, review, told, mean_audience = first_hand_tellings(
         keys,
         weights,
         np.argsort(keys, kind="stable"),
@@ -218,19 +236,76 @@ def first_hand_stories(
         c.attitude,
         c.episode,
         np.float32(model.params.behaviour.attitude.promoter_threshold),
-    )
-    promoter_tells = rng.random(promoter_keys.size) < pars.promoter_tell_probability
-    u = rng.random(keys.size + int(np.count_nonzero(promoter_tells)))
-    return choose_tellers(
-        keys,
-        story,
-        promoter_keys,
-        promoter_tells,
-        u,
         pars.negative_tell_probability,
         pars.positive_tell_probability,
-        k,
+        pars.promoter_tell_probability,
+        pars.negative_review_probability,
+        pars.positive_review_probability,
+        pars.negative_audience,
+        pars.positive_audience,
+        pars.retell_audience,
+        earlier.teller,
+        earlier.company,
+        earlier.sign,
+        earlier.strength,
+        earlier.generation,
+        earlier.story,
+        stories_told,
+        address,
     )
+    tellings = Tellings(*told)
+    # Audiences (and a fully mixed market's listeners) are drawn in NumPy: Numba's Poisson and
+    # bounded integers would add seconds to compiling the kernels on a fresh install.
+    audience = poisson_draws(rng, mean_audience)
+    network = model.network
+    if network.fully_mixed:
+        heard, listeners = network.sample_listeners(tellings.teller, audience, rng)
+        indptr, indices = _NO_INDPTR, _NO_INDICES
+    else:  # drawn in the kernel
+        heard, listeners = _NO_LISTENERS, _NO_LISTENERS
+        indptr, indices = network.indptr, network.indices
+    bad_share, good_share = model.lasting_shares
+    praise = model.params.market.referral_probability > 0
+    heard, listeners, praised, retold = hear_and_retell(
+        indptr,
+        indices,
+        tellings.teller,
+        audience,
+        heard,
+        listeners,
+        tellings.company,
+        tellings.sign,
+        tellings.strength,
+        tellings.generation,
+        tellings.story,
+        k,
+        c.attitude,
+        c.episode,
+        model.effects,
+        _IS_HEARSAY,
+        bad_share,
+        good_share,
+        model.results.table_today,
+        _COUNT_COLUMNS,
+        c.provider,
+        praise,
+        pars.retell_probability,
+        np.float32(pars.hearsay_attenuation),
+        np.float32(pars.min_strength),
+        address,
+    )
+    if praise:
+        today = model.today
+        today.praised_prospects, today.praised_company, today.praise_strength = praised
+    if model.listens(Event.told_negative):
+        negative = tellings.sign < 0
+        listener_company = tellings.company[heard]
+        heard_negative = tellings.sign[heard] < 0
+        model.log(Event.told_negative, tellings.teller, tellings.company, where=negative)
+        model.log(Event.told_positive, tellings.teller, tellings.company, where=~negative)
+        model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
+        model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
+    return first_hand, review, tellings, Tellings(*retold), heard, listeners
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,7 +337,7 @@ def tellable_experiences(
 
 
 @numba.njit(cache=True, nogil=True)
-def day_stories(
+def first_hand_tellings(
     keys: np.ndarray,
     weights: np.ndarray,
     order: np.ndarray,
@@ -273,20 +348,48 @@ def day_stories(
     attitude: np.ndarray,
     episode: np.ndarray,
     promoter_threshold: np.float32,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Today's candidate stories, from the tellable experiences and the satisfied customers.
+    negative_tell_probability: float,
+    positive_tell_probability: float,
+    promoter_tell_probability: float,
+    negative_review_probability: float,
+    positive_review_probability: float,
+    negative_audience: float,
+    positive_audience: float,
+    retell_audience: float,
+    earlier_teller: np.ndarray,
+    earlier_company: np.ndarray,
+    earlier_sign: np.ndarray,
+    earlier_strength: np.ndarray,
+    earlier_generation: np.ndarray,
+    earlier_story: np.ndarray,
+    stories_told: int,
+    address: int,
+) -> tuple:
+    """Today's tellings: who tells a story of their own, then the ``earlier`` retellings.
 
-    * One story per key (customer and company) of the tellable experiences (``order`` sorts
-      ``keys`` stably): its sign is that of the net effect, the sum of the experiences'
-      ``weights`` in float64 in the order they happened; a sign of 0 is kept (never told).
-    * Promoters: a customer with a ``satisfied`` experience who feels at least
-      ``promoter_threshold`` about the company, and has no story of its own about it today,
-      in the order of the experiences.
+    Draws from the stream at ``address``, in this order:
+
+    1. **Stories.** One per key (customer and company) of the tellable experiences
+       (``order`` sorts ``keys`` stably), in key order: its sign is that of the net effect,
+       the sum of the experiences' ``weights`` in float64 in the order they happened (a sign
+       of 0 is never told). **Promoters:** a customer with a ``satisfied`` experience who
+       feels at least ``promoter_threshold`` about the company and has no story about it
+       today, in the order of the experiences; each tells with ``promoter_tell_probability``
+       (one uniform each, drawn first).
+    2. **Tellers.** Story ``i`` is told when its uniform (one per story, then one per telling
+       promoter, unused) is below its sign's tell probability. The first-hand tellings are
+       the told stories, then the telling promoters with a happy story: strength 1,
+       generation 0, story ids from ``stories_told`` on. Each is also reviewed when a uniform
+       is below its sign's review probability.
 
     Returns:
-        (sorted story keys, their signs (int8), promoter keys).
+        (how many first-hand tellings, reviewed per first-hand telling, today's tellings
+        (first-hand, then ``earlier``) as the fields of :class:`Tellings`, and each one's
+        mean audience: ``retell_audience`` for a retelling (generation > 0), else
+        ``negative_audience`` or ``positive_audience`` by sign).
 
     """
+    rng = generator_at(address)
     t = keys.size
     uniq = np.empty(t, dtype=np.int64)
     story = np.empty(t, dtype=np.int8)
@@ -321,147 +424,129 @@ def day_stories(
             continue
         promoters[n_promoters] = key
         n_promoters += 1
-    return uniq[:n_stories], story[:n_stories], promoters[:n_promoters]
-
-
-@numba.njit(cache=True, nogil=True)
-def choose_tellers(
-    keys: np.ndarray,
-    story: np.ndarray,
-    promoter_keys: np.ndarray,
-    promoter_tells: np.ndarray,
-    u: np.ndarray,
-    negative_tell_probability: float,
-    positive_tell_probability: float,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Who tells a story of their own today.
-
-    Story ``i`` is told when ``u[i]`` is below its sign's tell probability (a sign of 0
-    never is); then every promoter who tells (already drawn), each with a happy story.
-
-    Returns:
-        Tellers, companies (int8) and signs (int8), stories first, then promoters.
-
-    """
-    n = keys.size + promoter_keys.size
-    who = np.empty(n, dtype=np.int64)
-    company = np.empty(n, dtype=np.int8)
-    sign = np.empty(n, dtype=np.int8)
+    promoter_tells = np.empty(n_promoters, dtype=np.bool_)
+    telling_promoters = 0
+    for i in range(n_promoters):
+        promoter_tells[i] = rng.random() < promoter_tell_probability
+        telling_promoters += promoter_tells[i]
+    m = n_stories + n_promoters + earlier_teller.size
+    teller = np.empty(m, dtype=np.int64)
+    company_of = np.empty(m, dtype=np.int8)
+    sign = np.empty(m, dtype=np.int8)
     t = 0
-    for i in range(keys.size):
+    for i in range(n_stories):
         s = story[i]
-        if (s < 0 and u[i] < negative_tell_probability) or (
-            s > 0 and u[i] < positive_tell_probability
-        ):
-            who[t], company[t], sign[t] = keys[i] // k, keys[i] % k, s
+        u = rng.random()
+        if (s < 0 and u < negative_tell_probability) or (s > 0 and u < positive_tell_probability):
+            teller[t], company_of[t], sign[t] = uniq[i] // k, uniq[i] % k, s
             t += 1
-    for i in range(promoter_keys.size):
+    for _ in range(telling_promoters):
+        rng.random()  # drawn with the stories' uniforms, never used
+    for i in range(n_promoters):
         if promoter_tells[i]:
-            who[t], company[t], sign[t] = promoter_keys[i] // k, promoter_keys[i] % k, 1
+            teller[t], company_of[t], sign[t] = promoters[i] // k, promoters[i] % k, 1
             t += 1
-    return who[:t], company[:t], sign[:t]
-
-
-def spread(
-    model: Market, rng: np.random.Generator, tellings: Tellings
-) -> tuple[Tellings, np.ndarray, np.ndarray]:
-    """Tellers tell their contacts.
-
-    Returns:
-        Tomorrow's retellings, and per hearing today the index of the telling heard and the listener.
-
-    """
-    pars = model.params.behaviour.word_of_mouth
-    res = model.results
-    company, sign = tellings.company, tellings.sign
-    negative = sign < 0
-    # Hearsay is told to fewer people than one's own experience, whatever its sign.
-    mean_audience = np.where(
-        tellings.generation > 0,
-        pars.retell_audience,
-        np.where(negative, pars.negative_audience, pars.positive_audience),
+    first_hand = t
+    review = np.empty(first_hand, dtype=np.bool_)
+    for i in range(first_hand):
+        p = negative_review_probability if sign[i] < 0 else positive_review_probability
+        review[i] = rng.random() < p
+    m = first_hand + earlier_teller.size
+    teller, company_of, sign = teller[:m], company_of[:m], sign[:m]
+    strength = np.ones(m, dtype=np.float32)
+    generation = np.zeros(m, dtype=np.int32)
+    story_id = np.empty(m, dtype=np.int64)
+    for i in range(first_hand):
+        story_id[i] = stories_told + i
+    for i in range(earlier_teller.size):
+        teller[first_hand + i] = earlier_teller[i]
+        company_of[first_hand + i] = earlier_company[i]
+        sign[first_hand + i] = earlier_sign[i]
+        strength[first_hand + i] = earlier_strength[i]
+        generation[first_hand + i] = earlier_generation[i]
+        story_id[first_hand + i] = earlier_story[i]
+    mean_audience = np.empty(m, dtype=np.float64)
+    for i in range(m):
+        if generation[i] > 0:
+            mean_audience[i] = retell_audience
+        else:
+            mean_audience[i] = negative_audience if sign[i] < 0 else positive_audience
+    return (
+        first_hand,
+        review,
+        (teller, company_of, sign, strength, generation, story_id),
+        mean_audience,
     )
-    audience = poisson_draws(rng, mean_audience)
-    position, listeners = model.network.sample_listeners(tellings.teller, audience, rng)
-    praise = model.params.market.referral_probability > 0
-    heard, told, heard_counts, praised = hearings(
-        position,
-        listeners,
-        company,
-        sign,
-        tellings.strength,
-        len(model.companies),
-        model.customers.provider,
-        praise,
-    )
-    listener_company, listener_sign, listener_strength, event = heard
-    attitude.apply(model, event, listeners, listener_company, listener_strength)
-    if praise:
-        today = model.today
-        today.praised_prospects, today.praised_company, today.praise_strength = praised
-
-    for metrics, counts in (
-        (("negative_tellers", "positive_tellers"), told),
-        (("wom_negative", "wom_positive"), heard_counts),
-    ):
-        res.today(metrics[0])[:] += counts[:, 1]
-        res.today(metrics[1])[:] += counts[:, 0]
-    if model.listens(Event.told_negative):
-        heard_negative = listener_sign < 0
-        model.log(Event.told_negative, tellings.teller, company, where=negative)
-        model.log(Event.told_positive, tellings.teller, company, where=~negative)
-        model.log(Event.heard_negative, listeners, listener_company, where=heard_negative)
-        model.log(Event.heard_positive, listeners, listener_company, where=~heard_negative)
-
-    retellings = Tellings(
-        *retell(
-            position,
-            listeners,
-            listener_company,
-            listener_sign,
-            listener_strength,
-            rng.random(listeners.size),
-            pars.retell_probability,
-            np.float32(pars.hearsay_attenuation),
-            np.float32(pars.min_strength),
-            tellings.generation,
-            tellings.story,
-        )
-    )
-    return retellings, position, listeners
 
 
 @numba.njit(cache=True, nogil=True)
-def hearings(
-    position: np.ndarray,
+def hear_and_retell(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    teller: np.ndarray,
+    audience: np.ndarray,
+    heard: np.ndarray,
     listeners: np.ndarray,
     company: np.ndarray,
     sign: np.ndarray,
     strength: np.ndarray,
+    generation: np.ndarray,
+    story: np.ndarray,
     k: int,
+    attitude: np.ndarray,
+    episode: np.ndarray,
+    effects: np.ndarray,
+    is_hearsay: np.ndarray,
+    bad_share: np.float32,
+    good_share: np.float32,
+    counts: np.ndarray,
+    count_columns: np.ndarray,
     provider: np.ndarray,
     praise: bool,
+    retell_probability: float,
+    attenuation: np.float32,
+    min_strength: np.float32,
+    address: int,
 ) -> tuple:
-    """What each listener heard, and the day's counts of tellers and hearings.
+    """Who hears today's tellings, what they heard, and tomorrow's retellings.
 
-    Hearing ``h`` is of telling ``position[h]``: its company, sign and strength, and the
-    event ``heard_negative`` (sign < 0) or ``heard_positive``. Counted per company, as
-    (positive, negative), of ``k`` companies: tellings, and hearings. With ``praise``, the hearings of a happy
-    story by a prospect (``provider = -1``): the candidates for adoption by referral.
+    Draws from the stream at ``address``, in this order:
+
+    * **Listeners.** On a network's rows (``indptr``, ``indices``), the rule of
+      :meth:`cxsim.networks.Network.sample_listeners`: one uniform per teller, then each
+      ``teller`` reaches up to ``audience`` consecutive contacts of its row
+      (:func:`cxsim.networks.listeners_in_rows`). On a fully mixed network (``indptr``
+      empty) they are given: per hearing, the telling ``heard`` and the ``listeners``.
+    * **Hearings.** Hearing ``h`` is of telling ``heard[h]`` (of the tellings ``company``,
+      ``sign``, ...): its company, sign and strength, the event ``heard_negative`` (sign < 0)
+      or ``heard_positive``, added to attitudes in order by
+      :func:`cxsim.stages.attitude.add_experiences`. Per company, the tellings and the
+      hearings of each sign are added to ``counts`` (today's results) in the columns
+      ``count_columns``: negative tellers, positive tellers, negative hearings, positive
+      hearings. With ``praise``, the hearings of a happy story by a prospect
+      (``provider = -1``) are the candidates for adoption by referral.
+    * **Retellings.** Listener ``h`` passes the story on tomorrow when a uniform (one per
+      hearing, in order) is below ``retell_probability`` and the attenuated strength
+      ``strength x attenuation`` (float32) is at least ``min_strength``: same company, sign
+      and story, one generation more.
 
     Returns:
-        (company, sign, strength, event) per hearing; tellings per company and sign;
-        hearings per company and sign; (prospects, companies, strengths) of praise heard.
+        (per hearing, the index of the telling heard and the listener; (prospects, companies,
+        strengths) of praise heard; tomorrow's retellings as the fields of :class:`Tellings`).
 
     """
-    m = position.size
+    rng = generator_at(address)
+    if indptr.size:
+        u = np.empty(teller.size)
+        for j in range(teller.size):
+            u[j] = rng.random()
+        heard, listeners = listeners_in_rows(indptr, indices, teller, audience, u)
+    m = heard.size
     heard_company = np.empty(m, dtype=np.int8)
-    heard_sign = np.empty(m, dtype=np.int8)
     heard_strength = np.empty(m, dtype=np.float32)
     event = np.empty(m, dtype=np.int8)
     told = np.zeros((k, 2), dtype=np.int64)
-    heard = np.zeros((k, 2), dtype=np.int64)
+    hearings = np.zeros((k, 2), dtype=np.int64)
     for j in range(company.size):
         told[company[j], 1 if sign[j] < 0 else 0] += 1
     n_praised = 0
@@ -469,58 +554,41 @@ def hearings(
     praised_company = np.empty(m if praise else 0, dtype=np.int8)
     praised_strength = np.empty(m if praise else 0, dtype=np.float32)
     for h in range(m):
-        j = position[h]
+        j = heard[h]
         heard_company[h] = company[j]
-        heard_sign[h] = sign[j]
         heard_strength[h] = strength[j]
         negative = sign[j] < 0
         event[h] = _HEARD_NEGATIVE if negative else _HEARD_POSITIVE
-        heard[company[j], 1 if negative else 0] += 1
+        hearings[company[j], 1 if negative else 0] += 1
         if praise and not negative and provider[listeners[h]] == PROSPECT:
             praised_who[n_praised] = listeners[h]
             praised_company[n_praised] = company[j]
             praised_strength[n_praised] = strength[j]
             n_praised += 1
-    return (
-        (heard_company, heard_sign, heard_strength, event),
-        told,
-        heard,
-        (
-            praised_who[:n_praised],
-            praised_company[:n_praised],
-            praised_strength[:n_praised],
-        ),
+    _add_experiences(
+        attitude,
+        episode,
+        event,
+        listeners,
+        heard_company,
+        heard_strength,
+        effects,
+        is_hearsay,
+        bad_share,
+        good_share,
     )
-
-
-@numba.njit(cache=True, nogil=True)
-def retell(
-    position: np.ndarray,
-    listeners: np.ndarray,
-    company: np.ndarray,
-    sign: np.ndarray,
-    strength: np.ndarray,
-    u: np.ndarray,
-    retell_probability: float,
-    attenuation: np.float32,
-    min_strength: np.float32,
-    generation: np.ndarray,
-    story: np.ndarray,
-) -> tuple:
-    """Tomorrow's retellings, from today's hearings.
-
-    Listener ``h`` passes the story on when ``u[h] < retell_probability`` and the attenuated
-    strength ``strength[h] x attenuation`` (float32) is at least ``min_strength``.
-
-    Returns:
-        The fields of :class:`Tellings`: teller, company, sign, strength, generation (one more
-        than the telling heard), story.
-
-    """
+    for c in range(k):
+        counts[c, count_columns[0]] += told[c, 1]
+        counts[c, count_columns[1]] += told[c, 0]
+        counts[c, count_columns[2]] += hearings[c, 1]
+        counts[c, count_columns[3]] += hearings[c, 0]
+    retold = np.empty(m, dtype=np.bool_)
     n = 0
-    for h in range(u.size):
-        if u[h] < retell_probability and strength[h] * attenuation >= min_strength:
-            n += 1
+    for h in range(m):
+        retold[h] = rng.random() < retell_probability and (
+            heard_strength[h] * attenuation >= min_strength
+        )
+        n += retold[h]
     teller = np.empty(n, dtype=np.int64)
     out_company = np.empty(n, dtype=np.int8)
     out_sign = np.empty(n, dtype=np.int8)
@@ -528,18 +596,22 @@ def retell(
     out_generation = np.empty(n, dtype=np.int32)
     out_story = np.empty(n, dtype=np.int64)
     r = 0
-    for h in range(u.size):
-        weaker = strength[h] * attenuation
-        if u[h] < retell_probability and weaker >= min_strength:
-            j = position[h]
+    for h in range(m):
+        if retold[h]:
+            j = heard[h]
             teller[r] = listeners[h]
-            out_company[r] = company[h]
-            out_sign[r] = sign[h]
-            out_strength[r] = weaker
+            out_company[r] = company[j]
+            out_sign[r] = sign[j]
+            out_strength[r] = heard_strength[h] * attenuation
             out_generation[r] = generation[j] + 1
             out_story[r] = story[j]
             r += 1
-    return teller, out_company, out_sign, out_strength, out_generation, out_story
+    return (
+        heard,
+        listeners,
+        (praised_who[:n_praised], praised_company[:n_praised], praised_strength[:n_praised]),
+        (teller, out_company, out_sign, out_strength, out_generation, out_story),
+    )
 
 
 def publish(
