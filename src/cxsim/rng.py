@@ -269,3 +269,43 @@ def gap_positions(gaps: np.ndarray, scale: float, start: float, n: int) -> int:
         if total < n:
             below = i + 1
     return below
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_drawn(rng, n: int, p: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """In a kernel: :func:`bernoulli_indices` on the kernel's generator ``rng`` (from :func:`generator_at`).
+
+    The same indices from the same numbers, leaving the stream in the same place: gaps are
+    standard exponentials drawn in batches of ``int(mean + 6 sqrt(mean) + 16)`` (``mean = n p``),
+    position ``i`` is ``-1`` plus ``ceil(gap x -1 / log(1 - p))`` summed in order, and another
+    whole batch is drawn only while the last position is still below ``n``
+    (``tests/test_rng.py`` checks it number for number against :func:`bernoulli_indices`).
+    """
+    if p <= 0.0 or n == 0:
+        return np.empty(0, dtype=np.int64)
+    if p >= 1.0:
+        return np.arange(n).astype(np.int64)
+    scale = -1.0 / math.log1p(-p)
+    mean = n * p
+    batch = int(mean + 6.0 * math.sqrt(mean) + 16.0)
+    out = np.empty(batch, dtype=np.int64)
+    below = 0
+    total = -1.0
+    while True:
+        if below + batch > out.size:  # rare: room for another batch
+            grown = np.empty(2 * out.size + batch, dtype=np.int64)
+            grown[:below] = out[:below]
+            out = grown
+        for _ in range(batch):
+            total += np.ceil(rng.standard_exponential() * scale)
+            if total < n:
+                out[below] = np.int64(total)
+                below += 1
+        if total >= n:
+            return out[:below]
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_at(address: int, n: int, p: float) -> np.ndarray:
+    """:func:`bernoulli_indices` drawn in one compiled call on the stream at ``address``."""
+    return bernoulli_drawn(generator_at(address), n, p)
