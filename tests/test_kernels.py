@@ -110,25 +110,43 @@ def test_the_contact_count_kernel_counts_as_the_rule_in_numpy() -> None:
 
 
 @pytest.mark.parametrize(("shares", "proactive"), [(False, False), (True, False), (True, True)])
-def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proactive: bool) -> None:
+def test_the_touch_kernel_draws_and_sorts_touches_as_the_rule_in_numpy(
+    shares: bool, proactive: bool
+) -> None:
     from cxsim.customers import ISSUE_CALLBACK, ISSUE_OPEN, ISSUE_QUEUED
-    from cxsim.rng import bernoulli_indices
-    from cxsim.stages.response import sort_touches
+    from cxsim.rng import Streams, bernoulli_indices, bit_generator_address
+    from cxsim.stages.response import touch
 
     rng = np.random.default_rng(6)
-    n, k, day, memory = 5_000, 1, 400, 60
+    n, k, day, memory, p = 5_000, 1, 400, 60, 0.3
     provider = rng.integers(-1, 3, n).astype(np.int8)
     issue = rng.integers(0, 4, n).astype(np.int8)
     issue_day = rng.integers(day - 120, day + 1, n).astype(np.int32)
     fatigue = rng.random(n).astype(np.float32)
-    drawn = bernoulli_indices(rng, n, 0.3)
-    want_fatigue = fatigue.copy()
-    got = sort_touches(
-        drawn, k, provider, issue, issue_day, fatigue, day, memory, shares, proactive
+    crm_touches = np.array([0.5, 2.0, 0.0])
+    want_fatigue, want_touches = fatigue.copy(), crm_touches.copy()
+    streams, twin = Streams(6), Streams(6)
+    groups, sizes = touch(
+        streams.address("response", day, k),
+        n,
+        p,
+        k,
+        provider,
+        issue,
+        issue_day,
+        fatigue,
+        day,
+        memory,
+        shares,
+        proactive,
+        crm_touches,
     )
     # The rule, as the response stage wrote it in NumPy before the kernel.
+    stream = twin("response", day, k)
+    drawn = bernoulli_indices(stream, n, p)
     touched = drawn[provider[drawn] == k]
     want_fatigue[touched] += 1.0
+    want_touches[k] += touched.size
     state = issue[touched]
     open_issue = (state != 0) & ~((state == ISSUE_OPEN) & (day - issue_day[touched] > memory))
     troubled, state = touched[open_issue], state[open_issue]
@@ -142,10 +160,29 @@ def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proac
         troubled[found],
         troubled[~queued & ~callback & ~found],
     )
-    for got_group, want_group in zip(got, want, strict=True):
-        assert np.array_equal(got_group, want_group)
+    for g, want_group in enumerate(want):
+        assert np.array_equal(groups[g, : sizes[g]], want_group)
     assert all(group.size for group in want[:1])  # the draw reaches calm customers
     assert np.array_equal(fatigue, want_fatigue)
+    assert np.array_equal(crm_touches, want_touches)
+    # The kernel drew what NumPy drew: the stream goes on from the same place.
+    mine = streams("response", day, k)
+    touch(
+        bit_generator_address(mine),
+        n,
+        p,
+        k,
+        provider,
+        issue,
+        issue_day,
+        fatigue.copy(),
+        day,
+        memory,
+        shares,
+        proactive,
+        crm_touches.copy(),
+    )
+    assert mine.random() == stream.random()
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ import numpy as np
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
 from cxsim.params import PolicyParams, RefundRule
-from cxsim.rng import bernoulli_indices
+from cxsim.rng import bernoulli_drawn, bit_generator_address, generator_at
 from cxsim.stages.problem import is_open
 
 if TYPE_CHECKING:
@@ -376,9 +376,10 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     c = model.customers
     pol = company.policy
     k = company.index
-    drawn = bernoulli_indices(rng, c.n, touch_probability(rate))
-    calm, queued, awaiting_callback, found, pitched = sort_touches(
-        drawn,
+    groups, sizes = touch(
+        bit_generator_address(rng),
+        c.n,
+        touch_probability(rate),
         k,
         c.provider,
         c.issue,
@@ -388,17 +389,20 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
         model.params.behaviour.problems.problem_memory_days,
         pol.shares_service_information,
         pol.proactive_follow_ups,
+        model.results.today("crm_touches"),
     )
-    touched = calm.size + queued.size + awaiting_callback.size + found.size + pitched.size
-    if touched == 0:
-        return
-    model.results.count("crm_touches", k, touched)
-    model.experience(Event.crm_touch, calm, k)
-    handle(model, company, queued, rng)
-    handle(model, company, awaiting_callback, rng, second_chance=True)
-    handle(model, company, found, rng)
-    model.results.count("follow_ups", k, found.size)
-    model.experience(Event.crm_touch_open_problem, pitched, k)
+    n_calm, n_queued, n_awaiting, n_found, n_pitched = sizes.tolist()
+    if n_calm:
+        model.experience(Event.crm_touch, groups[0, :n_calm], k)
+    if n_queued:
+        handle(model, company, groups[1, :n_queued], rng)
+    if n_awaiting:
+        handle(model, company, groups[2, :n_awaiting], rng, second_chance=True)
+    if n_found:
+        handle(model, company, groups[3, :n_found], rng)
+        model.results.count("follow_ups", k, n_found)
+    if n_pitched:
+        model.experience(Event.crm_touch_open_problem, groups[4, :n_pitched], k)
 
 
 @functools.lru_cache(maxsize=256)
@@ -408,8 +412,10 @@ def touch_probability(rate: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_touches(
-    drawn: np.ndarray,
+def touch(
+    address: int,
+    n: int,
+    p: float,
     k: int,
     provider: np.ndarray,
     issue: np.ndarray,
@@ -419,10 +425,13 @@ def sort_touches(
     memory_days: int,
     shares_service_information: bool,
     proactive_follow_ups: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Which of the people ``drawn`` for a touch are ``k``'s customers, and what the touch does.
+    crm_touches: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw who of the ``n`` people a touch reaches, and sort ``k``'s customers among them by what it does.
 
-    Every touched customer's fatigue grows by 1. A customer without an open issue
+    Each person is drawn with chance ``p`` (:func:`cxsim.rng.bernoulli_indices`, on the
+    stream at ``address``); the drawn who are ``k``'s customers are touched, counted in
+    ``crm_touches[k]``, and their fatigue grows by 1. A customer without an open issue
     (:func:`cxsim.stages.problem.is_open`: any issue but one left open for more than
     ``memory_days``) is ``calm``. One with an open issue is, by its state: ``queued`` (a
     complaint in the queue) or ``awaiting_callback`` when the company shares service
@@ -430,9 +439,11 @@ def sort_touches(
     follow-ups, and otherwise ``pitched`` (a sales pitch during a problem).
 
     Returns:
-        calm, queued, awaiting_callback, found, pitched: customers in the order drawn.
+        The customers of each group in the order drawn (row g, the first ``sizes[g]``):
+        0 calm, 1 queued, 2 awaiting_callback, 3 found, 4 pitched.
 
     """
+    drawn = bernoulli_drawn(generator_at(address), n, p)
     groups = np.empty((5, drawn.size), dtype=np.int64)
     sizes = np.zeros(5, dtype=np.int64)
     for i in drawn:
@@ -453,10 +464,5 @@ def sort_touches(
             group = 4
         groups[group, sizes[group]] = i
         sizes[group] += 1
-    return (
-        groups[0, : sizes[0]],
-        groups[1, : sizes[1]],
-        groups[2, : sizes[2]],
-        groups[3, : sizes[3]],
-        groups[4, : sizes[4]],
-    )
+    crm_touches[k] += sizes.sum()
+    return groups, sizes
