@@ -230,6 +230,7 @@ def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
 
 
 def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
+    from cxsim.rng import Streams, bit_generator_address
     from cxsim.stages.problem import sort_purchases
 
     rng = np.random.default_rng(9)
@@ -237,7 +238,6 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     buyers = np.sort(rng.choice(n, 1_500, replace=False)).astype(np.int64)
     company = rng.integers(0, k, buyers.size).astype(np.int8)
     location = rng.random(n).astype(np.float32)
-    draws = rng.random((3, buyers.size))
     p_problem = np.array([0.1, 0.3, 0.05])
     excluded_from = 1.0 - np.array([0.0, 0.2, 0.05])
     columns = (
@@ -246,11 +246,29 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         np.zeros(n, bool),
         np.zeros(n, bool),
     )
+    # The day's results as the model holds them: columns of a (companies, metrics) table.
+    table = rng.integers(0, 5, (k, 4)).astype(np.float64)
+    want_table = table.copy()
     want_columns = tuple(c.copy() for c in columns)
-    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
-        buyers, company, location, draws, p_problem, excluded_from, 0.4, 0.2, *columns, day
+    streams, twin = Streams(9), Streams(9)
+    who, comp, sev, groups, group_company, sizes = sort_purchases(
+        streams.address("problem", day),
+        buyers,
+        company,
+        location,
+        p_problem,
+        excluded_from,
+        0.4,
+        0.2,
+        *columns,
+        day,
+        table[:, 0],
+        table[:, 2],
+        table[:, 3],
     )
     # The rule, as the problem stage wrote it in NumPy before the kernel.
+    stream = twin("problem", day)
+    draws = stream.random((3, buyers.size))
     c = company.astype(np.intp)
     excluded = location[buyers] >= excluded_from[c]
     has = excluded | (draws[0] < p_problem[c])
@@ -271,8 +289,27 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     for g, (want_who, want_company) in enumerate(want_groups):
         assert np.array_equal(groups[g, : sizes[g]], want_who)
         assert np.array_equal(group_company[g, : sizes[g]], want_company)
-    for row, mask in enumerate((np.ones_like(s), s, b)):
-        assert np.array_equal(counts[row], np.bincount(co[mask], minlength=k))
+    for column, mask in zip((0, 2, 3), (np.ones_like(s), s, b), strict=True):
+        want_table[:, column] += np.bincount(co[mask], minlength=k)
+    assert np.array_equal(table, want_table)
+    # The kernel drew what NumPy drew: the stream goes on from the same place.
+    mine = streams("problem", day)
+    sort_purchases(
+        bit_generator_address(mine),
+        buyers,
+        company,
+        location,
+        p_problem,
+        excluded_from,
+        0.4,
+        0.2,
+        *(column.copy() for column in columns),
+        day,
+        np.zeros(k),
+        np.zeros(k),
+        np.zeros(k),
+    )
+    assert mine.random() == stream.random()
 
 
 def test_the_story_kernels_choose_tellers_as_the_rule_in_numpy() -> None:

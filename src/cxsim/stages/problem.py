@@ -26,6 +26,7 @@ import numpy as np
 
 from cxsim.customers import ISSUE_NONE, ISSUE_OPEN
 from cxsim.events import Event
+from cxsim.rng import generator_at
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -49,22 +50,19 @@ def is_open(model: Market, idx: np.ndarray) -> np.ndarray:
 def step(model: Market) -> None:
     """Decide which of today's purchases went wrong and how badly."""
     c = model.customers
-    buyers = model.today.buyers
     pars = model.params.behaviour.problems
-    rng = model.streams("problem", model.day)
-    draws = rng.random((3, buyers.size))
-
+    results = model.results
     # Per company, in float64 as NumPy would compute it on arrays of the companies' rates.
     p_problem = np.array(
         [1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()) for co in model.companies]
     )
     excluded_from = np.array([1.0 - co.excluded_share(model.day) for co in model.companies])
 
-    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
-        buyers,
+    who, comp, sev, groups, group_company, sizes = sort_purchases(
+        model.streams.address("problem", model.day),
+        model.today.buyers,
         model.today.buyer_company,
         c.location,
-        draws,
         p_problem,
         excluded_from,
         pars.serious_share,
@@ -74,16 +72,16 @@ def step(model: Market) -> None:
         c.issue_serious,
         c.issue_fault,
         model.day,
+        results.today("problems"),
+        results.today("serious_problems"),
+        results.today("broken_promises"),
     )
     model.today.problem_customers = who
     model.today.problem_company = comp
     model.today.problem_serious = sev
-    for metric, count in zip(
-        ("problems", "serious_problems", "broken_promises"), counts, strict=True
-    ):
-        model.results.today(metric)[:] += count
-    for g, event in enumerate(_OUTCOMES):
-        model.experience(event, groups[g, : sizes[g]], group_company[g, : sizes[g]])
+    for g, size in enumerate(sizes.tolist()):
+        if size:
+            model.experience(_OUTCOMES[g], groups[g, :size], group_company[g, :size])
 
 
 #: The groups of :func:`sort_purchases`, in the order their experiences are reported.
@@ -92,10 +90,10 @@ _OUTCOMES = (Event.broken_promise, Event.problem_serious, Event.problem_minor, E
 
 @numba.njit(cache=True, nogil=True)
 def sort_purchases(
+    address: int,
     buyers: np.ndarray,
     buyer_company: np.ndarray,
     location: np.ndarray,
-    draws: np.ndarray,
     p_problem: np.ndarray,
     excluded_from: np.ndarray,
     serious_share: float,
@@ -105,23 +103,35 @@ def sort_purchases(
     issue_serious: np.ndarray,
     issue_fault: np.ndarray,
     day: int,
+    problems: np.ndarray,
+    serious_problems: np.ndarray,
+    broken_promises: np.ndarray,
 ) -> tuple:
     """Which purchases went wrong, opening an issue for each (the rule of the stage, per purchase).
 
-    Purchase ``i`` (buyer ``b``, company ``k``, uniforms ``draws[:, i]``) is *excluded* from
-    a promotion when ``location[b] >= excluded_from[k]``; it has a problem when excluded or
-    ``draws[0, i] < p_problem[k]``; the problem is serious when excluded or
-    ``draws[1, i] < serious_share``, and the company's fault when excluded or
-    ``draws[2, i] >= customer_fault_share``. A problem opens the buyer's issue today.
+    Three uniforms per purchase are drawn from the stream at ``address`` as NumPy's
+    ``rng.random((3, m))`` draws them: ``draws[0]`` for every purchase, then ``draws[1]``,
+    then ``draws[2]``. Purchase ``i`` (buyer ``b``, company ``k``, uniforms ``draws[:, i]``)
+    is *excluded* from a promotion when ``location[b] >= excluded_from[k]``; it has a
+    problem when excluded or ``draws[0, i] < p_problem[k]``; the problem is serious when
+    excluded or ``draws[1, i] < serious_share``, and the company's fault when excluded or
+    ``draws[2, i] >= customer_fault_share``. A problem opens the buyer's issue today, and
+    counts in ``problems[k]`` (and ``serious_problems[k]``, ``broken_promises[k]`` when
+    serious, excluded): the day's results, added to once per company.
 
     Returns:
         The buyers with a problem, their companies and whether it is serious (in the order
         of the purchases); the buyers (row g of a 2-D array, the first ``sizes[g]``) and
         companies of each group: 0 broken promise (excluded), 1 serious, 2 minor,
-        3 satisfied; and per company the problems, serious problems and broken promises.
+        3 satisfied.
 
     """
     m = buyers.size
+    rng = generator_at(address)
+    draws = np.empty((3, m))
+    for row in range(3):
+        for i in range(m):
+            draws[row, i] = rng.random()
     who = np.empty(m, dtype=np.int64)
     comp = np.empty(m, dtype=np.int8)
     sev = np.empty(m, dtype=np.bool_)
@@ -160,12 +170,8 @@ def sort_purchases(
         groups[g, sizes[g]] = b
         group_company[g, sizes[g]] = k
         sizes[g] += 1
-    return (
-        who[:n_problems],
-        comp[:n_problems],
-        sev[:n_problems],
-        groups,
-        group_company,
-        sizes,
-        counts,
-    )
+    for k in range(p_problem.size):
+        problems[k] += counts[0, k]
+        serious_problems[k] += counts[1, k]
+        broken_promises[k] += counts[2, k]
+    return who[:n_problems], comp[:n_problems], sev[:n_problems], groups, group_company, sizes
