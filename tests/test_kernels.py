@@ -640,3 +640,50 @@ def test_standing_tickets_are_the_rule_in_numpy(m: int, seed: int) -> None:
     )
     assert np.array_equal(got, want)
     assert m == 0 or 0 < want.sum() < m
+
+
+@pytest.mark.parametrize("by_tenure", [False, True])
+def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
+    from cxsim.stages.purchase import buy
+
+    rng = np.random.default_rng(12)
+    n, k, day = 3_000, 3, 250
+    provider = rng.integers(-1, k, n).astype(np.int8)
+    join_day = rng.integers(-900, day + 1, n).astype(np.int32)
+    due = np.sort(rng.choice(n, 400, replace=False)).astype(np.int64)
+    prices = np.array([10.0, 12.5, 9.99])
+    new = np.array([3.0, 2.5, 4.1])
+    settling_years = np.array([2.0, 1.5, 3.0])
+    table = rng.random((k, 3))
+    want_table = table.copy()
+    buyers, company, exponent = buy(
+        due,
+        provider,
+        join_day,
+        day,
+        prices,
+        new,
+        settling_years,
+        by_tenure,
+        table[:, 0],
+        table[:, 1],
+        table[:, 2],
+    )
+    # The rule, as the purchase stage wrote it in NumPy before the kernel.
+    want_buyers = due[provider[due] >= 0]
+    want_company = provider[want_buyers]
+    purchases = np.bincount(want_company, minlength=k) * 1.0
+    want_table[:, 0] += purchases
+    want_table[:, 1] += purchases * prices
+    if not by_tenure:
+        want_table[:, 2] += purchases * new
+    assert np.array_equal(buyers, want_buyers)
+    assert company.dtype == want_company.dtype
+    assert np.array_equal(company, want_company)
+    assert np.array_equal(table, want_table)
+    if by_tenure:
+        c = want_company.astype(np.intp)
+        tenure_days = day - join_day[want_buyers]
+        assert np.array_equal(exponent, tenure_days * (-1.0 / (365.0 * settling_years[c])))
+    else:
+        assert exponent.size == 0
