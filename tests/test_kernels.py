@@ -126,7 +126,7 @@ def test_the_touch_kernel_draws_and_sorts_touches_as_the_rule_in_numpy(
     crm_touches = np.array([0.5, 2.0, 0.0])
     want_fatigue, want_touches = fatigue.copy(), crm_touches.copy()
     streams, twin = Streams(6), Streams(6)
-    groups, sizes = touch(
+    groups, sizes, _ = touch(
         streams.address("response", day, k),
         n,
         p,
@@ -165,9 +165,10 @@ def test_the_touch_kernel_draws_and_sorts_touches_as_the_rule_in_numpy(
     assert all(group.size for group in want[:1])  # the draw reaches calm customers
     assert np.array_equal(fatigue, want_fatigue)
     assert np.array_equal(crm_touches, want_touches)
-    # The kernel drew what NumPy drew: the stream goes on from the same place.
+    # The kernel drew what NumPy drew: with the draws it owes, the stream goes on from the
+    # same place.
     mine = streams("response", day, k)
-    touch(
+    *_, owed = touch(
         bit_generator_address(mine),
         n,
         p,
@@ -182,6 +183,7 @@ def test_the_touch_kernel_draws_and_sorts_touches_as_the_rule_in_numpy(
         proactive,
         crm_touches.copy(),
     )
+    mine.standard_exponential(owed)
     assert mine.random() == stream.random()
 
 

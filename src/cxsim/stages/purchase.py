@@ -78,7 +78,9 @@ def due(model: Market, day: int) -> np.ndarray:
     drawn_day, people = model.due_drawn
     if drawn_day != day:
         chance = purchase_probability(model.params.market.purchase_interval_days)
-        people = bernoulli_at(model.streams.address("purchase", day), model.customers.n, chance)
+        address = model.streams.address("purchase", day)
+        # Nothing else draws from the day's purchase stream: the draws owed are never drawn.
+        people, _ = bernoulli_at(address, model.customers.n, chance)
         model.due_drawn = (day, people)
     return people
 

@@ -43,7 +43,7 @@ import numpy as np
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
 from cxsim.params import PolicyParams, RefundRule
-from cxsim.rng import bernoulli_drawn, bit_generator_address, generator_at
+from cxsim.rng import bernoulli_started, bit_generator_address, generator_at
 from cxsim.stages.problem import is_open
 
 if TYPE_CHECKING:
@@ -53,16 +53,17 @@ if TYPE_CHECKING:
 
 def step(model: Market) -> None:
     """Every company answers reviews, handles complaints and callbacks, and touches its customers."""
+    queue_length = model.results.today("queue_length")
     for company in model.companies:
         rng = model.streams("response", model.day, company.index)
         answer_reviews(model, company, rng)
         take_complaints(model, company, rng)
-        waiting = work_queue(model, company, rng) if company.uses_queue else 0
+        uses_queue = company.uses_queue
+        waiting = work_queue(model, company, rng) if uses_queue else 0
         call_back(model, company, rng)
-        touch_customers(model, company, rng)
-        if company.uses_queue and company.policy.shares_service_information:
-            waiting = count_waiting(model, company)  # follow-ups may have handled queued complaints
-        model.results.today("queue_length")[company.index] = waiting
+        if touch_customers(model, company, rng) and uses_queue:
+            waiting = count_waiting(model, company)  # follow-ups handled queued complaints
+        queue_length[company.index] = waiting
 
 
 # --------------------------------------------------------------------------- handling
@@ -360,7 +361,7 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
     model.results.count("broken_promises", k, broken.size)
 
 
-def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> None:
+def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> int:
     """CRM touches: pleasant when all is well; during an open problem, a follow-up or a wearing pitch.
 
     A touch to a customer with an open problem gets it handled if the company
@@ -369,14 +370,16 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     proactive follow-ups; otherwise it is a sales pitch that wears the customer
     out. A waiting call-back handled early is a second chance: no new call-back
     is promised.
+
+    Returns the number of complaints waiting in the queue that touches got handled.
     """
     rate = company.policy.crm_touches_per_month / 30.0
     if rate <= 0:
-        return
+        return 0
     c = model.customers
     pol = company.policy
     k = company.index
-    groups, sizes = touch(
+    groups, sizes, owed = touch(
         bit_generator_address(rng),
         c.n,
         touch_probability(rate),
@@ -394,15 +397,15 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     n_calm, n_queued, n_awaiting, n_found, n_pitched = sizes.tolist()
     if n_calm:
         model.experience(Event.crm_touch, groups[0, :n_calm], k)
-    if n_queued:
+    if n_queued or n_awaiting or n_found:
+        rng.standard_exponential(owed)  # the touches' draws to the end of their batch
         handle(model, company, groups[1, :n_queued], rng)
-    if n_awaiting:
         handle(model, company, groups[2, :n_awaiting], rng, second_chance=True)
-    if n_found:
         handle(model, company, groups[3, :n_found], rng)
         model.results.count("follow_ups", k, n_found)
     if n_pitched:
         model.experience(Event.crm_touch_open_problem, groups[4, :n_pitched], k)
+    return n_queued
 
 
 @functools.lru_cache(maxsize=256)
@@ -426,10 +429,10 @@ def touch(
     shares_service_information: bool,
     proactive_follow_ups: bool,
     crm_touches: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Draw who of the ``n`` people a touch reaches, and sort ``k``'s customers among them by what it does.
 
-    Each person is drawn with chance ``p`` (:func:`cxsim.rng.bernoulli_indices`, on the
+    Each person is drawn with chance ``p`` (:func:`cxsim.rng.bernoulli_started`, on the
     stream at ``address``); the drawn who are ``k``'s customers are touched, counted in
     ``crm_touches[k]``, and their fatigue grows by 1. A customer without an open issue
     (:func:`cxsim.stages.problem.is_open`: any issue but one left open for more than
@@ -440,10 +443,11 @@ def touch(
 
     Returns:
         The customers of each group in the order drawn (row g, the first ``sizes[g]``):
-        0 calm, 1 queued, 2 awaiting_callback, 3 found, 4 pitched.
+        0 calm, 1 queued, 2 awaiting_callback, 3 found, 4 pitched; and the draws owed to
+        the stream (to draw before anything else draws from it).
 
     """
-    drawn = bernoulli_drawn(generator_at(address), n, p)
+    drawn, owed = bernoulli_started(generator_at(address), n, p)
     groups = np.empty((5, drawn.size), dtype=np.int64)
     sizes = np.zeros(5, dtype=np.int64)
     for i in drawn:
@@ -465,4 +469,4 @@ def touch(
         groups[group, sizes[group]] = i
         sizes[group] += 1
     crm_touches[k] += sizes.sum()
-    return groups, sizes
+    return groups, sizes, owed
