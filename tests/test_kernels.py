@@ -689,3 +689,49 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
         assert np.array_equal(exponent, tenure_days * (-1.0 / (365.0 * settling_years[c])))
     else:
         assert exponent.size == 0
+
+
+def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:
+    from cxsim.rng import Streams
+    from cxsim.stages.voice import decide
+
+    rng = np.random.default_rng(13)
+    n, k, day = 3_000, 3, 40
+    customers = rng.choice(n, 1_000, replace=False).astype(np.int64)
+    company = rng.integers(0, k, customers.size).astype(np.int8)
+    serious = rng.random(customers.size) < 0.3
+    ignored = rng.integers(0, 6, n).astype(np.uint8)
+    fatigue = (rng.random(n) * 4).astype(np.float32)
+    reach = np.array([0.9, 0.5, 1.0])
+    minor, serious_chance, silence, damping = 0.3, 0.8, 0.7, 0.25
+    complaints = np.array([1.0, 0.0, 2.0])
+    streams, twin = Streams(13), Streams(13)
+    complain = decide(
+        streams.address("voice", day),
+        customers,
+        company,
+        serious,
+        ignored,
+        fatigue,
+        reach,
+        minor,
+        serious_chance,
+        silence,
+        damping,
+        complaints,
+    )
+    # The rule, as the voice stage wrote it in NumPy before the kernel.
+    draws = twin("voice", day).random(customers.size)
+    base = np.where(serious, serious_chance, minor)
+    p = (
+        base
+        * reach[company.astype(np.intp)]
+        * np.power(silence, ignored[customers].astype(np.float64))
+        * np.exp(-damping * fatigue[customers].astype(np.float64))
+    )
+    want = draws < p
+    assert 0 < want.sum() < want.size
+    assert np.array_equal(complain, want)
+    assert np.array_equal(
+        complaints, np.array([1.0, 0.0, 2.0]) + np.bincount(company[want], minlength=k)
+    )
