@@ -52,14 +52,21 @@ def step(model: Market) -> None:
     c = model.customers
     pars = model.params.behaviour.problems
     results = model.results
-    # Per company, in float64 as NumPy would compute it on arrays of the companies' rates.
-    p_problem = np.array(
-        [1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()) for co in model.companies]
-    )
-    excluded_from = np.array([1.0 - co.excluded_share(model.day) for co in model.companies])
+    day = model.day
+    # Per company, in float64 as NumPy would compute it on arrays of the companies' rates:
+    # the chance of a problem, and the location from which a buyer is excluded from a promotion.
+    p_problem, excluded_from = np.array(
+        [
+            (
+                1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()),
+                1.0 - co.excluded_share(day),
+            )
+            for co in model.companies
+        ]
+    ).T
 
     who, comp, sev, groups, group_company, sizes = sort_purchases(
-        model.streams.address("problem", model.day),
+        model.streams.address("problem", day),
         model.today.buyers,
         model.today.buyer_company,
         c.location,
@@ -71,7 +78,7 @@ def step(model: Market) -> None:
         c.issue_day,
         c.issue_serious,
         c.issue_fault,
-        model.day,
+        day,
         results.today("problems"),
         results.today("serious_problems"),
         results.today("broken_promises"),
