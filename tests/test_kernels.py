@@ -253,7 +253,11 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     want_table = table.copy()
     want_columns = tuple(c.copy() for c in columns)
     streams, twin = Streams(9), Streams(9)
-    who, comp, sev, groups, group_company, sizes = sort_purchases(
+    m = buyers.size
+    people = np.empty((5, m), np.int64)
+    companies = np.empty((5, m), np.int8)
+    serious_out = np.empty(m, bool)
+    sizes = sort_purchases(
         streams.address("problem", day),
         buyers,
         company,
@@ -267,7 +271,11 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         table[:, 0],
         table[:, 2],
         table[:, 3],
+        people,
+        companies,
+        serious_out,
     )
+    who, comp, sev = people[0, : sizes[0]], companies[0, : sizes[0]], serious_out[: sizes[0]]
     # The rule, as the problem stage wrote it in NumPy before the kernel.
     stream = twin("problem", day)
     draws = stream.random((3, buyers.size))
@@ -288,9 +296,9 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     for got, want in zip(columns, want_columns, strict=True):
         assert np.array_equal(got, want)
     want_groups = ((w[b], co[b]), (w[s], co[s]), (w[~s], co[~s]), (buyers[~has], company[~has]))
-    for g, (want_who, want_company) in enumerate(want_groups):
-        assert np.array_equal(groups[g, : sizes[g]], want_who)
-        assert np.array_equal(group_company[g, : sizes[g]], want_company)
+    for g, (want_who, want_company) in enumerate(want_groups, start=1):
+        assert np.array_equal(people[g, : sizes[g]], want_who)
+        assert np.array_equal(companies[g, : sizes[g]], want_company)
     for column, mask in zip((0, 2, 3), (np.ones_like(s), s, b), strict=True):
         want_table[:, column] += np.bincount(co[mask], minlength=k)
     assert np.array_equal(table, want_table)
@@ -310,6 +318,9 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         np.zeros(k),
         np.zeros(k),
         np.zeros(k),
+        people,
+        companies,
+        serious_out,
     )
     assert mine.random() == stream.random()
 

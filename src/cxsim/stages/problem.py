@@ -65,7 +65,12 @@ def step(model: Market) -> None:
         ]
     ).T
 
-    who, comp, sev, groups, group_company, sizes = sort_purchases(
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    m = model.today.buyers.size
+    people = np.empty((5, m), dtype=np.int64)
+    companies = np.empty((5, m), dtype=np.int8)
+    serious = np.empty(m, dtype=np.bool_)
+    n_problems, *sizes = sort_purchases(
         model.streams.address("problem", day),
         model.today.buyers,
         model.today.buyer_company,
@@ -82,17 +87,26 @@ def step(model: Market) -> None:
         results.today("problems"),
         results.today("serious_problems"),
         results.today("broken_promises"),
-    )
-    model.today.problem_customers = who
-    model.today.problem_company = comp
-    model.today.problem_serious = sev
-    for g, size in enumerate(sizes.tolist()):
+        people,
+        companies,
+        serious,
+    ).tolist()
+    model.today.problem_customers = people[0, :n_problems]
+    model.today.problem_company = companies[0, :n_problems]
+    model.today.problem_serious = serious[:n_problems]
+    for g, size in enumerate(sizes, start=1):
         if size:
-            model.experience(_OUTCOMES[g], groups[g, :size], group_company[g, :size])
+            model.experience(_OUTCOMES[g], people[g, :size], companies[g, :size])
 
 
-#: The groups of :func:`sort_purchases`, in the order their experiences are reported.
-_OUTCOMES = (Event.broken_promise, Event.problem_serious, Event.problem_minor, Event.satisfied)
+#: The groups of :func:`sort_purchases` (rows 1 to 4), in the order their experiences are reported.
+_OUTCOMES = (
+    None,
+    Event.broken_promise,
+    Event.problem_serious,
+    Event.problem_minor,
+    Event.satisfied,
+)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -113,7 +127,10 @@ def sort_purchases(
     problems: np.ndarray,
     serious_problems: np.ndarray,
     broken_promises: np.ndarray,
-) -> tuple:
+    people: np.ndarray,
+    companies: np.ndarray,
+    serious: np.ndarray,
+) -> np.ndarray:
     """Which purchases went wrong, opening an issue for each (the rule of the stage, per purchase).
 
     Three uniforms per purchase are drawn from the stream at ``address`` as NumPy's
@@ -126,11 +143,13 @@ def sort_purchases(
     counts in ``problems[k]`` (and ``serious_problems[k]``, ``broken_promises[k]`` when
     serious, excluded): the day's results, added to once per company.
 
+    Fills, for ``m`` purchases, ``people`` and ``companies`` (5 x m) and ``serious`` (m):
+    row 0 the buyers with a problem, their companies and whether it is serious (in the
+    order of the purchases); rows 1 to 4 the buyers and companies of each group,
+    1 broken promise (excluded), 2 serious, 3 minor, 4 satisfied.
+
     Returns:
-        The buyers with a problem, their companies and whether it is serious (in the order
-        of the purchases); the buyers (row g of a 2-D array, the first ``sizes[g]``) and
-        companies of each group: 0 broken promise (excluded), 1 serious, 2 minor,
-        3 satisfied.
+        How many of each row are filled: problems, then the four groups.
 
     """
     m = buyers.size
@@ -139,46 +158,38 @@ def sort_purchases(
     for row in range(3):
         for i in range(m):
             draws[row, i] = rng.random()
-    who = np.empty(m, dtype=np.int64)
-    comp = np.empty(m, dtype=np.int8)
-    sev = np.empty(m, dtype=np.bool_)
-    groups = np.empty((4, m), dtype=np.int64)
-    group_company = np.empty((4, m), dtype=np.int8)
-    sizes = np.zeros(4, dtype=np.int64)
+    sizes = np.zeros(5, dtype=np.int64)
     counts = np.zeros((3, p_problem.size), dtype=np.int64)
-    n_problems = 0
     for i in range(m):
         b = buyers[i]
         k = buyer_company[i]
         excluded = location[b] >= excluded_from[k]
         if not (excluded or draws[0, i] < p_problem[k]):
-            groups[3, sizes[3]] = b
-            group_company[3, sizes[3]] = k
-            sizes[3] += 1
-            continue
-        serious = excluded or draws[1, i] < serious_share
-        issue[b] = ISSUE_OPEN
-        issue_day[b] = day
-        issue_serious[b] = serious
-        issue_fault[b] = excluded or draws[2, i] >= customer_fault_share
-        who[n_problems] = b
-        comp[n_problems] = k
-        sev[n_problems] = serious
-        n_problems += 1
-        counts[0, k] += 1
-        if serious:
-            counts[1, k] += 1
-        if excluded:
-            counts[2, k] += 1
-            groups[0, sizes[0]] = b
-            group_company[0, sizes[0]] = k
+            g = 4
+        else:
+            is_serious = excluded or draws[1, i] < serious_share
+            issue[b] = ISSUE_OPEN
+            issue_day[b] = day
+            issue_serious[b] = is_serious
+            issue_fault[b] = excluded or draws[2, i] >= customer_fault_share
+            people[0, sizes[0]] = b
+            companies[0, sizes[0]] = k
+            serious[sizes[0]] = is_serious
             sizes[0] += 1
-        g = 1 if serious else 2
-        groups[g, sizes[g]] = b
-        group_company[g, sizes[g]] = k
+            counts[0, k] += 1
+            if is_serious:
+                counts[1, k] += 1
+            if excluded:
+                counts[2, k] += 1
+                people[1, sizes[1]] = b
+                companies[1, sizes[1]] = k
+                sizes[1] += 1
+            g = 2 if is_serious else 3
+        people[g, sizes[g]] = b
+        companies[g, sizes[g]] = k
         sizes[g] += 1
     for k in range(p_problem.size):
         problems[k] += counts[0, k]
         serious_problems[k] += counts[1, k]
         broken_promises[k] += counts[2, k]
-    return who[:n_problems], comp[:n_problems], sev[:n_problems], groups, group_company, sizes
+    return sizes
