@@ -669,7 +669,10 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
     settling_years = np.array([2.0, 1.5, 3.0])
     table = rng.random((k, 3))
     want_table = table.copy()
-    buyers, company, exponent = buy(
+    buyers = np.empty(due.size, np.int64)
+    company = np.empty(due.size, np.int8)
+    exponent = np.empty(due.size if by_tenure else 0)
+    m = buy(
         due,
         provider,
         join_day,
@@ -681,7 +684,11 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
         table[:, 0],
         table[:, 1],
         table[:, 2],
+        buyers,
+        company,
+        exponent,
     )
+    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
     # The rule, as the purchase stage wrote it in NumPy before the kernel.
     want_buyers = due[provider[due] >= 0]
     want_company = provider[want_buyers]
@@ -717,7 +724,10 @@ def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:
     minor, serious_chance, silence, damping = 0.3, 0.8, 0.7, 0.25
     complaints = np.array([1.0, 0.0, 2.0])
     streams, twin = Streams(13), Streams(13)
-    complain = decide(
+    complain = np.empty(customers.size, bool)
+    complainers = np.empty(customers.size, np.int64)
+    complainer_company = np.empty(customers.size, np.int8)
+    n_complaints = decide(
         streams.address("voice", day),
         customers,
         company,
@@ -730,6 +740,9 @@ def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:
         silence,
         damping,
         complaints,
+        complain,
+        complainers,
+        complainer_company,
     )
     # The rule, as the voice stage wrote it in NumPy before the kernel.
     draws = twin("voice", day).random(customers.size)
@@ -743,6 +756,9 @@ def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:
     want = draws < p
     assert 0 < want.sum() < want.size
     assert np.array_equal(complain, want)
+    assert n_complaints == want.sum()
+    assert np.array_equal(complainers[:n_complaints], customers[want])
+    assert np.array_equal(complainer_company[:n_complaints], company[want])
     assert np.array_equal(
         complaints, np.array([1.0, 0.0, 2.0]) + np.bincount(company[want], minlength=k)
     )

@@ -91,19 +91,29 @@ def step(model: Market) -> None:
     results = model.results
     new, settled, settling_years = model.serve_cost_rates
     form = model.serve_cost_form
-    buyers, company, exponent = buy(
-        due(model, model.day),
+    people = due(model, model.day)
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    buyers = np.empty(people.size, dtype=np.int64)
+    company = np.empty(people.size, dtype=c.provider.dtype)
+    by_tenure = form != "flat"
+    exponent = np.empty(people.size if by_tenure else 0)
+    m = buy(
+        people,
         c.provider,
         c.join_day,
         model.day,
         model.prices,
         new,
         settling_years,
-        form != "flat",
+        by_tenure,
         results.today("purchases"),
         results.today("revenue"),
         results.today("cost_to_serve"),
+        buyers,
+        company,
+        exponent,
     )
+    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
     model.today.buyers = buyers
     model.today.buyer_company = company
     if exponent.size:
@@ -132,23 +142,22 @@ def buy(
     purchases: np.ndarray,
     revenue: np.ndarray,
     cost_to_serve: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    buyers: np.ndarray,
+    company: np.ndarray,
+    exponent: np.ndarray,
+) -> int:
     """Today's purchases: the people ``due`` who have a provider buy once from it.
 
     Company ``k``'s ``n`` purchases add ``n`` to ``purchases[k]`` and ``n x prices[k]`` to
-    ``revenue[k]`` (the day's results). Unless the cost to serve falls with tenure
-    (``by_tenure``), each costs ``new[k]`` to serve: ``n x new[k]`` is added to
-    ``cost_to_serve[k]``; if it does, the exponent of :func:`cost_to_serve` is returned for
-    each purchase, ``tenure_days x (-1 / (365 settling_years[k]))`` with ``tenure_days =
-    day - join_day``, for the caller to finish (its exponential is NumPy's).
+    ``revenue[k]`` (the day's results). If the cost to serve falls with tenure
+    (``by_tenure``), the exponent of :func:`cost_to_serve` is written for each purchase,
+    ``tenure_days x (-1 / (365 settling_years[k]))`` with ``tenure_days = day - join_day``,
+    for the caller to finish (its exponential is NumPy's); if not, each costs ``new[k]`` to
+    serve: ``n x new[k]`` is added to ``cost_to_serve[k]``.
 
-    Returns:
-        The buyers (in the order of ``due``), their companies, and the exponents (empty
-        unless ``by_tenure``).
-
+    Fills the first ``m`` of ``buyers`` (in the order of ``due``) and ``company`` (and
+    ``exponent``); returns ``m``.
     """
-    buyers = np.empty(due.size, dtype=np.int64)
-    company = np.empty(due.size, dtype=provider.dtype)
     counts = np.zeros(prices.size, dtype=np.int64)
     m = 0
     for i in due:
@@ -157,6 +166,8 @@ def buy(
             buyers[m] = i
             company[m] = k
             counts[k] += 1
+            if by_tenure:
+                exponent[m] = (day - join_day[i]) * (-1.0 / (365.0 * settling_years[k]))
             m += 1
     for k in range(prices.size):
         n = counts[k] * 1.0
@@ -164,8 +175,4 @@ def buy(
         revenue[k] += n * prices[k]
         if not by_tenure:
             cost_to_serve[k] += n * new[k]
-    exponent = np.empty(m if by_tenure else 0)
-    for j in range(exponent.size):
-        k = company[j]
-        exponent[j] = (day - join_day[buyers[j]]) * (-1.0 / (365.0 * settling_years[k]))
-    return buyers[:m], company[:m], exponent
+    return m

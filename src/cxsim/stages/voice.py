@@ -46,7 +46,11 @@ def step(model: Market) -> None:
         return
     pars = model.params.behaviour.voice
     c = model.customers
-    complain = decide(
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    complain = np.empty(who.size, dtype=np.bool_)
+    complainers = np.empty(who.size, dtype=np.int64)
+    company = np.empty(who.size, dtype=comp.dtype)
+    n = decide(
         model.streams.address("voice", model.day),
         who,
         comp,
@@ -59,8 +63,11 @@ def step(model: Market) -> None:
         pars.learned_silence,
         pars.crm_fatigue_damping,
         model.results.today("complaints"),
+        complain,
+        complainers,
+        company,
     )
-    complainers, company = who[complain], comp[complain]
+    complainers, company = complainers[:n], company[:n]
     model.today.complainers = complainers
     model.today.complainer_company = company
     model.experience(Event.complained, complainers, company)
@@ -82,7 +89,10 @@ def decide(
     learned_silence: float,
     damping: float,
     complaints: np.ndarray,
-) -> np.ndarray:
+    complain: np.ndarray,
+    complainers: np.ndarray,
+    complainer_company: np.ndarray,
+) -> int:
     """Whether each of ``customers`` voices its new problem with ``company``, counted in ``complaints``.
 
     Customer ``i`` (company ``k``) complains when a uniform drawn from the stream at
@@ -92,10 +102,13 @@ def decide(
     to ``complaints[k]``. (The power and exponential are the C library's, not NumPy's array
     functions: they may differ in the last bit, which only matters for a uniform that close
     to the chance.)
+
+    Fills ``complain`` (one flag per customer) and, in order, the first ``n`` of
+    ``complainers`` and ``complainer_company``; returns ``n``.
     """
     rng = generator_at(address)
-    complain = np.empty(customers.size, dtype=np.bool_)
     counts = np.zeros(complaints.size, dtype=np.int64)
+    n = 0
     for j in range(customers.size):
         i = customers[j]
         k = company[j]
@@ -105,6 +118,9 @@ def decide(
         complain[j] = rng.random() < base * reach[k] * silence * worn_out
         if complain[j]:
             counts[k] += 1
+            complainers[n] = i
+            complainer_company[n] = k
+            n += 1
     for k in range(complaints.size):
         complaints[k] += counts[k]
-    return complain
+    return n
