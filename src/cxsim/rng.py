@@ -288,7 +288,10 @@ def bernoulli_started(rng, n: int, p: float) -> tuple[np.ndarray, int]:  # type:
     if p <= 0.0 or n == 0:
         return np.empty(0, dtype=np.int64), 0
     if p >= 1.0:
-        return np.arange(n).astype(np.int64), 0
+        everyone = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            everyone[i] = i
+        return everyone, 0
     scale = -1.0 / math.log1p(-p)
     mean = n * p
     batch = int(mean + 6.0 * math.sqrt(mean) + 16.0)
@@ -298,7 +301,8 @@ def bernoulli_started(rng, n: int, p: float) -> tuple[np.ndarray, int]:  # type:
     while True:
         if below + batch > out.size:  # rare: room for another batch
             grown = np.empty(2 * out.size + batch, dtype=np.int64)
-            grown[:below] = out[:below]
+            for i in range(below):  # (a loop: a slice assignment takes seconds to compile)
+                grown[i] = out[i]
             out = grown
         for j in range(batch):
             total += np.ceil(rng.standard_exponential() * scale)
