@@ -110,25 +110,43 @@ def test_the_contact_count_kernel_counts_as_the_rule_in_numpy() -> None:
 
 
 @pytest.mark.parametrize(("shares", "proactive"), [(False, False), (True, False), (True, True)])
-def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proactive: bool) -> None:
+def test_the_touch_kernel_draws_and_sorts_touches_as_the_rule_in_numpy(
+    shares: bool, proactive: bool
+) -> None:
     from cxsim.customers import ISSUE_CALLBACK, ISSUE_OPEN, ISSUE_QUEUED
-    from cxsim.rng import bernoulli_indices
-    from cxsim.stages.response import sort_touches
+    from cxsim.rng import Streams, bernoulli_indices, bit_generator_address
+    from cxsim.stages.response import touch
 
     rng = np.random.default_rng(6)
-    n, k, day, memory = 5_000, 1, 400, 60
+    n, k, day, memory, p = 5_000, 1, 400, 60, 0.3
     provider = rng.integers(-1, 3, n).astype(np.int8)
     issue = rng.integers(0, 4, n).astype(np.int8)
     issue_day = rng.integers(day - 120, day + 1, n).astype(np.int32)
     fatigue = rng.random(n).astype(np.float32)
-    drawn = bernoulli_indices(rng, n, 0.3)
-    want_fatigue = fatigue.copy()
-    got = sort_touches(
-        drawn, k, provider, issue, issue_day, fatigue, day, memory, shares, proactive
+    crm_touches = np.array([0.5, 2.0, 0.0])
+    want_fatigue, want_touches = fatigue.copy(), crm_touches.copy()
+    streams, twin = Streams(6), Streams(6)
+    groups, sizes, _ = touch(
+        streams.address("response", day, k),
+        n,
+        p,
+        k,
+        provider,
+        issue,
+        issue_day,
+        fatigue,
+        day,
+        memory,
+        shares,
+        proactive,
+        crm_touches,
     )
     # The rule, as the response stage wrote it in NumPy before the kernel.
+    stream = twin("response", day, k)
+    drawn = bernoulli_indices(stream, n, p)
     touched = drawn[provider[drawn] == k]
     want_fatigue[touched] += 1.0
+    want_touches[k] += touched.size
     state = issue[touched]
     open_issue = (state != 0) & ~((state == ISSUE_OPEN) & (day - issue_day[touched] > memory))
     troubled, state = touched[open_issue], state[open_issue]
@@ -142,10 +160,31 @@ def test_the_touch_kernel_sorts_touches_as_the_rule_in_numpy(shares: bool, proac
         troubled[found],
         troubled[~queued & ~callback & ~found],
     )
-    for got_group, want_group in zip(got, want, strict=True):
-        assert np.array_equal(got_group, want_group)
+    for g, want_group in enumerate(want):
+        assert np.array_equal(groups[g, : sizes[g]], want_group)
     assert all(group.size for group in want[:1])  # the draw reaches calm customers
     assert np.array_equal(fatigue, want_fatigue)
+    assert np.array_equal(crm_touches, want_touches)
+    # The kernel drew what NumPy drew: with the draws it owes, the stream goes on from the
+    # same place.
+    mine = streams("response", day, k)
+    *_, owed = touch(
+        bit_generator_address(mine),
+        n,
+        p,
+        k,
+        provider,
+        issue,
+        issue_day,
+        fatigue.copy(),
+        day,
+        memory,
+        shares,
+        proactive,
+        crm_touches.copy(),
+    )
+    mine.standard_exponential(owed)
+    assert mine.random() == stream.random()
 
 
 @pytest.mark.parametrize(
@@ -193,6 +232,7 @@ def test_the_listener_kernel_picks_listeners_as_the_rule_in_numpy() -> None:
 
 
 def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
+    from cxsim.rng import Streams, bit_generator_address
     from cxsim.stages.problem import sort_purchases
 
     rng = np.random.default_rng(9)
@@ -200,7 +240,6 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     buyers = np.sort(rng.choice(n, 1_500, replace=False)).astype(np.int64)
     company = rng.integers(0, k, buyers.size).astype(np.int8)
     location = rng.random(n).astype(np.float32)
-    draws = rng.random((3, buyers.size))
     p_problem = np.array([0.1, 0.3, 0.05])
     excluded_from = 1.0 - np.array([0.0, 0.2, 0.05])
     columns = (
@@ -209,11 +248,37 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
         np.zeros(n, bool),
         np.zeros(n, bool),
     )
+    # The day's results as the model holds them: columns of a (companies, metrics) table.
+    table = rng.integers(0, 5, (k, 4)).astype(np.float64)
+    want_table = table.copy()
     want_columns = tuple(c.copy() for c in columns)
-    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
-        buyers, company, location, draws, p_problem, excluded_from, 0.4, 0.2, *columns, day
+    streams, twin = Streams(9), Streams(9)
+    m = buyers.size
+    people = np.empty((5, m), np.int64)
+    companies = np.empty((5, m), np.int8)
+    serious_out = np.empty(m, bool)
+    sizes = sort_purchases(
+        streams.address("problem", day),
+        buyers,
+        company,
+        location,
+        p_problem,
+        excluded_from,
+        0.4,
+        0.2,
+        *columns,
+        day,
+        table[:, 0],
+        table[:, 2],
+        table[:, 3],
+        people,
+        companies,
+        serious_out,
     )
+    who, comp, sev = people[0, : sizes[0]], companies[0, : sizes[0]], serious_out[: sizes[0]]
     # The rule, as the problem stage wrote it in NumPy before the kernel.
+    stream = twin("problem", day)
+    draws = stream.random((3, buyers.size))
     c = company.astype(np.intp)
     excluded = location[buyers] >= excluded_from[c]
     has = excluded | (draws[0] < p_problem[c])
@@ -231,11 +296,33 @@ def test_the_purchase_kernel_sorts_purchases_as_the_rule_in_numpy() -> None:
     for got, want in zip(columns, want_columns, strict=True):
         assert np.array_equal(got, want)
     want_groups = ((w[b], co[b]), (w[s], co[s]), (w[~s], co[~s]), (buyers[~has], company[~has]))
-    for g, (want_who, want_company) in enumerate(want_groups):
-        assert np.array_equal(groups[g, : sizes[g]], want_who)
-        assert np.array_equal(group_company[g, : sizes[g]], want_company)
-    for row, mask in enumerate((np.ones_like(s), s, b)):
-        assert np.array_equal(counts[row], np.bincount(co[mask], minlength=k))
+    for g, (want_who, want_company) in enumerate(want_groups, start=1):
+        assert np.array_equal(people[g, : sizes[g]], want_who)
+        assert np.array_equal(companies[g, : sizes[g]], want_company)
+    for column, mask in zip((0, 2, 3), (np.ones_like(s), s, b), strict=True):
+        want_table[:, column] += np.bincount(co[mask], minlength=k)
+    assert np.array_equal(table, want_table)
+    # The kernel drew what NumPy drew: the stream goes on from the same place.
+    mine = streams("problem", day)
+    sort_purchases(
+        bit_generator_address(mine),
+        buyers,
+        company,
+        location,
+        p_problem,
+        excluded_from,
+        0.4,
+        0.2,
+        *(column.copy() for column in columns),
+        day,
+        np.zeros(k),
+        np.zeros(k),
+        np.zeros(k),
+        people,
+        companies,
+        serious_out,
+    )
+    assert mine.random() == stream.random()
 
 
 @pytest.mark.parametrize("mixed", [False, True])
@@ -893,3 +980,112 @@ def test_the_referral_kernel_converts_as_the_rule_in_numpy(hearings: int, people
     assert np.array_equal(who, want_who[still])
     assert np.array_equal(chosen, want_chosen[still])
     assert ours.random() == theirs.random()
+
+
+@pytest.mark.parametrize("by_tenure", [False, True])
+def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
+    from cxsim.stages.purchase import buy
+
+    rng = np.random.default_rng(12)
+    n, k, day = 3_000, 3, 250
+    provider = rng.integers(-1, k, n).astype(np.int8)
+    join_day = rng.integers(-900, day + 1, n).astype(np.int32)
+    due = np.sort(rng.choice(n, 400, replace=False)).astype(np.int64)
+    prices = np.array([10.0, 12.5, 9.99])
+    new = np.array([3.0, 2.5, 4.1])
+    settling_years = np.array([2.0, 1.5, 3.0])
+    table = rng.random((k, 3))
+    want_table = table.copy()
+    buyers = np.empty(due.size, np.int64)
+    company = np.empty(due.size, np.int8)
+    exponent = np.empty(due.size if by_tenure else 0)
+    m = buy(
+        due,
+        provider,
+        join_day,
+        day,
+        prices,
+        new,
+        settling_years,
+        by_tenure,
+        table[:, 0],
+        table[:, 1],
+        table[:, 2],
+        buyers,
+        company,
+        exponent,
+    )
+    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
+    # The rule, as the purchase stage wrote it in NumPy before the kernel.
+    want_buyers = due[provider[due] >= 0]
+    want_company = provider[want_buyers]
+    purchases = np.bincount(want_company, minlength=k) * 1.0
+    want_table[:, 0] += purchases
+    want_table[:, 1] += purchases * prices
+    if not by_tenure:
+        want_table[:, 2] += purchases * new
+    assert np.array_equal(buyers, want_buyers)
+    assert company.dtype == want_company.dtype
+    assert np.array_equal(company, want_company)
+    assert np.array_equal(table, want_table)
+    if by_tenure:
+        c = want_company.astype(np.intp)
+        tenure_days = day - join_day[want_buyers]
+        assert np.array_equal(exponent, tenure_days * (-1.0 / (365.0 * settling_years[c])))
+    else:
+        assert exponent.size == 0
+
+
+def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:
+    from cxsim.rng import Streams
+    from cxsim.stages.voice import decide
+
+    rng = np.random.default_rng(13)
+    n, k, day = 3_000, 3, 40
+    customers = rng.choice(n, 1_000, replace=False).astype(np.int64)
+    company = rng.integers(0, k, customers.size).astype(np.int8)
+    serious = rng.random(customers.size) < 0.3
+    ignored = rng.integers(0, 6, n).astype(np.uint8)
+    fatigue = (rng.random(n) * 4).astype(np.float32)
+    reach = np.array([0.9, 0.5, 1.0])
+    minor, serious_chance, silence, damping = 0.3, 0.8, 0.7, 0.25
+    complaints = np.array([1.0, 0.0, 2.0])
+    streams, twin = Streams(13), Streams(13)
+    complain = np.empty(customers.size, bool)
+    complainers = np.empty(customers.size, np.int64)
+    complainer_company = np.empty(customers.size, np.int8)
+    n_complaints = decide(
+        streams.address("voice", day),
+        customers,
+        company,
+        serious,
+        ignored,
+        fatigue,
+        reach,
+        minor,
+        serious_chance,
+        silence,
+        damping,
+        complaints,
+        complain,
+        complainers,
+        complainer_company,
+    )
+    # The rule, as the voice stage wrote it in NumPy before the kernel.
+    draws = twin("voice", day).random(customers.size)
+    base = np.where(serious, serious_chance, minor)
+    p = (
+        base
+        * reach[company.astype(np.intp)]
+        * np.power(silence, ignored[customers].astype(np.float64))
+        * np.exp(-damping * fatigue[customers].astype(np.float64))
+    )
+    want = draws < p
+    assert 0 < want.sum() < want.size
+    assert np.array_equal(complain, want)
+    assert n_complaints == want.sum()
+    assert np.array_equal(complainers[:n_complaints], customers[want])
+    assert np.array_equal(complainer_company[:n_complaints], company[want])
+    assert np.array_equal(
+        complaints, np.array([1.0, 0.0, 2.0]) + np.bincount(company[want], minlength=k)
+    )

@@ -473,3 +473,19 @@ def test_neither_preset_makes_proactive_follow_ups():
     assert not PolicyParams(preset="fix").proactive_follow_ups
     assert not PolicyParams(preset="manage").proactive_follow_ups
     assert PolicyParams(preset="fix").shares_service_information
+
+
+@pytest.mark.parametrize("touches_per_month", [0.0, 30.0])
+def test_the_queue_length_counts_what_touches_left_waiting(touches_per_month):
+    m = queue_market(
+        capacity_per_day=0,
+        response_days=30,
+        crm_touches_per_month=touches_per_month,
+        shares_service_information=True,
+    )
+    enqueue(m, np.arange(100), 1)
+    begin_day(m, 2)
+    response.step(m)
+    waiting = m.results.today("queue_length")[0]
+    assert waiting == response.count_waiting(m, m.companies[0])
+    assert (waiting < 100) == (touches_per_month > 0)  # touches got queued complaints handled

@@ -10,6 +10,7 @@ from scipy import stats
 from cxsim.rng import (
     FEW_POISSON_MEANS,
     Streams,
+    bernoulli_at,
     bernoulli_indices,
     bit_generator_address,
     generator_at,
@@ -140,3 +141,28 @@ def test_a_kernel_draws_from_a_streams_address_the_numbers_numpy_draws(n, mean, 
     assert bit_generator_address(mine) == address
     _draw_in_a_kernel(address, n, mean, high)
     assert mine.random() == rng.random()
+
+
+@pytest.mark.parametrize(
+    ("n", "p"),
+    [(0, 0.3), (10, 0.0), (10, 1.0), (3, 0.5), (50, 0.3), (200, 0.97), (5, 0.999), (2_000, 0.01)],
+)
+def test_in_a_kernel_bernoulli_indices_are_numpys_and_owe_the_rest_of_the_batch(n, p):
+    """The compiled Bernoulli draw: the same indices as :func:`bernoulli_indices`, from the same draws.
+
+    Over 300 days each, so that some days need a second batch of gaps (p near 1, n small).
+    It stops at the first gap past ``n``: the draws it owes, drawn in NumPy, bring the stream
+    to where :func:`bernoulli_indices` leaves it.
+    """
+    streams, twin = Streams(5), Streams(5)
+    for day in range(300):
+        ours, owed = bernoulli_at(streams.address("purchase", day), n, p)
+        rng = twin("purchase", day)
+        theirs = bernoulli_indices(rng, n, p)
+        assert ours.dtype == theirs.dtype == np.int64
+        assert np.array_equal(ours, theirs)
+        assert owed >= 0
+        mine = streams("purchase", day)
+        _, owed = bernoulli_at(bit_generator_address(mine), n, p)
+        mine.standard_exponential(owed)
+        assert mine.random() == rng.random()

@@ -132,15 +132,18 @@ class Company(mesa.Agent):
 
     def excluded_share(self, day: int) -> float:
         """Share of customers (by location) promised an offer they cannot receive today."""
+        if not self.params.promotions:  # most companies, every day of the problem stage
+            return 0.0
         return max((p.excluded_share for p in self.active_promotions(day)), default=0.0)
 
     def disappointment(self) -> float:
         """Chance a fine purchase still disappoints: promise above delivery (quality and price)."""
         sensitivity = self.model.params.behaviour.problems.disconfirmation_sensitivity
-        quality_gap = max(0.0, self.params.promised_quality - self.delivered_quality)
-        quoted = self.params.quoted_price
+        params = self.params
+        quality_gap = max(0.0, params.promised_quality - (1.0 - self.defect_rate))  # delivered
+        quoted = params.quoted_price
         price_overrun = (
-            0.0 if quoted is None or quoted <= 0 else max(0.0, self.params.price / quoted - 1.0)
+            0.0 if quoted is None or quoted <= 0 else max(0.0, params.price / quoted - 1.0)
         )
         return min(1.0, sensitivity * (quality_gap + price_overrun))
 

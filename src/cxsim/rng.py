@@ -304,3 +304,50 @@ def gap_positions(gaps: np.ndarray, scale: float, start: float, n: int) -> int:
         if total < n:
             below = i + 1
     return below
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_started(rng, n: int, p: float) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
+    """In a kernel: :func:`bernoulli_indices` on the kernel's generator ``rng`` (from :func:`generator_at`), and the draws it owes.
+
+    The same indices from the same numbers: gaps are standard exponentials drawn in batches
+    of ``int(mean + 6 sqrt(mean) + 16)`` (``mean = n p``), position ``i`` is ``-1`` plus
+    ``ceil(gap x -1 / log(1 - p))`` summed in order, and another batch is begun only while
+    the last position is still below ``n``. It stops drawing at the first position at or
+    past ``n``; :func:`bernoulli_indices` draws its batch to the end. Returns the indices and
+    how many exponentials that is (``owed``): drawing ``owed`` more standard exponentials
+    (``rng.standard_exponential(owed)``) leaves the stream where :func:`bernoulli_indices`
+    leaves it, which only matters if anything draws from the stream after it
+    (``tests/test_rng.py`` checks both, number for number).
+    """
+    if p <= 0.0 or n == 0:
+        return np.empty(0, dtype=np.int64), 0
+    if p >= 1.0:
+        everyone = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            everyone[i] = i
+        return everyone, 0
+    scale = -1.0 / math.log1p(-p)
+    mean = n * p
+    batch = int(mean + 6.0 * math.sqrt(mean) + 16.0)
+    out = np.empty(batch, dtype=np.int64)
+    below = 0
+    total = -1.0
+    while True:
+        if below + batch > out.size:  # rare: room for another batch
+            grown = np.empty(2 * out.size + batch, dtype=np.int64)
+            for i in range(below):  # (a loop: a slice assignment takes seconds to compile)
+                grown[i] = out[i]
+            out = grown
+        for j in range(batch):
+            total += np.ceil(rng.standard_exponential() * scale)
+            if total >= n:
+                return out[:below], batch - 1 - j
+            out[below] = np.int64(total)
+            below += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_at(address: int, n: int, p: float) -> tuple[np.ndarray, int]:
+    """:func:`bernoulli_started` in one compiled call on the stream at ``address``: indices, draws owed."""
+    return bernoulli_started(generator_at(address), n, p)

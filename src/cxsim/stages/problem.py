@@ -26,6 +26,7 @@ import numpy as np
 
 from cxsim.customers import ISSUE_NONE, ISSUE_OPEN
 from cxsim.events import Event
+from cxsim.rng import generator_at
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -49,22 +50,31 @@ def is_open(model: Market, idx: np.ndarray) -> np.ndarray:
 def step(model: Market) -> None:
     """Decide which of today's purchases went wrong and how badly."""
     c = model.customers
-    buyers = model.today.buyers
     pars = model.params.behaviour.problems
-    rng = model.streams("problem", model.day)
-    draws = rng.random((3, buyers.size))
+    results = model.results
+    day = model.day
+    # Per company, in float64 as NumPy would compute it on arrays of the companies' rates:
+    # the chance of a problem, and the location from which a buyer is excluded from a promotion.
+    p_problem, excluded_from = np.array(
+        [
+            (
+                1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()),
+                1.0 - co.excluded_share(day),
+            )
+            for co in model.companies
+        ]
+    ).T
 
-    # Per company, in float64 as NumPy would compute it on arrays of the companies' rates.
-    p_problem = np.array(
-        [1.0 - (1.0 - co.defect_rate) * (1.0 - co.disappointment()) for co in model.companies]
-    )
-    excluded_from = np.array([1.0 - co.excluded_share(model.day) for co in model.companies])
-
-    who, comp, sev, groups, group_company, sizes, counts = sort_purchases(
-        buyers,
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    m = model.today.buyers.size
+    people = np.empty((5, m), dtype=np.int64)
+    companies = np.empty((5, m), dtype=np.int8)
+    serious = np.empty(m, dtype=np.bool_)
+    n_problems, *sizes = sort_purchases(
+        model.streams.address("problem", day),
+        model.today.buyers,
         model.today.buyer_company,
         c.location,
-        draws,
         p_problem,
         excluded_from,
         pars.serious_share,
@@ -73,29 +83,38 @@ def step(model: Market) -> None:
         c.issue_day,
         c.issue_serious,
         c.issue_fault,
-        model.day,
-    )
-    model.today.problem_customers = who
-    model.today.problem_company = comp
-    model.today.problem_serious = sev
-    for metric, count in zip(
-        ("problems", "serious_problems", "broken_promises"), counts, strict=True
-    ):
-        model.results.today(metric)[:] += count
-    for g, event in enumerate(_OUTCOMES):
-        model.experience(event, groups[g, : sizes[g]], group_company[g, : sizes[g]])
+        day,
+        results.today("problems"),
+        results.today("serious_problems"),
+        results.today("broken_promises"),
+        people,
+        companies,
+        serious,
+    ).tolist()
+    model.today.problem_customers = people[0, :n_problems]
+    model.today.problem_company = companies[0, :n_problems]
+    model.today.problem_serious = serious[:n_problems]
+    for g, size in enumerate(sizes, start=1):
+        if size:
+            model.experience(_OUTCOMES[g], people[g, :size], companies[g, :size])
 
 
-#: The groups of :func:`sort_purchases`, in the order their experiences are reported.
-_OUTCOMES = (Event.broken_promise, Event.problem_serious, Event.problem_minor, Event.satisfied)
+#: The groups of :func:`sort_purchases` (rows 1 to 4), in the order their experiences are reported.
+_OUTCOMES = (
+    None,
+    Event.broken_promise,
+    Event.problem_serious,
+    Event.problem_minor,
+    Event.satisfied,
+)
 
 
 @numba.njit(cache=True, nogil=True)
 def sort_purchases(
+    address: int,
     buyers: np.ndarray,
     buyer_company: np.ndarray,
     location: np.ndarray,
-    draws: np.ndarray,
     p_problem: np.ndarray,
     excluded_from: np.ndarray,
     serious_share: float,
@@ -105,67 +124,72 @@ def sort_purchases(
     issue_serious: np.ndarray,
     issue_fault: np.ndarray,
     day: int,
-) -> tuple:
+    problems: np.ndarray,
+    serious_problems: np.ndarray,
+    broken_promises: np.ndarray,
+    people: np.ndarray,
+    companies: np.ndarray,
+    serious: np.ndarray,
+) -> np.ndarray:
     """Which purchases went wrong, opening an issue for each (the rule of the stage, per purchase).
 
-    Purchase ``i`` (buyer ``b``, company ``k``, uniforms ``draws[:, i]``) is *excluded* from
-    a promotion when ``location[b] >= excluded_from[k]``; it has a problem when excluded or
-    ``draws[0, i] < p_problem[k]``; the problem is serious when excluded or
-    ``draws[1, i] < serious_share``, and the company's fault when excluded or
-    ``draws[2, i] >= customer_fault_share``. A problem opens the buyer's issue today.
+    Three uniforms per purchase are drawn from the stream at ``address`` as NumPy's
+    ``rng.random((3, m))`` draws them: ``draws[0]`` for every purchase, then ``draws[1]``,
+    then ``draws[2]``. Purchase ``i`` (buyer ``b``, company ``k``, uniforms ``draws[:, i]``)
+    is *excluded* from a promotion when ``location[b] >= excluded_from[k]``; it has a
+    problem when excluded or ``draws[0, i] < p_problem[k]``; the problem is serious when
+    excluded or ``draws[1, i] < serious_share``, and the company's fault when excluded or
+    ``draws[2, i] >= customer_fault_share``. A problem opens the buyer's issue today, and
+    counts in ``problems[k]`` (and ``serious_problems[k]``, ``broken_promises[k]`` when
+    serious, excluded): the day's results, added to once per company.
+
+    Fills, for ``m`` purchases, ``people`` and ``companies`` (5 x m) and ``serious`` (m):
+    row 0 the buyers with a problem, their companies and whether it is serious (in the
+    order of the purchases); rows 1 to 4 the buyers and companies of each group,
+    1 broken promise (excluded), 2 serious, 3 minor, 4 satisfied.
 
     Returns:
-        The buyers with a problem, their companies and whether it is serious (in the order
-        of the purchases); the buyers (row g of a 2-D array, the first ``sizes[g]``) and
-        companies of each group: 0 broken promise (excluded), 1 serious, 2 minor,
-        3 satisfied; and per company the problems, serious problems and broken promises.
+        How many of each row are filled: problems, then the four groups.
 
     """
     m = buyers.size
-    who = np.empty(m, dtype=np.int64)
-    comp = np.empty(m, dtype=np.int8)
-    sev = np.empty(m, dtype=np.bool_)
-    groups = np.empty((4, m), dtype=np.int64)
-    group_company = np.empty((4, m), dtype=np.int8)
-    sizes = np.zeros(4, dtype=np.int64)
+    rng = generator_at(address)
+    draws = np.empty((3, m))
+    for row in range(3):
+        for i in range(m):
+            draws[row, i] = rng.random()
+    sizes = np.zeros(5, dtype=np.int64)
     counts = np.zeros((3, p_problem.size), dtype=np.int64)
-    n_problems = 0
     for i in range(m):
         b = buyers[i]
         k = buyer_company[i]
         excluded = location[b] >= excluded_from[k]
         if not (excluded or draws[0, i] < p_problem[k]):
-            groups[3, sizes[3]] = b
-            group_company[3, sizes[3]] = k
-            sizes[3] += 1
-            continue
-        serious = excluded or draws[1, i] < serious_share
-        issue[b] = ISSUE_OPEN
-        issue_day[b] = day
-        issue_serious[b] = serious
-        issue_fault[b] = excluded or draws[2, i] >= customer_fault_share
-        who[n_problems] = b
-        comp[n_problems] = k
-        sev[n_problems] = serious
-        n_problems += 1
-        counts[0, k] += 1
-        if serious:
-            counts[1, k] += 1
-        if excluded:
-            counts[2, k] += 1
-            groups[0, sizes[0]] = b
-            group_company[0, sizes[0]] = k
+            g = 4
+        else:
+            is_serious = excluded or draws[1, i] < serious_share
+            issue[b] = ISSUE_OPEN
+            issue_day[b] = day
+            issue_serious[b] = is_serious
+            issue_fault[b] = excluded or draws[2, i] >= customer_fault_share
+            people[0, sizes[0]] = b
+            companies[0, sizes[0]] = k
+            serious[sizes[0]] = is_serious
             sizes[0] += 1
-        g = 1 if serious else 2
-        groups[g, sizes[g]] = b
-        group_company[g, sizes[g]] = k
+            counts[0, k] += 1
+            if is_serious:
+                counts[1, k] += 1
+            if excluded:
+                counts[2, k] += 1
+                people[1, sizes[1]] = b
+                companies[1, sizes[1]] = k
+                sizes[1] += 1
+            g = 2 if is_serious else 3
+        people[g, sizes[g]] = b
+        companies[g, sizes[g]] = k
         sizes[g] += 1
-    return (
-        who[:n_problems],
-        comp[:n_problems],
-        sev[:n_problems],
-        groups,
-        group_company,
-        sizes,
-        counts,
-    )
+    for k in range(p_problem.size):
+        problems[k] += counts[0, k]
+        serious_problems[k] += counts[1, k]
+        broken_promises[k] += counts[2, k]
+    return sizes

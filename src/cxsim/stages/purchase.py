@@ -28,10 +28,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.events import Event
-from cxsim.rng import bernoulli_indices
+from cxsim.rng import bernoulli_at
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -76,9 +77,10 @@ def due(model: Market, day: int) -> np.ndarray:
     """People due to buy on ``day`` (sorted; the same whenever asked: drawn from that day's stream)."""
     drawn_day, people = model.due_drawn
     if drawn_day != day:
-        rng = model.streams("purchase", day)
         chance = purchase_probability(model.params.market.purchase_interval_days)
-        people = bernoulli_indices(rng, model.customers.n, chance)
+        address = model.streams.address("purchase", day)
+        # Nothing else draws from the day's purchase stream: the draws owed are never drawn.
+        people, _ = bernoulli_at(address, model.customers.n, chance)
         model.due_drawn = (day, people)
     return people
 
@@ -86,32 +88,91 @@ def due(model: Market, day: int) -> np.ndarray:
 def step(model: Market) -> None:
     """Customers due to buy today buy from their provider, at its price and its cost to serve."""
     c = model.customers
-    today = due(model, model.day)
-    buyers = today[c.provider[today] >= 0]
-    company = c.provider[buyers]
+    results = model.results
+    new, settled, settling_years = model.serve_cost_rates
+    form = model.serve_cost_form
+    people = due(model, model.day)
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    buyers = np.empty(people.size, dtype=np.int64)
+    company = np.empty(people.size, dtype=c.provider.dtype)
+    by_tenure = form != "flat"
+    exponent = np.empty(people.size if by_tenure else 0)
+    m = buy(
+        people,
+        c.provider,
+        c.join_day,
+        model.day,
+        model.prices,
+        new,
+        settling_years,
+        by_tenure,
+        results.today("purchases"),
+        results.today("revenue"),
+        results.today("cost_to_serve"),
+        buyers,
+        company,
+        exponent,
+    )
+    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
     model.today.buyers = buyers
     model.today.buyer_company = company
-    purchases = model.results.count("purchases", company)
-    model.results.today("revenue")[:] += purchases * model.prices
-    charge_cost_to_serve(model, buyers, company, purchases)
+    if exponent.size:
+        # Cost to serve by tenure, its exponential in NumPy (an array's exp is NumPy's own,
+        # which can differ from a kernel's in the last bit, and this one is money).
+        fall = np.exp(exponent)
+        if form == "shared":  # one rule for every company (the default): no gathers
+            serve = settled[0] + (new[0] - settled[0]) * fall
+        else:
+            k = company.astype(np.intp)
+            serve = settled[k] + (new[k] - settled[k]) * fall
+        results.count("cost_to_serve", company, serve)
     model.log(Event.purchase, buyers, company)
 
 
-def charge_cost_to_serve(
-    model: Market, buyers: np.ndarray, company: np.ndarray, purchases: np.ndarray
-) -> None:
-    """Add the cost of serving today's purchases to each company's ``cost_to_serve``."""
-    new, settled, settling_years = model.serve_cost_rates
-    form = model.serve_cost_form
-    if form == "flat":  # no fall with tenure: no need to look at tenures
-        model.results.today("cost_to_serve")[:] += purchases * new
-        return
-    if buyers.size == 0:
-        return
-    tenure_days = model.day - model.customers.join_day[buyers]
-    if form == "shared":  # one rule for every company (the default): no gathers
-        serve = cost_to_serve(new[0], settled[0], settling_years[0], tenure_days)
-    else:
-        k = company.astype(np.intp)
-        serve = cost_to_serve(new[k], settled[k], settling_years[k], tenure_days)
-    model.results.count("cost_to_serve", company, serve)
+@numba.njit(cache=True, nogil=True)
+def buy(
+    due: np.ndarray,
+    provider: np.ndarray,
+    join_day: np.ndarray,
+    day: int,
+    prices: np.ndarray,
+    new: np.ndarray,
+    settling_years: np.ndarray,
+    by_tenure: bool,
+    purchases: np.ndarray,
+    revenue: np.ndarray,
+    cost_to_serve: np.ndarray,
+    buyers: np.ndarray,
+    company: np.ndarray,
+    exponent: np.ndarray,
+) -> int:
+    """Today's purchases: the people ``due`` who have a provider buy once from it.
+
+    Company ``k``'s ``n`` purchases add ``n`` to ``purchases[k]`` and ``n x prices[k]`` to
+    ``revenue[k]`` (the day's results). If the cost to serve falls with tenure
+    (``by_tenure``), the exponent of :func:`cost_to_serve` is written for each purchase,
+    ``tenure_days x (-1 / (365 settling_years[k]))`` with ``tenure_days = day - join_day``,
+    for the caller to finish (its exponential is NumPy's); if not, each costs ``new[k]`` to
+    serve: ``n x new[k]`` is added to ``cost_to_serve[k]``.
+
+    Fills the first ``m`` of ``buyers`` (in the order of ``due``) and ``company`` (and
+    ``exponent``); returns ``m``.
+    """
+    counts = np.zeros(prices.size, dtype=np.int64)
+    m = 0
+    for i in due:
+        k = provider[i]
+        if k >= 0:
+            buyers[m] = i
+            company[m] = k
+            counts[k] += 1
+            if by_tenure:
+                exponent[m] = (day - join_day[i]) * (-1.0 / (365.0 * settling_years[k]))
+            m += 1
+    for k in range(prices.size):
+        n = counts[k] * 1.0
+        purchases[k] += n
+        revenue[k] += n * prices[k]
+        if not by_tenure:
+            cost_to_serve[k] += n * new[k]
+    return m

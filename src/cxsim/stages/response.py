@@ -43,7 +43,7 @@ import numpy as np
 from cxsim.customers import ISSUE_CALLBACK, ISSUE_NONE, ISSUE_OPEN, ISSUE_QUEUED
 from cxsim.events import Event
 from cxsim.params import PolicyParams, RefundRule
-from cxsim.rng import bernoulli_indices
+from cxsim.rng import bernoulli_started, bit_generator_address, generator_at
 from cxsim.stages.problem import is_open
 
 if TYPE_CHECKING:
@@ -53,16 +53,17 @@ if TYPE_CHECKING:
 
 def step(model: Market) -> None:
     """Every company answers reviews, handles complaints and callbacks, and touches its customers."""
+    queue_length = model.results.today("queue_length")
     for company in model.companies:
         rng = model.streams("response", model.day, company.index)
         answer_reviews(model, company, rng)
         take_complaints(model, company, rng)
-        waiting = work_queue(model, company, rng) if company.uses_queue else 0
+        uses_queue = company.uses_queue
+        waiting = work_queue(model, company, rng) if uses_queue else 0
         call_back(model, company, rng)
-        touch_customers(model, company, rng)
-        if company.uses_queue and company.policy.shares_service_information:
-            waiting = count_waiting(model, company)  # follow-ups may have handled queued complaints
-        model.results.today("queue_length")[company.index] = waiting
+        if touch_customers(model, company, rng) and uses_queue:
+            waiting = count_waiting(model, company)  # follow-ups handled queued complaints
+        queue_length[company.index] = waiting
 
 
 # --------------------------------------------------------------------------- handling
@@ -360,7 +361,7 @@ def call_back(model: Market, company: Company, rng: np.random.Generator) -> None
     model.results.count("broken_promises", k, broken.size)
 
 
-def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> None:
+def touch_customers(model: Market, company: Company, rng: np.random.Generator) -> int:
     """CRM touches: pleasant when all is well; during an open problem, a follow-up or a wearing pitch.
 
     A touch to a customer with an open problem gets it handled if the company
@@ -369,16 +370,19 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
     proactive follow-ups; otherwise it is a sales pitch that wears the customer
     out. A waiting call-back handled early is a second chance: no new call-back
     is promised.
+
+    Returns the number of complaints waiting in the queue that touches got handled.
     """
     rate = company.policy.crm_touches_per_month / 30.0
     if rate <= 0:
-        return
+        return 0
     c = model.customers
     pol = company.policy
     k = company.index
-    drawn = bernoulli_indices(rng, c.n, touch_probability(rate))
-    calm, queued, awaiting_callback, found, pitched = sort_touches(
-        drawn,
+    groups, sizes, owed = touch(
+        bit_generator_address(rng),
+        c.n,
+        touch_probability(rate),
         k,
         c.provider,
         c.issue,
@@ -388,17 +392,20 @@ def touch_customers(model: Market, company: Company, rng: np.random.Generator) -
         model.params.behaviour.problems.problem_memory_days,
         pol.shares_service_information,
         pol.proactive_follow_ups,
+        model.results.today("crm_touches"),
     )
-    touched = calm.size + queued.size + awaiting_callback.size + found.size + pitched.size
-    if touched == 0:
-        return
-    model.results.count("crm_touches", k, touched)
-    model.experience(Event.crm_touch, calm, k)
-    handle(model, company, queued, rng)
-    handle(model, company, awaiting_callback, rng, second_chance=True)
-    handle(model, company, found, rng)
-    model.results.count("follow_ups", k, found.size)
-    model.experience(Event.crm_touch_open_problem, pitched, k)
+    n_calm, n_queued, n_awaiting, n_found, n_pitched = sizes.tolist()
+    if n_calm:
+        model.experience(Event.crm_touch, groups[0, :n_calm], k)
+    if n_queued or n_awaiting or n_found:
+        rng.standard_exponential(owed)  # the touches' draws to the end of their batch
+        handle(model, company, groups[1, :n_queued], rng)
+        handle(model, company, groups[2, :n_awaiting], rng, second_chance=True)
+        handle(model, company, groups[3, :n_found], rng)
+        model.results.count("follow_ups", k, n_found)
+    if n_pitched:
+        model.experience(Event.crm_touch_open_problem, groups[4, :n_pitched], k)
+    return n_queued
 
 
 @functools.lru_cache(maxsize=256)
@@ -408,8 +415,10 @@ def touch_probability(rate: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_touches(
-    drawn: np.ndarray,
+def touch(
+    address: int,
+    n: int,
+    p: float,
     k: int,
     provider: np.ndarray,
     issue: np.ndarray,
@@ -419,10 +428,13 @@ def sort_touches(
     memory_days: int,
     shares_service_information: bool,
     proactive_follow_ups: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Which of the people ``drawn`` for a touch are ``k``'s customers, and what the touch does.
+    crm_touches: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Draw who of the ``n`` people a touch reaches, and sort ``k``'s customers among them by what it does.
 
-    Every touched customer's fatigue grows by 1. A customer without an open issue
+    Each person is drawn with chance ``p`` (:func:`cxsim.rng.bernoulli_started`, on the
+    stream at ``address``); the drawn who are ``k``'s customers are touched, counted in
+    ``crm_touches[k]``, and their fatigue grows by 1. A customer without an open issue
     (:func:`cxsim.stages.problem.is_open`: any issue but one left open for more than
     ``memory_days``) is ``calm``. One with an open issue is, by its state: ``queued`` (a
     complaint in the queue) or ``awaiting_callback`` when the company shares service
@@ -430,9 +442,12 @@ def sort_touches(
     follow-ups, and otherwise ``pitched`` (a sales pitch during a problem).
 
     Returns:
-        calm, queued, awaiting_callback, found, pitched: customers in the order drawn.
+        The customers of each group in the order drawn (row g, the first ``sizes[g]``):
+        0 calm, 1 queued, 2 awaiting_callback, 3 found, 4 pitched; and the draws owed to
+        the stream (to draw before anything else draws from it).
 
     """
+    drawn, owed = bernoulli_started(generator_at(address), n, p)
     groups = np.empty((5, drawn.size), dtype=np.int64)
     sizes = np.zeros(5, dtype=np.int64)
     for i in drawn:
@@ -453,10 +468,5 @@ def sort_touches(
             group = 4
         groups[group, sizes[group]] = i
         sizes[group] += 1
-    return (
-        groups[0, : sizes[0]],
-        groups[1, : sizes[1]],
-        groups[2, : sizes[2]],
-        groups[3, : sizes[3]],
-        groups[4, : sizes[4]],
-    )
+    crm_touches[k] += sizes.sum()
+    return groups, sizes, owed

@@ -12,11 +12,14 @@ voiced, as in TARP's complaint iceberg.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cxsim.events import Event
+from cxsim.rng import generator_at
 
 if TYPE_CHECKING:
     from cxsim.model import Market
@@ -41,14 +44,83 @@ def step(model: Market) -> None:
     comp = model.today.problem_company
     if who.size == 0:  # no new problem: nobody to decide, and nothing drawn
         return
-    rng = model.streams("voice", model.day)
-    complain = rng.random(who.size) < complaint_probability(
-        model, who, comp, model.today.problem_serious
+    pars = model.params.behaviour.voice
+    c = model.customers
+    # Filled by the kernel (arrays made here cost less than arrays a kernel returns).
+    complain = np.empty(who.size, dtype=np.bool_)
+    complainers = np.empty(who.size, dtype=np.int64)
+    company = np.empty(who.size, dtype=comp.dtype)
+    n = decide(
+        model.streams.address("voice", model.day),
+        who,
+        comp,
+        model.today.problem_serious,
+        c.ignored,
+        c.fatigue,
+        np.array([co.policy.reachability for co in model.companies]),
+        pars.minor,
+        pars.serious,
+        pars.learned_silence,
+        pars.crm_fatigue_damping,
+        model.results.today("complaints"),
+        complain,
+        complainers,
+        company,
     )
-    complainers, company = who[complain], comp[complain]
+    complainers, company = complainers[:n], company[:n]
     model.today.complainers = complainers
     model.today.complainer_company = company
-    model.results.count("complaints", company)
     model.experience(Event.complained, complainers, company)
     if model.listens(Event.stayed_silent):
         model.log(Event.stayed_silent, who, comp, where=~complain)
+
+
+@numba.njit(cache=True, nogil=True)
+def decide(
+    address: int,
+    customers: np.ndarray,
+    company: np.ndarray,
+    serious: np.ndarray,
+    ignored: np.ndarray,
+    fatigue: np.ndarray,
+    reach: np.ndarray,
+    minor_chance: float,
+    serious_chance: float,
+    learned_silence: float,
+    damping: float,
+    complaints: np.ndarray,
+    complain: np.ndarray,
+    complainers: np.ndarray,
+    complainer_company: np.ndarray,
+) -> int:
+    """Whether each of ``customers`` voices its new problem with ``company``, counted in ``complaints``.
+
+    Customer ``i`` (company ``k``) complains when a uniform drawn from the stream at
+    ``address`` (one per customer, in order) is below :func:`complaint_probability`'s
+    ``base x reach[k] x learned_silence ** ignored[i] x exp(-damping x fatigue[i])``, with
+    ``base`` the ``serious_chance`` or ``minor_chance`` of its problem; each complaint adds 1
+    to ``complaints[k]``. (The power and exponential are the C library's, not NumPy's array
+    functions: they may differ in the last bit, which only matters for a uniform that close
+    to the chance.)
+
+    Fills ``complain`` (one flag per customer) and, in order, the first ``n`` of
+    ``complainers`` and ``complainer_company``; returns ``n``.
+    """
+    rng = generator_at(address)
+    counts = np.zeros(complaints.size, dtype=np.int64)
+    n = 0
+    for j in range(customers.size):
+        i = customers[j]
+        k = company[j]
+        base = serious_chance if serious[j] else minor_chance
+        silence = learned_silence ** np.float64(ignored[i])
+        worn_out = math.exp(-damping * np.float64(fatigue[i]))
+        complain[j] = rng.random() < base * reach[k] * silence * worn_out
+        if complain[j]:
+            counts[k] += 1
+            complainers[n] = i
+            complainer_company[n] = k
+            n += 1
+    for k in range(complaints.size):
+        complaints[k] += counts[k]
+    return n
