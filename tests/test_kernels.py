@@ -799,38 +799,10 @@ def test_the_leaving_kernel_picks_leavers_as_the_rule_in_numpy(k: int) -> None:
     assert ours.random() == theirs.random()  # the stream is left where NumPy leaves it
 
 
-@pytest.mark.parametrize(
-    ("n", "p", "seed"),
-    [(0, 0.3, 0), (10, 0.0, 1), (50, 1.0, 2), (2_000, 0.01, 3), (100_000, 0.2, 4)],
-)
-def test_bernoulli_indices_in_a_kernel_are_numpys(n: int, p: float, seed: int) -> None:
-    import numba
-
-    from cxsim.rng import (
-        bernoulli_indices,
-        bernoulli_scale,
-        bit_generator_address,
-        draw_bernoulli_indices,
-        generator_at,
-    )
-
-    @numba.njit
-    def draw(address, n, p, scale):  # type: ignore[no-untyped-def]
-        return draw_bernoulli_indices(generator_at(address), n, p, scale)
-
-    ours, theirs = (np.random.Generator(np.random.Philox(seed)) for _ in range(2))
-    scale = bernoulli_scale(p) if 0 < p < 1 else 0.0
-    for _ in range(20):
-        assert np.array_equal(
-            draw(bit_generator_address(ours), n, p, scale), bernoulli_indices(theirs, n, p)
-        )
-    assert ours.random() == theirs.random()
-
-
 @pytest.mark.parametrize("mixed", [False, True])
 def test_the_bass_adoption_kernel_adopts_as_the_rule_in_numpy(mixed: bool) -> None:
     """One call: the candidates drawn, the prospects' hazards, the draws and the choices."""
-    from cxsim.rng import bernoulli_indices, bernoulli_scale, bit_generator_address
+    from cxsim.rng import bernoulli_indices, bit_generator_address
     from cxsim.stages.retention import bass_adopters, bass_choices, bass_hazards, bass_prospects
 
     rng = np.random.default_rng(23)
@@ -849,7 +821,6 @@ def test_the_bass_adoption_kernel_adopts_as_the_rule_in_numpy(mixed: bool) -> No
         bit_generator_address(ours),
         n,
         p_bound,
-        bernoulli_scale(p_bound),
         provider,
         attitude,
         episode,

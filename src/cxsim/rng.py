@@ -240,7 +240,7 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if p >= 1.0:
         return np.arange(n, dtype=np.int64)
-    scale = bernoulli_scale(p)
+    scale = -1.0 / math.log1p(-p)
     mean = n * p
     batch = int(mean + 6.0 * math.sqrt(mean) + 16.0)  # enough to pass n almost always
     position = rng.standard_exponential(batch)
@@ -250,41 +250,6 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
         gap_positions(more, scale, position[-1], n)
         position = np.concatenate([position, more])
         below = int(np.searchsorted(position, n))
-    return position[:below].astype(np.int64)
-
-
-def bernoulli_scale(p: float) -> float:
-    """``-1 / log(1 - p)``: a standard exponential times it, rounded up, is a Geometric(p) gap."""
-    return -1.0 / math.log1p(-p)
-
-
-@numba.njit(cache=True, nogil=True)
-def draw_bernoulli_indices(rng, n: int, p: float, scale: float) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """In a kernel, :func:`bernoulli_indices` from ``rng`` (a :func:`generator_at`): the same indices.
-
-    The same draws in the same batches (the standard exponentials of a batch are all
-    drawn, even past ``n``), so the stream is left where :func:`bernoulli_indices` leaves
-    it; ``scale`` is :func:`bernoulli_scale` of ``p``, computed by the caller.
-    """
-    if p <= 0.0 or n == 0:
-        return np.empty(0, dtype=np.int64)
-    if p >= 1.0:
-        return np.arange(n)
-    mean = n * p
-    batch = int(mean + 6.0 * np.sqrt(mean) + 16.0)
-    position = np.empty(batch, dtype=np.float64)
-    for i in range(batch):
-        position[i] = rng.standard_exponential()
-    below = gap_positions(position, scale, -1.0, n)
-    while below == position.size:
-        more = np.empty(batch, dtype=np.float64)
-        for i in range(batch):
-            more[i] = rng.standard_exponential()
-        gap_positions(more, scale, position[-1], n)
-        position = np.concatenate((position, more))
-        below = 0
-        while below < position.size and position[below] < n:
-            below += 1
     return position[:below].astype(np.int64)
 
 

@@ -80,7 +80,7 @@ import numpy as np
 
 from cxsim.customers import ISSUE_NONE, PROSPECT
 from cxsim.events import Event
-from cxsim.rng import bernoulli_scale, bit_generator_address, draw_bernoulli_indices, generator_at
+from cxsim.rng import bernoulli_started, bit_generator_address, generator_at
 from cxsim.stages import purchase
 
 if TYPE_CHECKING:
@@ -443,8 +443,8 @@ def init(model: Market) -> None:
     model.bass_rates = bass_rates(model, 0) if model.bass_rates_fixed else None
 
 
-def bass_rates(model: Market, day: int) -> tuple[np.ndarray, float, float, float, float] | None:
-    """Bass's rates on ``day``: ``p`` per company, ``q``, ``s``, the bound on the daily chance, and its scale.
+def bass_rates(model: Market, day: int) -> tuple[np.ndarray, float, float, float] | None:
+    """Bass's rates on ``day``: ``p`` per company, ``q``, ``s`` and the bound on the daily chance.
 
     ``None`` when nobody can adopt (the bound on the hazard is not positive).
     """
@@ -462,7 +462,7 @@ def bass_rates(model: Market, day: int) -> tuple[np.ndarray, float, float, float
     if h_bound <= 0:
         return None
     p_bound = -math.expm1(-h_bound)
-    return p, q, s, p_bound, bernoulli_scale(p_bound)
+    return p, q, s, p_bound
 
 
 def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
@@ -471,13 +471,12 @@ def adopt_by_bass(model: Market, rng: np.random.Generator) -> None:
     rates = model.bass_rates if model.bass_rates_fixed else bass_rates(model, model.day)
     if rates is None:
         return
-    p, q, s, p_bound, scale = rates
+    p, q, s, p_bound = rates
     mixed = c.neighbor_customers is None
     who, chosen, by_advertising = bass_adopters(
         bit_generator_address(rng),
         c.n,
         p_bound,
-        scale,
         c.provider,
         c.attitude,
         c.episode,
@@ -503,7 +502,6 @@ def bass_adopters(
     address: int,
     n: int,
     p_bound: float,
-    scale: float,
     provider: np.ndarray,
     attitude: np.ndarray,
     episode: np.ndarray,
@@ -518,7 +516,8 @@ def bass_adopters(
     """The day's adoptions by advertising and imitation (the module's Bass rule, by thinning).
 
     From the stream at ``address``: candidates are everyone drawn with the bound ``p_bound``
-    (:func:`cxsim.rng.draw_bernoulli_indices`); the prospects among them (:func:`bass_prospects`)
+    (:func:`cxsim.rng.bernoulli_started`, its batch of exponentials drawn to the end, as
+    :func:`cxsim.rng.bernoulli_indices` draws it); the prospects among them (:func:`bass_prospects`)
     like company k ``exp(sensitivity x choice attitude)`` (float32, as NumPy multiplies a
     float32 column by a number) and have cumulative hazards :func:`bass_hazards`. Then one
     uniform ``u_adopt`` per prospect, and after them one ``u_choice`` each: a prospect adopts
@@ -531,7 +530,9 @@ def bass_adopters(
 
     """
     rng = generator_at(address)
-    drawn = draw_bernoulli_indices(rng, n, p_bound, scale)
+    drawn, owed = bernoulli_started(rng, n, p_bound)
+    for _ in range(owed):  # the uniforms below come after the whole batch
+        rng.standard_exponential()
     prospects, f, choice = bass_prospects(
         drawn, provider, attitude, episode, neighbor_customers, degree, market_share, mixed
     )
