@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cxsim import runner, scenario
+from cxsim import runner, scenario, warmup
 from cxsim.errors import EXIT_FAILED, EXIT_OK, InputError
 from cxsim.files import check_output_folder
 from cxsim.params import WORLD_KEY, ModelParams, resolve
@@ -117,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             + (f", replications 0..{reps - 1}" if reps > 1 else "")
         )
     bar = _Bar(reps * params.market.days, loaded.name, args.quiet)
+    warmup.start(params, loaded.base_dir)  # a fresh install's compile, on two cores
     try:
         result = runner.run(loaded, reps, params.market.seed, bar)
     finally:
@@ -169,6 +170,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "common random numbers)"
         )
     bar = _Bar(reps * (a.params.market.days + b.params.market.days), "compare", args.quiet)
+    warmup.start(a.params, a.base_dir)
     try:
         comparison = runner.compare(a, b, reps, base, bar)
     finally:
