@@ -2,8 +2,9 @@
 
 Numba compiles each kernel the first time it is called and keeps it in its disk cache
 (``cache=True``), so a fresh install spends most of its first run compiling, on one core,
-in the order the day meets the kernels. :func:`start` sees whether the cache is cold and,
-if so, starts one helper process that builds a small copy of the market and runs each
+in the order the day meets the kernels. ``cxsim run``, ``cxsim compare`` and ``cxsim
+dashboard`` call :func:`start`, which sees whether the cache is cold and, if so, starts one
+helper process that builds a small copy of the market and runs each
 day's stages in the reverse order, the last stage first. The two processes meet the
 kernels in opposite orders, and each kernel one of them has compiled and cached is loaded,
 not compiled, by the other: the compile is shared between two cores. The helper changes no

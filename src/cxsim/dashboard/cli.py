@@ -101,8 +101,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
     except InputError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
+    from cxsim import warmup
     from cxsim.dashboard import simulation
+    from cxsim.dashboard.stories import default_story
 
+    warmup.start(default_story().params)  # a fresh install compiles before the first answer
     simulation.use_workers(args.workers)
     if args.host in ("0.0.0.0", "::"):
         where = (
