@@ -458,27 +458,34 @@ def _place_entries(
 def _sort_rows(indptr: np.ndarray, indices: np.ndarray, noise: np.ndarray, bits: int) -> None:
     """Order each row by ``noise << bits | column`` (distinct within a row), ascending.
 
-    Rows of up to 64 entries by insertion sort, longer ones (hubs) by ``np.sort``.
+    Rows of up to 64 entries by insertion sort, longer ones (hubs) by ``np.sort``
+    (:func:`sort_in_place`).
     """
     mask = (np.int64(1) << bits) - 1
     small = np.empty(64, dtype=np.int64)
     for i in range(indptr.size - 1):
         start, end = indptr[i], indptr[i + 1]
-        packed = small if end - start <= 64 else np.empty(end - start, dtype=np.int64)
+        packed = small[: end - start] if end - start <= 64 else np.empty(end - start, np.int64)
         for s in range(start, end):
             packed[s - start] = (np.int64(noise[s]) << bits) | indices[s]
-        if end - start > 64:
-            packed.sort()
-        else:
-            for s in range(1, end - start):
-                key = packed[s]
-                t = s
-                while t > 0 and packed[t - 1] > key:
-                    packed[t] = packed[t - 1]
-                    t -= 1
-                packed[t] = key
+        sort_in_place(packed)
         for s in range(start, end):
             indices[s] = packed[s - start] & mask
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_in_place(keys: np.ndarray) -> None:
+    """Sort ``keys`` ascending in place: by insertion up to 64 of them, else by ``np.sort``'s quicksort."""
+    if keys.size > 64:
+        keys.sort()
+        return
+    for s in range(1, keys.size):
+        key = keys[s]
+        t = s
+        while t > 0 and keys[t - 1] > key:
+            keys[t] = keys[t - 1]
+            t -= 1
+        keys[t] = key
 
 
 @numba.njit(cache=True, nogil=True)

@@ -80,6 +80,7 @@ import numpy as np
 
 from cxsim.customers import ISSUE_NONE, PROSPECT
 from cxsim.events import Event
+from cxsim.networks import sort_in_place
 from cxsim.rng import bernoulli_started, bit_generator_address, generator_at
 from cxsim.stages import purchase
 
@@ -407,16 +408,7 @@ def referral_adopters(
     keys = np.empty(m, dtype=np.int64)
     for j in range(m):
         keys[j] = prospects[converts[j]] * m + j
-    if m > 64:
-        keys.sort()
-    else:
-        for j in range(1, m):
-            key = keys[j]
-            t = j
-            while t > 0 and keys[t - 1] > key:
-                keys[t] = keys[t - 1]
-                t -= 1
-            keys[t] = key
+    sort_in_place(keys)
     who = np.empty(m, dtype=np.int64)
     chosen = np.empty(m, dtype=np.int8)
     a = 0
