@@ -91,8 +91,10 @@ class JourneyLog:
         """Keep the events of tracked customers among ``customers``."""
         if self.tracked is None or customers.size == 0:
             return
-        # One company per customer, or one for all.
+        # One company per customer, or one for all (a number, or an array of one).
         each = isinstance(companies, np.ndarray) and companies.shape == customers.shape
+        if not each and np.size(companies) != 1:
+            raise ValueError(f"{np.size(companies)} companies for {customers.size} customers")
         self.size, dropped = keep_tracked(
             self.tracked,
             customers,

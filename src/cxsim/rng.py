@@ -13,9 +13,9 @@ in the sense of starsim. Replication ``r`` of a scenario is the same run in
 Why Philox (a counter-based generator, Salmon et al. 2011): the numbers of
 (stage, day, company) are a pure function of the key and the counter, so
 starting a day's stream is setting a counter (about a microsecond), not
-building a generator (about fifty), and the same ``numpy.random.Generator``
-can be handed to a compiled (Numba) kernel, which draws exactly the numbers
-NumPy would. Changing this derivation changes every result, and with it the
+building a generator (about fifty). A compiled (Numba) kernel draws from the
+same stream by its address (:meth:`Streams.address`, :func:`generator_at`):
+exactly the numbers NumPy would, in the same order. Changing this derivation changes every result, and with it the
 calibrated world: it is fixed here once (stream scheme :data:`STREAM_SCHEME`).
 """
 
@@ -158,7 +158,8 @@ def bit_generator_address(generator: np.random.Generator) -> int:
 def generator_at(typingctx, address):  # type: ignore[no-untyped-def]
     """In a kernel: the ``numpy.random.Generator`` whose ``bitgen_t`` is at ``address``.
 
-    NumPy's ``bitgen_t`` is ``{state, next_uint64, next_uint32, next_double, next_raw}``;
+    NumPy's ``bitgen_t`` (its public C API, ``numpy/random/bitgen.h``) is ``{state,
+    next_uint64, next_uint32, next_double, next_raw}``;
     this builds Numba's own Generator value from it, as Numba does when a Generator is
     passed in, so ``random()``, ``poisson()``, ``integers()`` and ``standard_exponential()``
     are Numba's ports of NumPy's algorithms on the same state: the very numbers NumPy

@@ -173,19 +173,11 @@ def standing_of(
     return out
 
 
-def best_rival(
-    model: Market, customers: np.ndarray, provider: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The competitor each customer feels best about, and how it feels about it."""
-    c = model.customers
-    return best_rivals(customers, provider, c.attitude, c.episode)
-
-
 @numba.njit(cache=True, nogil=True)
 def best_rivals(
     customers: np.ndarray, provider: np.ndarray, attitude: np.ndarray, episode: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The best-liked competitor of each customer, and the feeling for it (the rule of :func:`best_rival`).
+    """The competitor each customer feels best about, and the feeling for it (a leaver's choice).
 
     Customer ``i = customers[j]`` feels ``attitude[k, i] + episode[k, i]`` (float32) about
     company ``k``, and ``-inf`` about its provider ``provider[j]``; the best-liked is the first
