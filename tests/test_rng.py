@@ -12,6 +12,7 @@ from cxsim.rng import (
     Streams,
     bernoulli_at,
     bernoulli_indices,
+    bernoulli_started,
     bit_generator_address,
     generator_at,
     poisson_draws,
@@ -150,9 +151,9 @@ def test_a_kernel_draws_from_a_streams_address_the_numbers_numpy_draws(n, mean, 
 def test_in_a_kernel_bernoulli_indices_are_numpys_and_owe_the_rest_of_the_batch(n, p):
     """The compiled Bernoulli draw: the same indices as :func:`bernoulli_indices`, from the same draws.
 
-    Over 300 days each, so that some days need a second batch of gaps (p near 1, n small).
-    It stops at the first gap past ``n``: the draws it owes, drawn in NumPy, bring the stream
-    to where :func:`bernoulli_indices` leaves it.
+    Over 300 days each. It stops at the first gap past ``n``: the draws it owes, drawn in
+    NumPy, bring the stream to where :func:`bernoulli_indices` leaves it. (A day that needs a
+    second batch of gaps is a six-sigma event with real draws: the next test forces one.)
     """
     streams, twin = Streams(5), Streams(5)
     for day in range(300):
@@ -166,3 +167,35 @@ def test_in_a_kernel_bernoulli_indices_are_numpys_and_owe_the_rest_of_the_batch(
         _, owed = bernoulli_at(bit_generator_address(mine), n, p)
         mine.standard_exponential(owed)
         assert mine.random() == rng.random()
+
+
+class _Exponentials:
+    """A stand-in generator that hands out given standard exponentials, one or a batch at a time."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.used = 0
+
+    def standard_exponential(self, size: int | None = None) -> float | np.ndarray:
+        take = 1 if size is None else size
+        out = self.values[self.used : self.used + take]
+        self.used += take
+        return float(out[0]) if size is None else out.copy()
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-3])
+def test_a_bernoulli_draw_that_needs_more_batches_of_gaps_is_numpys(scale: float) -> None:
+    """The rare branch (every gap of a batch below ``n``), forced with tiny exponentials.
+
+    With real draws it is a six-sigma event, so the two rules (the NumPy one and the kernel's,
+    run as Python) are given the same made-up exponentials: most gaps are 1, so ``n = 300``
+    needs many batches of ``int(n p + 6 sqrt(n p) + 16) = 19``.
+    """
+    n, p = 300, 0.001
+    values = np.random.default_rng(3).standard_exponential(5_000) * scale
+    numpy_rule, kernel_rule = _Exponentials(values), _Exponentials(values)
+    theirs = bernoulli_indices(numpy_rule, n, p)  # type: ignore[arg-type]
+    ours, owed = bernoulli_started.py_func(kernel_rule, n, p)
+    assert theirs.size > 19  # several batches were needed
+    assert np.array_equal(ours, theirs)
+    assert kernel_rule.used + owed == numpy_rule.used  # the rest of the last batch is owed
