@@ -249,8 +249,22 @@ def unhappiest_customer(tab: Any) -> int:
     )
 
 
+def wait_until_settled(tab: Any) -> None:
+    """Wait until no callback is in flight (Dash shows ``._dash-loading-callback`` while one is).
+
+    A finished run also asks for the journey of the person selected before; a click made
+    while that answer is on its way can be overwritten by it (the page does not drop a late
+    answer of the same callback), so the tests click on a settled page.
+    """
+    tab.wait_for_function(
+        "() => document.querySelector('._dash-loading-callback') === null",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
 def click_person(tab: Any, index: int) -> int:
-    """Click a person in the network picture; return its customer id."""
+    """Click a person in the network picture, once the page has settled; return its customer id."""
+    wait_until_settled(tab)
     tab.locator("#network-graph").scroll_into_view_if_needed()
     x, y, person = node_position(tab, index)
     tab.mouse.move(x, y)
