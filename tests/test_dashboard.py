@@ -492,6 +492,7 @@ def test_clicking_a_person_shows_their_journey(app: Any, client: Any) -> None:
     simulation.clear_caches()  # the journey is recomputed from the reference if evicted
     answer = post(client, journey_request(app, ref, person))
     assert answer["selected-node"]["data"] == person
+    assert answer["journey-person"]["data"] == person  # what the page checks a late answer by
     assert f"Journey of customer {person}" in json.dumps(answer["journey-graph"]["figure"])
     assert f"Person {person}" in json.dumps(answer["journey-story"]["children"])
 

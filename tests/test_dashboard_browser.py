@@ -481,6 +481,28 @@ def test_side_by_side_with_network_and_journey(page: Any, tmp_path: Path) -> Non
     screenshot(page, tmp_path / "dashboard-side-by-side.png")
 
 
+def test_a_late_answer_for_another_person_does_not_stay_on_the_journey(page: Any) -> None:
+    """A journey answer that arrives after a newer one (the page's race) is asked for again.
+
+    The late answer is made by hand (the renderer's own ``set_props``), as a finished run's
+    answer for the person selected before would land: the panel asks again for the person
+    last clicked.
+    """
+    person = click_person(page, unhappiest_customer(page))
+    wait_for_journey(page, person)
+    other = person + 1
+    page.evaluate(
+        """(other) => {
+            window.dash_clientside.set_props('journey-story', {children: `Person ${other}: late`});
+            window.dash_clientside.set_props('journey-person', {data: other});
+        }""",
+        other,
+    )
+    wait_for_journey(page, person)
+    wait_until_settled(page)
+    assert f"Person {person}:" in page.inner_text("#journey-story")
+
+
 def test_a_value_out_of_range_shows_a_message_and_keeps_the_charts(page: Any) -> None:
     before = figure_data(page, "share-graph")
     box = page.locator('[id=\'{"key":"market__customers","type":"market"}\']')

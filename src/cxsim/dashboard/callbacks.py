@@ -556,11 +556,50 @@ def _register_network(app: Dash) -> None:
 # --------------------------------------------------------------------------- journeys
 
 
+#: The person a click on the picture names, kept in the browser the moment it is clicked.
+CLICKED_JS = """
+function(click) {
+    const point = click && Array.isArray(click.points) ? click.points[0] : null;
+    let value = point ? point.customdata : null;
+    if (Array.isArray(value)) { value = value.length ? value[0] : null; }
+    return Number.isInteger(value) ? value : window.dash_clientside.no_update;
+}
+"""
+
+#: A journey answer can arrive after a newer one (Dash applies a late answer of the same
+#: callback): a finished run asks for the person selected before while a click on another is
+#: on its way. When the panel ends up showing someone other than the person last clicked,
+#: ask for that person's journey again.
+HEAL_JOURNEY_JS = """
+function(shown, clicked) {
+    if (Number.isInteger(clicked) && shown !== clicked) {
+        return {points: [{customdata: clicked}]};
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
 def _register_journey(app: Dash, stories: dict[str, Story], files: StoryFiles) -> None:
+    app.clientside_callback(
+        CLICKED_JS,
+        Output("clicked-node", "data"),
+        Input("network-graph", "clickData"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        HEAL_JOURNEY_JS,
+        Output("network-graph", "clickData"),
+        Input("journey-person", "data"),
+        State("clicked-node", "data"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output("journey-graph", "figure"),
         Output("journey-story", "children"),
         Output("selected-node", "data"),
+        Output("journey-person", "data"),
         Input("network-graph", "clickData"),
         Input("run-ref", "data"),
         State("selected-node", "data"),
@@ -580,18 +619,21 @@ def _register_journey(app: Dash, stories: dict[str, Story], files: StoryFiles) -
                 no_update,
                 html.Div(f"Cannot show the journey: {err}.", className="cx-bad"),
                 no_update,
+                no_update,
             )
         if run is None:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         if customer not in set(run.picture.nodes.tolist()):
             return (
                 figures.empty_figure("", "That person is not drawn in this picture.", 380),
                 [],
                 None,
+                customer,
             )
         return (
             figures.journey_figure(run, customer),
             journey_text(run, customer),
+            customer,
             customer,
         )
 

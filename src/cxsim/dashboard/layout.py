@@ -604,6 +604,8 @@ def page(stories: dict[str, Story], current: Story) -> html.Div:
             dcc.Store(id="run-ref"),
             dcc.Store(id="export-name"),
             dcc.Store(id="selected-node"),
+            dcc.Store(id="clicked-node"),  # the person last clicked, set in the browser at once
+            dcc.Store(id="journey-person"),  # the person whose journey the panel shows
             dcc.Store(id="baseline-store", data=baseline_of(current)),
         ]
     )
