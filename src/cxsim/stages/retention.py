@@ -109,9 +109,24 @@ def _hazard_terms(model: Market) -> tuple[float, float, float, float, float]:
 
 def leaving_hazard(model: Market, standing: np.ndarray) -> np.ndarray:
     """Leaving hazard per year of customers whose standing with their provider is ``standing``."""
-    pars = model.params.behaviour.retention
-    z = np.minimum(np.maximum((standing - pars.churn_midpoint) / pars.churn_width, -50.0), 50.0)
-    return pars.base_churn_per_year + pars.max_churn_per_year / (1.0 + np.exp(z))
+    base, top, midpoint, width, _ = _hazard_terms(model)
+    return leaving_hazards(np.asarray(standing, dtype=np.float64), base, top, midpoint, width)
+
+
+@numba.njit(cache=True, nogil=True)
+def leaving_hazards(
+    standing: np.ndarray, base_churn: float, max_churn: float, midpoint: float, width: float
+) -> np.ndarray:
+    """The module's hazard per year at each standing: ``base_churn + max_churn / (1 + exp(z))``.
+
+    ``z = (standing - midpoint) / width`` held within [-50, 50]; the exponential is the C
+    library's (the one :func:`leavers_of_the_day` decides by).
+    """
+    out = np.empty(standing.size, dtype=np.float64)
+    for j in range(standing.size):
+        z = min(max((standing[j] - midpoint) / width, -50.0), 50.0)
+        out[j] = base_churn + max_churn / (1.0 + np.exp(z))
+    return out
 
 
 def standing(model: Market, customers: np.ndarray, provider: np.ndarray) -> np.ndarray:
@@ -266,8 +281,7 @@ def leavers_of_the_day(
     One uniform ``luck`` per person due (``due``, in order, whatever their state, from the
     stream at ``address``: two policies see the same luck). A customer due leaves when
     ``luck < 1 - exp(-h(S) x interval_years)`` (``-expm1``), with ``S`` its standing
-    (:func:`standing_of`) and ``h(S) = base_churn + max_churn / (1 + exp(z))``,
-    ``z = (S - midpoint) / width`` held within [-50, 50] (the module's rule). With
+    (:func:`standing_of`) and ``h(S)`` its hazard (:func:`leaving_hazards`). With
     ``switching`` (several companies), a leaver joins its best-liked rival (:func:`best_rivals`)
     if it feels more than ``switch_threshold`` (float32) about it; otherwise no one (-1).
     The exponentials are the C library's, as in every kernel (NumPy's array ``exp`` may
@@ -303,12 +317,11 @@ def leavers_of_the_day(
         alternative_pull,
         rivals,
     )
+    hazard = leaving_hazards(standing, base_churn, max_churn, midpoint, width)
     go = np.zeros(m, dtype=np.bool_)
     n = 0
     for j in range(m):
-        z = min(max((standing[j] - midpoint) / width, -50.0), 50.0)
-        hazard = base_churn + max_churn / (1.0 + np.exp(z))
-        if luck[served[j]] < -np.expm1(-hazard * interval_years):
+        if luck[served[j]] < -np.expm1(-hazard[j] * interval_years):
             go[j] = True
             n += 1
     leavers = np.empty(n, dtype=np.int64)
