@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxsim.events import Event
+from cxsim.results import KeepsViews
 
 JOURNEY_DTYPE = np.dtype(
     [("day", np.int32), ("customer", np.int32), ("company", np.int8), ("event", np.int8)]
@@ -23,7 +24,7 @@ JOURNEY_DTYPE = np.dtype(
 EVENT_NAMES = np.array([event.name for event in sorted(Event)], dtype=object)
 
 
-class JourneyLog:
+class JourneyLog(KeepsViews):
     """Events of tracked customers, in the order they happened.
 
     Args:
@@ -43,15 +44,6 @@ class JourneyLog:
     def _views(self) -> tuple[np.ndarray, ...]:
         """The log's columns, as views that the compiled kernel writes into."""
         return tuple(self.events[name] for name in JOURNEY_DTYPE.names)
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        del state["_columns"]  # views would be unpickled as copies
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._columns = self._views()
 
     @classmethod
     def sample(

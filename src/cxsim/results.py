@@ -94,8 +94,30 @@ REAL_VALUED = frozenset(
 )
 
 
+class KeepsViews:
+    """Holds ``_columns``, views into its own arrays made by ``_views()``, and keeps them views.
+
+    Pickled, a view would come back as a copy that no longer writes into its array; so the
+    views are left out of the pickle and made again when it is loaded.
+    """
+
+    _columns: object
+
+    def _views(self) -> object:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_columns"]  # views would be unpickled as copies
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._columns = self._views()
+
+
 @dataclass(eq=False)
-class Results:
+class Results(KeepsViews):
     """Preallocated daily results of one run."""
 
     company_names: list[str]
@@ -112,15 +134,6 @@ class Results:
     def _views(self) -> dict[str, np.ndarray]:
         """Today's column of each metric: views made once (stages ask for them many times a day)."""
         return {name: self._today[:, i] for name, i in METRIC_INDEX.items()}
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        del state["_columns"]  # views would be unpickled as copies
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._columns = self._views()
 
     def count(
         self, metric: str, companies: np.ndarray | int, amount: np.ndarray | float = 1.0
