@@ -591,18 +591,24 @@ def test_the_standing_kernel_weighs_customers_as_the_rule_in_numpy(k: int) -> No
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("mixed", [False, True])
-def test_the_bass_kernels_adopt_as_the_rule_in_numpy(mixed: bool) -> None:
-    from cxsim.stages.retention import bass_choices, bass_hazards, bass_prospects
-
-    rng = np.random.default_rng(14)
-    k, n, s, q = 3, 5_000, 0.8, 0.32 / 365
+def bass_market(rng: np.random.Generator, k: int, n: int) -> tuple[np.ndarray, ...]:
+    """Providers (-1: prospects), attitudes, episodes, contacts' custom, degrees and shares."""
     provider = rng.integers(-1, k, n).astype(np.int8)
     attitude = rng.normal(0.5, 1, (k, n)).astype(np.float32)
     episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
     counts = rng.integers(0, 8, (k, n)).astype(np.uint16)
     degree = rng.integers(0, 20, n).astype(np.int32)  # some without contacts
     share = np.bincount(provider[provider >= 0], minlength=k) / n
+    return provider, attitude, episode, counts, degree, share
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_the_bass_kernels_adopt_as_the_rule_in_numpy(mixed: bool) -> None:
+    from cxsim.stages.retention import bass_choices, bass_hazards, bass_prospects
+
+    rng = np.random.default_rng(14)
+    k, n, s, q = 3, 5_000, 0.8, 0.32 / 365
+    provider, attitude, episode, counts, degree, share = bass_market(rng, k, n)
     drawn = np.sort(rng.choice(n, 1_500, replace=False))
     p = np.array([0.01, 0.03, 0.02]) / 365
     neighbors = attitude[:, :0] if mixed else counts
@@ -807,12 +813,7 @@ def test_the_bass_adoption_kernel_adopts_as_the_rule_in_numpy(mixed: bool) -> No
 
     rng = np.random.default_rng(23)
     k, n, s, q = 3, 5_000, 0.8, 0.32 / 365
-    provider = rng.integers(-1, k, n).astype(np.int8)
-    attitude = rng.normal(0.5, 1, (k, n)).astype(np.float32)
-    episode = rng.normal(0, 0.3, (k, n)).astype(np.float32)
-    counts = rng.integers(0, 8, (k, n)).astype(np.uint16)
-    degree = rng.integers(0, 20, n).astype(np.int32)
-    share = np.bincount(provider[provider >= 0], minlength=k) / n
+    provider, attitude, episode, counts, degree, share = bass_market(rng, k, n)
     p = np.array([0.01, 0.03, 0.02])
     p_bound = 0.4
     neighbors = attitude[:, :0] if mixed else counts
