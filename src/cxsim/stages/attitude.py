@@ -84,11 +84,33 @@ def scale_by_loss(
     The problem an experience is about is the customer's latest (a new problem
     replaces the open issue, and stale tickets are dropped before they are handled).
     """
-    about_problem = _IS_LOSS_SCALED[events.astype(np.intp)]
-    if not about_problem.any():
-        return
-    serious = about_problem & model.customers.issue_serious[customers]
-    strengths[serious] *= np.float32(model.params.behaviour.attitude.serious_loss_scale)
+    scale_serious(
+        events,
+        customers,
+        strengths,
+        _IS_LOSS_SCALED,
+        model.customers.issue_serious,
+        np.float32(model.params.behaviour.attitude.serious_loss_scale),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def scale_serious(
+    events: np.ndarray,
+    customers: np.ndarray,
+    strengths: np.ndarray,
+    is_loss_scaled: np.ndarray,
+    issue_serious: np.ndarray,
+    loss_scale: np.float32,
+) -> None:
+    """The rule of :func:`scale_by_loss`, in place: ``strengths[i] *= loss_scale`` (float32).
+
+    For each experience ``i`` about a problem (``is_loss_scaled`` of its event) whose
+    customer's open issue is serious.
+    """
+    for i in range(events.size):
+        if is_loss_scaled[events[i]] and issue_serious[customers[i]]:
+            strengths[i] *= loss_scale
 
 
 def felt(model: Market, companies: np.ndarray | int, customers: np.ndarray) -> np.ndarray:
@@ -212,9 +234,7 @@ def live_the_day(
     then every lasting attitude, episode and fatigue is multiplied by its fading factor
     (float32, as NumPy multiplies a float32 array by a float32 number).
     """
-    for i in range(events.size):
-        if is_loss_scaled[events[i]] and issue_serious[customers[i]]:
-            strengths[i] *= loss_scale
+    scale_serious(events, customers, strengths, is_loss_scaled, issue_serious, loss_scale)
     add_experiences(
         attitude,
         episode,
