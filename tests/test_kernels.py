@@ -965,12 +965,11 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
     due = np.sort(rng.choice(n, 400, replace=False)).astype(np.int64)
     prices = np.array([10.0, 12.5, 9.99])
     new = np.array([3.0, 2.5, 4.1])
-    settling_years = np.array([2.0, 1.5, 3.0])
     table = rng.random((k, 3))
     want_table = table.copy()
     buyers = np.empty(due.size, np.int64)
     company = np.empty(due.size, np.int8)
-    exponent = np.empty(due.size if by_tenure else 0)
+    tenure = np.empty(due.size if by_tenure else 0, dtype=np.int64)
     m = buy(
         due,
         provider,
@@ -978,16 +977,15 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
         day,
         prices,
         new,
-        settling_years,
         by_tenure,
         table[:, 0],
         table[:, 1],
         table[:, 2],
         buyers,
         company,
-        exponent,
+        tenure,
     )
-    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
+    buyers, company, tenure = buyers[:m], company[:m], tenure[:m]
     # The rule, as the purchase stage wrote it in NumPy before the kernel.
     want_buyers = due[provider[due] >= 0]
     want_company = provider[want_buyers]
@@ -1001,11 +999,9 @@ def test_the_buying_kernel_buys_as_the_rule_in_numpy(by_tenure: bool) -> None:
     assert np.array_equal(company, want_company)
     assert np.array_equal(table, want_table)
     if by_tenure:
-        c = want_company.astype(np.intp)
-        tenure_days = day - join_day[want_buyers]
-        assert np.array_equal(exponent, tenure_days * (-1.0 / (365.0 * settling_years[c])))
+        assert np.array_equal(tenure, day - join_day[want_buyers])
     else:
-        assert exponent.size == 0
+        assert tenure.size == 0
 
 
 def test_the_voice_kernel_decides_as_the_rule_in_numpy() -> None:

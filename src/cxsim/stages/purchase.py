@@ -96,7 +96,7 @@ def step(model: Market) -> None:
     buyers = np.empty(people.size, dtype=np.int64)
     company = np.empty(people.size, dtype=c.provider.dtype)
     by_tenure = form != "flat"
-    exponent = np.empty(people.size if by_tenure else 0)
+    tenure = np.empty(people.size if by_tenure else 0, dtype=np.int64)
     m = buy(
         people,
         c.provider,
@@ -104,27 +104,25 @@ def step(model: Market) -> None:
         model.day,
         model.prices,
         new,
-        settling_years,
         by_tenure,
         results.today("purchases"),
         results.today("revenue"),
         results.today("cost_to_serve"),
         buyers,
         company,
-        exponent,
+        tenure,
     )
-    buyers, company, exponent = buyers[:m], company[:m], exponent[:m]
+    buyers, company, tenure = buyers[:m], company[:m], tenure[:m]
     model.today.buyers = buyers
     model.today.buyer_company = company
-    if exponent.size:
-        # Cost to serve by tenure, its exponential in NumPy (an array's exp is NumPy's own,
-        # which can differ from a kernel's in the last bit, and this one is money).
-        fall = np.exp(exponent)
+    if tenure.size:
+        # Cost to serve by tenure, in NumPy (an array's exp is NumPy's own, which can differ
+        # from a kernel's in the last bit, and this one is money).
         if form == "shared":  # one rule for every company (the default): no gathers
-            serve = settled[0] + (new[0] - settled[0]) * fall
+            serve = cost_to_serve(new[0], settled[0], settling_years[0], tenure)
         else:
             k = company.astype(np.intp)
-            serve = settled[k] + (new[k] - settled[k]) * fall
+            serve = cost_to_serve(new[k], settled[k], settling_years[k], tenure)
         results.count("cost_to_serve", company, serve)
     model.log(Event.purchase, buyers, company)
 
@@ -137,26 +135,24 @@ def buy(
     day: int,
     prices: np.ndarray,
     new: np.ndarray,
-    settling_years: np.ndarray,
     by_tenure: bool,
     purchases: np.ndarray,
     revenue: np.ndarray,
     cost_to_serve: np.ndarray,
     buyers: np.ndarray,
     company: np.ndarray,
-    exponent: np.ndarray,
+    tenure: np.ndarray,
 ) -> int:
     """Today's purchases: the people ``due`` who have a provider buy once from it.
 
     Company ``k``'s ``n`` purchases add ``n`` to ``purchases[k]`` and ``n x prices[k]`` to
     ``revenue[k]`` (the day's results). If the cost to serve falls with tenure
-    (``by_tenure``), the exponent of :func:`cost_to_serve` is written for each purchase,
-    ``tenure_days x (-1 / (365 settling_years[k]))`` with ``tenure_days = day - join_day``,
-    for the caller to finish (its exponential is NumPy's); if not, each costs ``new[k]`` to
-    serve: ``n x new[k]`` is added to ``cost_to_serve[k]``.
+    (``by_tenure``), each purchase's ``tenure`` in days (``day - join_day``) is written for
+    the caller's :func:`cost_to_serve` (its exponential is NumPy's); if not, each costs
+    ``new[k]`` to serve: ``n x new[k]`` is added to ``cost_to_serve[k]``.
 
     Fills the first ``m`` of ``buyers`` (in the order of ``due``) and ``company`` (and
-    ``exponent``); returns ``m``.
+    ``tenure``); returns ``m``.
     """
     counts = np.zeros(prices.size, dtype=np.int64)
     m = 0
@@ -167,7 +163,7 @@ def buy(
             company[m] = k
             counts[k] += 1
             if by_tenure:
-                exponent[m] = (day - join_day[i]) * (-1.0 / (365.0 * settling_years[k]))
+                tenure[m] = day - join_day[i]
             m += 1
     for k in range(prices.size):
         n = counts[k] * 1.0
