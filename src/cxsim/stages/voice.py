@@ -31,11 +31,48 @@ def complaint_probability(
     """Chance each of ``customers`` voices its new problem with ``company``."""
     pars = model.params.behaviour.voice
     c = model.customers
-    reach = np.array([co.policy.reachability for co in model.companies])
-    base = np.where(serious, pars.serious, pars.minor)
-    silence = np.power(pars.learned_silence, c.ignored[customers].astype(np.float64))
-    worn_out = np.exp(-pars.crm_fatigue_damping * c.fatigue[customers].astype(np.float64))
-    return base * reach[company.astype(np.intp)] * silence * worn_out
+    return complaint_chances(
+        customers,
+        company,
+        serious,
+        c.ignored,
+        c.fatigue,
+        np.array([co.policy.reachability for co in model.companies]),
+        pars.minor,
+        pars.serious,
+        pars.learned_silence,
+        pars.crm_fatigue_damping,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def complaint_chances(
+    customers: np.ndarray,
+    company: np.ndarray,
+    serious: np.ndarray,
+    ignored: np.ndarray,
+    fatigue: np.ndarray,
+    reach: np.ndarray,
+    minor_chance: float,
+    serious_chance: float,
+    learned_silence: float,
+    damping: float,
+) -> np.ndarray:
+    """The rule of :func:`complaint_probability`: each customer's chance to voice its new problem.
+
+    Customer ``i = customers[j]`` of company ``k = company[j]``:
+    ``base x reach[k] x learned_silence ** ignored[i] x exp(-damping x fatigue[i])``, with
+    ``base`` the ``serious_chance`` or ``minor_chance`` of its problem, multiplied in that
+    order (float64; the power and exponential are the C library's).
+    """
+    out = np.empty(customers.size, dtype=np.float64)
+    for j in range(customers.size):
+        i = customers[j]
+        base = serious_chance if serious[j] else minor_chance
+        silence = learned_silence ** np.float64(ignored[i])
+        worn_out = math.exp(-damping * np.float64(fatigue[i]))
+        out[j] = base * reach[company[j]] * silence * worn_out
+    return out
 
 
 def step(model: Market) -> None:
@@ -96,26 +133,33 @@ def decide(
     """Whether each of ``customers`` voices its new problem with ``company``, counted in ``complaints``.
 
     Customer ``i`` (company ``k``) complains when a uniform drawn from the stream at
-    ``address`` (one per customer, in order) is below :func:`complaint_probability`'s
-    ``base x reach[k] x learned_silence ** ignored[i] x exp(-damping x fatigue[i])``, with
-    ``base`` the ``serious_chance`` or ``minor_chance`` of its problem; each complaint adds 1
-    to ``complaints[k]``. (The power and exponential are the C library's, not NumPy's array
-    functions: they may differ in the last bit, which only matters for a uniform that close
-    to the chance.)
+    ``address`` (one per customer, in order) is below its chance (:func:`complaint_chances`);
+    each complaint adds 1 to ``complaints[k]``. (The chance's power and exponential are the C
+    library's, not NumPy's array functions: they may differ in the last bit, which only
+    matters for a uniform that close to the chance.)
 
     Fills ``complain`` (one flag per customer) and, in order, the first ``n`` of
     ``complainers`` and ``complainer_company``; returns ``n``.
     """
     rng = generator_at(address)
+    chance = complaint_chances(
+        customers,
+        company,
+        serious,
+        ignored,
+        fatigue,
+        reach,
+        minor_chance,
+        serious_chance,
+        learned_silence,
+        damping,
+    )
     counts = np.zeros(complaints.size, dtype=np.int64)
     n = 0
     for j in range(customers.size):
         i = customers[j]
         k = company[j]
-        base = serious_chance if serious[j] else minor_chance
-        silence = learned_silence ** np.float64(ignored[i])
-        worn_out = math.exp(-damping * np.float64(fatigue[i]))
-        complain[j] = rng.random() < base * reach[k] * silence * worn_out
+        complain[j] = rng.random() < chance[j]
         if complain[j]:
             counts[k] += 1
             complainers[n] = i
