@@ -105,16 +105,6 @@ class Tellings:
         """The tellings at ``which`` (a mask or indices)."""
         return Tellings(*(getattr(self, f)[which] for f in _TELLING_FIELDS))
 
-    def then(self, later: Tellings) -> Tellings:
-        """These tellings followed by ``later``'s (one of the two when the other is empty)."""
-        if not len(later):
-            return self
-        if not len(self):
-            return later
-        return Tellings(
-            *(np.concatenate([getattr(self, f), getattr(later, f)]) for f in _TELLING_FIELDS)
-        )
-
 
 _TELLING_FIELDS = tuple(Tellings.__dataclass_fields__)
 
