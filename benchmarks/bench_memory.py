@@ -13,9 +13,8 @@ resident memory's growth over the process after a warm-up market (per
 customer), the process's whole peak (per customer), and the load average
 before and after each measurement (the machine is shared: only the side-by-side
 figures are comparable). A warm-up market of 100,000 customers per engine
-first fills numba's on-disk cache; the kernel that orders the rows of networks
-beyond about 8.4M customers is compiled on the first such build ever made
-(about 2 s, once).
+first fills numba's on-disk cache. Engines from before issue 14's fifth round order the rows of
+networks beyond 2**23 customers differently, so their 10M results differ.
 
 Run by hand:
     python benchmarks/bench_memory.py [--compare-to COMMIT] [--sizes 1000000 10000000]

@@ -591,10 +591,15 @@ def test_scale_free_matches_sequential_batagelj_brandes() -> None:
     assert edge_set(net) == {(min(a, b), max(a, b)) for a, b in reference.edges}
 
 
-def test_rows_of_very_large_networks_are_shuffled_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Beyond ~8 million nodes too few spare bits remain for the packed-key shuffle and a
-    # permutation plus stable sort is used instead: same CSR, rows still shuffled.
+def test_rows_of_very_large_networks_are_shuffled_by_32_random_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Beyond ~8 million nodes too few bits are left beside the row for the packed key, and
+    # each entry gets 32 random bits: same CSR, rows still shuffled.
+    assert networks._shuffle_bits(2**23) == 17  # 23 bits a node: the packed key's bits
+    assert networks._shuffle_bits(2**23 + 1) == 32  # 24 bits a node: 15 would be left
     monkeypatch.setattr(networks, "_MIN_SHUFFLE_BITS", 64)
+    assert networks._shuffle_bits(1000) == 32
     net = small_world(1000, 10, 0.0, rng())
     assert_simple_symmetric(net)
     monkeypatch.undo()
@@ -605,57 +610,56 @@ def test_rows_of_very_large_networks_are_shuffled_exactly(monkeypatch: pytest.Mo
 
 
 def sorted_rows_reference(
-    n: int, keys: np.ndarray, rng: np.random.Generator | None, permute: bool
+    n: int, keys: np.ndarray, rng: np.random.Generator | None, spare: int
 ) -> np.ndarray:
     """The rows' column ids as the network builder first made them, with NumPy sorts.
 
-    Entries ``(u, v)`` then ``(v, u)`` of the sorted keys ``u * n + v``; the rows are ordered
-    by one sort of ``row | random bits | column`` (bits drawn in chunks of 2**20), or, with
-    ``permute``, by ``rng.permutation(2m)`` followed by a stable sort by row.
+    Entries ``(u, v)`` then ``(v, u)`` of the sorted keys ``u * n + v``, ordered by row, then
+    by ``spare`` random bits per entry (drawn in order, in chunks of 2**20), then by column:
+    one sort of ``row | random bits | column`` where that fits 63 bits, else a lexical sort.
     """
     u, v = keys // n, keys % n
     bits = max(int(n - 1).bit_length(), 1)
-    if permute:
-        row, col = np.concatenate([u, v]), np.concatenate([v, u])
-        perm = rng.permutation(row.size)
-        return col[perm[np.argsort(row[perm], kind="stable")]]
-    spare = 63 - 2 * bits if rng is not None else 0
-    packed = []
-    for rows, cols in ((u, v), (v, u)):
-        noise = (
-            np.concatenate(
-                [
-                    rng.integers(0, 1 << spare, size=min(1 << 20, u.size - s), dtype=np.int64)
-                    for s in range(0, u.size, 1 << 20)
-                ]
-            )
-            if rng is not None
-            else np.zeros(u.size, dtype=np.int64)
+    rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
+    noise = (
+        np.concatenate(
+            [
+                rng.integers(0, 1 << spare, size=min(1 << 20, u.size - s), dtype=np.int64)
+                for half in (0, 1)
+                for s in range(0, u.size, 1 << 20)
+            ]
         )
-        packed.append((rows << (bits + spare)) | (noise << bits) | cols)
-    return np.sort(np.concatenate(packed)) & ((1 << bits) - 1)
+        if rng is not None and u.size
+        else np.zeros(rows.size, dtype=np.int64)
+    )
+    if 2 * bits + spare <= 63:
+        return np.sort((rows << (bits + spare)) | (noise << bits) | cols) & ((1 << bits) - 1)
+    return cols[np.lexsort((cols, noise, rows))]
 
 
-@pytest.mark.parametrize("permute", [False, True])
+@pytest.mark.parametrize("wide", [False, True])
 @pytest.mark.parametrize(
     ("n", "kind", "seed"),
     [(3000, "small_world", 1), (40_000, "scale_free", 2), (70_000, "small_world", 3)],
 )
 def test_rows_are_placed_exactly_as_the_sorts_ordered_them(
-    monkeypatch: pytest.MonkeyPatch, n: int, kind: str, seed: int, permute: bool
+    monkeypatch: pytest.MonkeyPatch, n: int, kind: str, seed: int, wide: bool
 ) -> None:
     # The builder places entries straight into their rows instead of sorting them (issue 14:
-    # a linear build); the arrays must be the sorts' arrays, bit for bit, on both paths (the
-    # permutation path is the one of networks beyond ~8 million nodes), with hubs of over 64
-    # contacts (scale free) and rows of uint32 and int64 random bits (n above/below 2**15).
-    if permute:
+    # a linear build); the arrays must be the sorts' arrays, bit for bit, with the packed
+    # key's random bits and with the 32 of networks beyond ~8 million nodes (``wide``), with
+    # hubs of over 64 contacts (scale free) and rows of uint32 and int64 random bits (n
+    # above/below 2**15).
+    if wide:
         monkeypatch.setattr(networks, "_MIN_SHUFFLE_BITS", 64)
+    spare = networks._shuffle_bits(n)
+    assert spare == (32 if wide else 63 - 2 * int(n - 1).bit_length())
     src = rng(seed).integers(0, n, size=5 * n)
     dst = rng(seed + 1).integers(0, n, size=5 * n)
     if kind == "scale_free":
         dst[: n // 2] = rng(seed).integers(0, 20, size=n // 2)  # a few hubs
     keys = networks._canonical_keys(n, src, dst)
-    expected = sorted_rows_reference(n, keys.copy(), rng(seed + 2), permute)
+    expected = sorted_rows_reference(n, keys.copy(), rng(seed + 2), spare)
     net = from_edges(n, src, dst, "file", rng(seed + 2))
     assert net.degree.max() > 64 or kind == "small_world"
     assert np.array_equal(net.indices, expected)
@@ -664,7 +668,7 @@ def test_rows_are_placed_exactly_as_the_sorts_ordered_them(
         np.cumsum(np.bincount(keys // n, minlength=n) + np.bincount(keys % n, minlength=n)),
     )
     unshuffled = from_edges(n, src, dst, "file", None)
-    assert np.array_equal(unshuffled.indices, sorted_rows_reference(n, keys.copy(), None, False))
+    assert np.array_equal(unshuffled.indices, sorted_rows_reference(n, keys.copy(), None, 0))
 
 
 def test_empty_networks() -> None:

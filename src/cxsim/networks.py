@@ -30,7 +30,6 @@ from pathlib import Path
 import networkx as nx
 import numba
 import numpy as np
-from numba.np.random.random_methods import random_interval  # NumPy's, as numba's shuffle uses it
 
 from cxsim.errors import InputError
 from cxsim.params.schema import NetworkKind, NetworkParams
@@ -54,7 +53,7 @@ __all__ = [
 #: The values of :attr:`Network.kind`: the schema's one list of network shapes.
 KINDS: tuple[str, ...] = tuple(kind.value for kind in NetworkKind)
 
-#: Random bits per entry below which the row shuffle falls back to a (slower) stable argsort.
+#: Random bits per row entry below which a network's rows get 32 random bits per entry instead.
 _MIN_SHUFFLE_BITS = 16
 #: Random bits for row shuffling are drawn this many at a time, to bound the build's peak memory.
 _NOISE_CHUNK = 1 << 20
@@ -331,12 +330,14 @@ def _csr_from_keys(
     entries in order, so each row comes out in an independent random order.
     Two entries of a row with equal random bits (probability ``2**-(63 - 2b)``
     per pair) keep their column order, a negligible bias. Beyond about 8
-    million nodes, when fewer than 16 random bits are left, each row instead
-    lists its entries in the order of a random permutation of all ``2m``
-    (``rng.permutation(2m)``, then a stable sort by row).
+    million nodes, where fewer than 16 bits would be left, each entry gets 32
+    random bits instead (:func:`_shuffle_bits`): each row is ordered by
+    ``(random bits, column)`` all the same, which no longer fits one ``int64``
+    key with the row, and needs none, as entries are placed straight into
+    their rows.
 
-    Neither sort is made: entries are placed straight into their rows
-    (:func:`_rows_by_noise`, :func:`_rows_by_permutation`), which gives the
+    No sort of all entries is made: entries are placed straight into their rows
+    (:func:`_rows_by_noise`) and each row is sorted on its own, which gives the
     same arrays in linear time and about 24 bytes per edge of peak memory.
     """
     if n >= 2**31:
@@ -346,22 +347,21 @@ def _csr_from_keys(
     del keys
     indptr = _row_pointers(ends, n)
     bits = max(int(n - 1).bit_length(), 1)
-    spare = 63 - 2 * bits
-    if rng is not None and spare < _MIN_SHUFFLE_BITS:
-        # Arrays this large are allocated by NumPy (which asks Linux for huge pages).
-        entries = np.empty(2 * ends.shape[0], dtype=np.int64)
-        _entries(ends, entries)
-        del ends
-        indices = np.empty(entries.size, dtype=np.int32)
-        # The row pointers serve as the cursors (no array of n more): indptr[r] starts at the
-        # end of row r and moves down to its start as the row fills from the end.
-        indptr[:-1] = indptr[1:].copy()
-        _rows_by_permutation(rng, entries, indices, indptr[:-1])
-        del entries
-    else:
-        indices = _rows_by_noise(ends, indptr, rng, bits, spare if rng is not None else 0)
-        del ends
+    indices = _rows_by_noise(ends, indptr, rng, bits, _shuffle_bits(n) if rng is not None else 0)
+    del ends
     return Network(n, kind, indptr, indices)
+
+
+def _shuffle_bits(n: int) -> int:
+    """Random bits per row entry of a network of ``n`` nodes: ``63 - 2 bit_length(n - 1)``, or 32.
+
+    The first is what the packed sort ``row | random bits | column`` left (23 bits for a
+    million nodes; every network up to 2**23 nodes keeps the rows it had). Where that is
+    fewer than :data:`_MIN_SHUFFLE_BITS` (beyond 2**23, about 8.4 million nodes), 32: ties
+    within a row (kept in column order) then have probability 2**-32 per pair.
+    """
+    spare = 63 - 2 * max(int(n - 1).bit_length(), 1)
+    return spare if spare >= _MIN_SHUFFLE_BITS else 32
 
 
 def _split_keys(keys: np.ndarray, n: int) -> np.ndarray:
@@ -486,65 +486,6 @@ def sort_in_place(keys: np.ndarray) -> None:
             keys[t] = keys[t - 1]
             t -= 1
         keys[t] = key
-
-
-@numba.njit(cache=True, nogil=True)
-def _entries(ends: np.ndarray, entries: np.ndarray) -> None:
-    """The ``2m`` row entries, each packed as ``row << 32 | column`` (entry ``e``, then ``m + e``)."""
-    m = ends.shape[0]
-    for e in range(m):
-        u, v = np.int64(ends[e, 0]), np.int64(ends[e, 1])
-        entries[e] = (u << 32) | v
-        entries[m + e] = (v << 32) | u
-
-
-#: Fisher-Yates steps taken a batch at a time (draws, then swaps, then placements).
-_SHUFFLE_BATCH = 1 << 13
-
-
-@numba.njit(cache=True, nogil=True)
-def _rows_by_permutation(
-    rng: np.random.Generator, entries: np.ndarray, indices: np.ndarray, cursor: np.ndarray
-) -> None:
-    """Column ids of every row, each row's entries in the order of ``rng.permutation(2m)``.
-
-    The rule: the ``2m`` entries (:func:`_entries`) are put in the order of
-    ``rng.permutation(2m)`` and then stably sorted by row, so each row lists its
-    entries in the order in which they appear in the permutation. The
-    permutation is NumPy's, draw for draw: a Fisher-Yates shuffle from the end,
-    swapping position ``i`` with ``j = random_interval(i)`` for ``i = 2m - 1,
-    ..., 1`` (``Generator.shuffle``). After step ``i`` position ``i`` holds its
-    final entry, so entries are placed as they are settled, from the last
-    position to the first, each at the end of what is left of its row
-    (``cursor[r]`` starts at the end of row ``r``): the same rows without a sort.
-    ``entries`` is shuffled in place; the columns are written to ``indices``.
-
-    Steps go in batches: the batch's draws first (they do not depend on the
-    array), then its swaps, then its entries' slots, then the writes, so that
-    the memory accesses of one loop do not wait on each other (a shuffle of 10^8
-    entries is bound by cache misses).
-    """
-    total = entries.size
-    draws = np.empty(_SHUFFLE_BATCH, dtype=np.int64)
-    settled = np.empty(_SHUFFLE_BATCH, dtype=np.int64)
-    low32 = np.int64(0xFFFFFFFF)
-    top = total - 1
-    while top >= 0:
-        batch = min(_SHUFFLE_BATCH, top + 1)
-        for t in range(batch):
-            i = top - t
-            draws[t] = np.int64(random_interval(rng.bit_generator, np.uint64(i))) if i > 0 else 0
-        for t in range(batch):
-            j = draws[t]
-            settled[t] = entries[j]
-            entries[j] = entries[top - t]
-        for t in range(batch):  # the slots first, the (independent) writes after
-            row = settled[t] >> 32
-            cursor[row] -= 1
-            draws[t] = cursor[row]
-        for t in range(batch):
-            indices[draws[t]] = settled[t] & low32
-        top -= batch
 
 
 def from_edges(
