@@ -687,3 +687,13 @@ def test_contacts_of_many_nodes_are_their_rows_in_order():
     assert np.array_equal(contact, expected)
     with pytest.raises(ValueError, match="fully mixed"):
         fully_mixed(10).contacts(np.array([1]))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 63, 64, 65, 66, 127, 128, 129, 1000, 4097])
+def test_the_small_sort_gives_numpys_sorted_array(size: int) -> None:
+    # Insertion up to 64 keys, heapsort above: any correct sort of integers gives one array.
+    for seed, high in ((size, 1 << 40), (size + 1, 5)):  # distinct keys, and many repeats
+        keys = rng(seed).integers(-high, high, size=size, dtype=np.int64)
+        expected = np.sort(keys)
+        networks.sort_in_place(keys)
+        assert np.array_equal(keys, expected)

@@ -458,7 +458,7 @@ def _place_entries(
 def _sort_rows(indptr: np.ndarray, indices: np.ndarray, noise: np.ndarray, bits: int) -> None:
     """Order each row by ``noise << bits | column`` (distinct within a row), ascending.
 
-    Rows of up to 64 entries by insertion sort, longer ones (hubs) by ``np.sort``
+    Rows of up to 64 entries by insertion sort, longer ones (hubs) by heapsort
     (:func:`sort_in_place`).
     """
     mask = (np.int64(1) << bits) - 1
@@ -475,17 +475,46 @@ def _sort_rows(indptr: np.ndarray, indices: np.ndarray, noise: np.ndarray, bits:
 
 @numba.njit(cache=True, nogil=True)
 def sort_in_place(keys: np.ndarray) -> None:
-    """Sort ``keys`` ascending in place: by insertion up to 64 of them, else by ``np.sort``'s quicksort."""
-    if keys.size > 64:
-        keys.sort()
+    """Sort integer ``keys`` ascending in place: by insertion up to 64 of them, else by heapsort.
+
+    Integers sort to one array whatever the algorithm. Heapsort, not ``keys.sort()``: Numba's
+    quicksort takes about 2 s to compile on a fresh install, and only hubs' rows (over 64
+    contacts) and long referral days need it.
+    """
+    n = keys.size
+    if n > 64:
+        for start in range(n // 2 - 1, -1, -1):
+            _sift_down(keys, start, n)
+        for end in range(n - 1, 0, -1):
+            top = keys[0]
+            keys[0] = keys[end]
+            keys[end] = top
+            _sift_down(keys, 0, end)
         return
-    for s in range(1, keys.size):
+    for s in range(1, n):
         key = keys[s]
         t = s
         while t > 0 and keys[t - 1] > key:
             keys[t] = keys[t - 1]
             t -= 1
         keys[t] = key
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(keys: np.ndarray, root: int, end: int) -> None:
+    """Move ``keys[root]`` down the max-heap ``keys[:end]`` until both its children are smaller."""
+    key = keys[root]
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            break
+        if child + 1 < end and keys[child] < keys[child + 1]:
+            child += 1
+        if keys[child] <= key:
+            break
+        keys[root] = keys[child]
+        root = child
+    keys[root] = key
 
 
 def from_edges(
