@@ -79,3 +79,36 @@ def test_a_fresh_numba_cache_is_seen_as_cold(tmp_path: os.PathLike[str]) -> None
     # This process has run the day (the other tests did), so its own cache is not cold.
     warmup.compile_backwards(warmup.small_copy(resolve({})), None)
     assert not warmup.cache_is_cold()
+
+
+def test_the_helper_leaves_the_network_builders_kernels_to_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The command builds its network first, so the helper's copy gets a ring lattice made in
+    # NumPy: it never reaches the builder's kernels, and the builder is put back after.
+    from cxsim import networks
+
+    built: list[int] = []
+    build = networks.build
+    monkeypatch.setattr(networks, "_csr_from_keys", lambda *a: built.append(1))
+    seen: list[int] = []
+
+    def watch(model: object) -> None:
+        seen.append(model.network.n_edges)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(day, "DAY", (day.Stage("accounts", "", watch),))
+    warmup.compile_backwards(warmup.small_copy(resolve({})), None)
+    assert built == []
+    assert seen == [2 * warmup.PEOPLE] * warmup.DAYS  # every day ran, on the lattice
+    assert networks.build is build
+
+
+def test_the_ring_lattice_is_a_network_of_four_contacts_each() -> None:
+    from tests.test_networks import assert_simple_symmetric
+
+    net = warmup.ring_lattice(9)
+    assert_simple_symmetric(net)
+    assert net.degree.tolist() == [4] * 9
+    assert net.indptr.dtype == "int64"
+    assert net.indices.dtype == "int32"
+    assert sorted(net.neighbors(0).tolist()) == [1, 2, 7, 8]

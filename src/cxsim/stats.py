@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 
 def t_quantile_975(df: np.ndarray | float) -> np.ndarray | float:
@@ -22,8 +21,14 @@ def t_quantile_975(df: np.ndarray | float) -> np.ndarray | float:
     Vectorised; NaN where ``df < 1`` (one value has no interval). A scalar gives a float.
     """
     df_array = np.asarray(df, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        q = np.where(df_array >= 1, student_t.ppf(0.975, np.maximum(df_array, 1)), np.nan)
+    q = np.full(df_array.shape, np.nan)
+    some = df_array >= 1
+    if some.any():
+        # Imported here: scipy.stats takes most of a second to import, and a run of one
+        # replication (the README's first command) has no interval to compute.
+        from scipy.stats import t as student_t
+
+        q[some] = student_t.ppf(0.975, df_array[some])
     return float(q) if q.ndim == 0 else q
 
 

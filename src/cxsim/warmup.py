@@ -7,7 +7,10 @@ dashboard`` call :func:`start`, which sees whether the cache is cold and, if so,
 helper process that builds a small copy of the market and runs each
 day's stages in the reverse order, the last stage first. The two processes meet the
 kernels in opposite orders, and each kernel one of them has compiled and cached is loaded,
-not compiled, by the other: the compile is shared between two cores. The helper changes no
+not compiled, by the other: the compile is shared between two cores. The network's kernels
+are the first the command meets, so the helper leaves them to it: its copy's contacts are a
+ring lattice made in NumPy (:func:`ring_lattice`; a network read from a file or a fully mixed
+market is built as the command builds it). The helper changes no
 result (it runs its own small market, in its own process, and only fills the cache); it stops
 when it is done or when the command that started it ends.
 
@@ -21,6 +24,10 @@ import os
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxsim.networks import Network
 
 if TYPE_CHECKING:
     from cxsim.params import ModelParams
@@ -73,9 +80,17 @@ def compile_backwards(params: ModelParams, base_dir: Path | None) -> None:
     Stages run out of order may find nothing to do or fail; either way the kernels they
     reach are compiled and cached, which is all this is for, so every failure is ignored.
     """
+    from cxsim import networks
     from cxsim.day import DAY, Today
     from cxsim.model import Market
 
+    build = networks.build
+    if (
+        params.network.path is None
+        and params.network.kind != "fully_mixed"
+        and params.market.customers > 4
+    ):
+        networks.build = lambda network, n, rng, base_dir=None: ring_lattice(n)
     try:
         model = Market(params=params, base_dir=base_dir)
         for _ in range(DAYS):
@@ -88,3 +103,17 @@ def compile_backwards(params: ModelParams, base_dir: Path | None) -> None:
                     continue
     except Exception:
         pass
+    finally:
+        networks.build = build
+
+
+def ring_lattice(n: int) -> Network:
+    """Everyone linked to the two people on each side of a ring (``n > 4``), without kernels.
+
+    The helper's network: the same arrays' types as a built network's, so the stages'
+    kernels are compiled for the command's market, and none of the network builder's.
+    """
+    offsets = np.array([-2, -1, 1, 2], dtype=np.int64)
+    indices = (np.arange(n, dtype=np.int64)[:, None] + offsets) % n
+    indptr = np.arange(0, 4 * n + 1, 4, dtype=np.int64)
+    return Network(n, "small_world", indptr, indices.astype(np.int32).ravel())
