@@ -479,17 +479,33 @@ def sort_in_place(keys: np.ndarray) -> None:
 
     Integers sort to one array whatever the algorithm. Heapsort, not ``keys.sort()``: Numba's
     quicksort takes about 2 s to compile on a fresh install, and only hubs' rows (over 64
-    contacts) and long referral days need it.
+    contacts) and long referral days need it. One loop, as in Numerical Recipes: it first
+    sifts down every parent (the heap), then moves the largest to the end and sifts again.
     """
     n = keys.size
     if n > 64:
-        for start in range(n // 2 - 1, -1, -1):
-            _sift_down(keys, start, n)
-        for end in range(n - 1, 0, -1):
-            top = keys[0]
-            keys[0] = keys[end]
-            keys[end] = top
-            _sift_down(keys, 0, end)
+        start, end = n // 2, n
+        while end > 1:
+            if start > 0:
+                start -= 1
+            else:
+                end -= 1
+                top = keys[0]
+                keys[0] = keys[end]
+                keys[end] = top
+            root = start
+            key = keys[root]
+            while True:  # sift key down the max-heap keys[:end]
+                child = 2 * root + 1
+                if child >= end:
+                    break
+                if child + 1 < end and keys[child] < keys[child + 1]:
+                    child += 1
+                if keys[child] <= key:
+                    break
+                keys[root] = keys[child]
+                root = child
+            keys[root] = key
         return
     for s in range(1, n):
         key = keys[s]
@@ -498,23 +514,6 @@ def sort_in_place(keys: np.ndarray) -> None:
             keys[t] = keys[t - 1]
             t -= 1
         keys[t] = key
-
-
-@numba.njit(cache=True, nogil=True)
-def _sift_down(keys: np.ndarray, root: int, end: int) -> None:
-    """Move ``keys[root]`` down the max-heap ``keys[:end]`` until both its children are smaller."""
-    key = keys[root]
-    while True:
-        child = 2 * root + 1
-        if child >= end:
-            break
-        if child + 1 < end and keys[child] < keys[child + 1]:
-            child += 1
-        if keys[child] <= key:
-            break
-        keys[root] = keys[child]
-        root = child
-    keys[root] = key
 
 
 def from_edges(
