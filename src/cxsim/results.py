@@ -9,6 +9,7 @@ stage computes the levels and closes the day.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -203,14 +204,13 @@ class Results(KeepsViews):
         n_days = self.last_day + 1
         k = len(self.company_names)
         flat = self.values[:n_days].reshape(n_days * k, len(METRICS))
-        frame = pd.DataFrame(flat, columns=list(METRICS))
-        frame.insert(
-            0, "company", pd.Categorical(np.tile(self.company_names, n_days), self.company_names)
-        )
-        frame.insert(0, "day", np.repeat(np.arange(n_days), k))
-        counts = [m for m in METRICS if m not in REAL_VALUED]
-        frame[counts] = frame[counts].astype(np.int64)
-        return frame
+        columns: dict[str, Any] = {
+            "day": np.repeat(np.arange(n_days), k),
+            "company": pd.Categorical(np.tile(self.company_names, n_days), self.company_names),
+        }
+        for j, metric in enumerate(METRICS):  # counts as whole numbers; the frame is a copy
+            columns[metric] = flat[:, j] if metric in REAL_VALUED else flat[:, j].astype(np.int64)
+        return pd.DataFrame(columns)
 
     def market_frame(self) -> pd.DataFrame:
         """Market-level table: day, prospects, served customers."""

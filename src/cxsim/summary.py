@@ -84,25 +84,52 @@ def discount_factors(days: int | pd.Series | np.ndarray, discount_rate: float) -
 
 
 def summarize(frame: pd.DataFrame, params: ModelParams) -> pd.DataFrame:
-    """One row per company: final levels, run totals, churn, retention, lifetime value and NPV."""
+    """One row per company: final levels, run totals, churn, retention, lifetime value and NPV.
+
+    ``frame`` holds every company on every day (:meth:`cxsim.results.Results.to_frame`). The
+    run totals and the mean of customers are pandas' group sums and means (compensated sums
+    in the order of the days: the figures' last bits); the rest is NumPy on one value per
+    company, gathered into the table at the end.
+
+    Raises:
+        ValueError: a company without a row on the first or the last day.
+
+    """
     days = int(frame["day"].max())
     years = max(days, 1) / 365.0
     d = params.market.discount_rate
     by = frame.groupby("company", observed=True, sort=False)
-    out = by[list(CUMULATIVE)].sum()
-    last = frame[frame["day"] == days].set_index("company")
-    first = frame[frame["day"] == frame["day"].min()].set_index("company")
+    totals = by[list(CUMULATIVE)].sum()
+    companies = totals.index
+    out: dict[str, np.ndarray] = {m: totals[m].to_numpy() for m in CUMULATIVE}
+    day = frame["day"].to_numpy()
+    group = companies.get_indexer(frame["company"])  # each row's company, as a row of out
+    last = _rows_of(group, day == days, companies, days)
     for name in FINAL:
-        out[name] = last[name]
-    out["customers_start"] = first["customers"]
-    acquisition = pd.Series({c.name: c.acquisition_cost for c in params.companies})
-    customer_years = by["customers"].mean() * years
+        out[name] = frame[name].to_numpy()[last]
+    first = _rows_of(group, day == day.min(), companies, int(day.min()))
+    out["customers_start"] = frame["customers"].to_numpy()[first]
+    acquisition = {c.name: c.acquisition_cost for c in params.companies}
+    customer_years = by["customers"].mean().to_numpy() * years
     discounted = frame["profit"] * discount_factors(frame["day"], d)
-    out["discounted_profit"] = discounted.groupby(frame["company"], observed=True).sum()
-    _derive(out, customer_years, days, d, acquisition.reindex(out.index))
-    out = out.replace([np.inf, -np.inf], np.nan)
-    out.index.name = "company"
-    return out
+    out["discounted_profit"] = discounted.groupby(group, sort=True).sum().to_numpy()
+    costs = np.array([acquisition.get(c, np.nan) for c in companies], dtype=np.float64)
+    _derive(out, customer_years, days, d, costs)
+    for name, values in out.items():
+        if values.dtype.kind == "f":
+            out[name] = np.where(np.isinf(values), np.nan, values)
+    return pd.DataFrame(out, index=companies.rename("company"))
+
+
+def _rows_of(group: np.ndarray, on_day: np.ndarray, companies: pd.Index, day: int) -> np.ndarray:
+    """Each company's row among the rows ``on_day`` (``group``: each row's company, 0 .. k - 1)."""
+    rows = np.flatnonzero(on_day)
+    where = np.full(len(companies), -1, dtype=np.int64)
+    where[group[rows]] = rows
+    if (where < 0).any():
+        missing = companies[int(np.flatnonzero(where < 0)[0])]
+        raise ValueError(f"the results have no row for company {missing!r} on day {day}")
+    return where
 
 
 def figures_to_date(values: np.ndarray, params: ModelParams) -> dict[str, np.ndarray]:
