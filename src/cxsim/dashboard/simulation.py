@@ -34,6 +34,7 @@ from cxsim.params import ModelParams, NetworkKind, NetworkParams
 from cxsim.processes import local_pool
 from cxsim.rng import Streams
 from cxsim.run import run_market
+from cxsim.summary import summarize
 
 #: Runs kept in memory (a default-size run holds about 2 MB).
 RUN_CACHE_SIZE = 32
@@ -188,11 +189,12 @@ def compute_run(key: str) -> Run:
     snapshots = Snapshots(pic.nodes, params.market.days)
     journeys = JourneyLog.of(params.market.customers, pic.nodes)
     market = run_market(params, base_dir=base_dir, observers=(snapshots, journeys))
+    frame = market.results_frame()
     return Run(
         params=params,
         key=key,
-        frame=market.results_frame(),
-        summary=market.summary(),
+        frame=frame,
+        summary=summarize(frame, market.params),  # Market.summary(), without a second table
         picture=pic,
         stride=snapshots.stride,
         provider=snapshots.provider,
