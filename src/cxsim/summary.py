@@ -35,8 +35,6 @@ cohort by cohort.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -165,13 +163,17 @@ def figures_to_date(values: np.ndarray, params: ModelParams) -> dict[str, np.nda
 
 
 def _derive(
-    out: Any, customer_years: Any, days: int | np.ndarray, d: float, acquisition: Any
+    out: dict[str, np.ndarray],
+    customer_years: np.ndarray,
+    days: int | np.ndarray,
+    d: float,
+    acquisition: np.ndarray,
 ) -> None:
     """Add the derived figures to ``out``: the one definition of retention, churn, CLV and NPV.
 
-    ``out`` maps the run totals and final levels to per-company values (a frame
-    of companies, or arrays of days x companies); ``days`` is the last day (of
-    each row); ``acquisition`` the companies' acquisition costs.
+    ``out`` maps the run totals and final levels to per-company values (arrays of
+    companies, or of days x companies); ``days`` is the last day (of each row);
+    ``acquisition`` the companies' acquisition costs.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         out["retention"] = out["retained"] / out["customers_start"]
